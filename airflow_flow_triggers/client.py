@@ -1,0 +1,190 @@
+"""Read runs and artifacts back: Flow('F').latest_run.data.x, Run('F/run_id').successful, ...
+
+A bare flow name inside a running project flow means the same project branch; outside, it is a
+flow without @project. A fully qualified name ('project.branch.Flow') works anywhere.
+"""
+from __future__ import annotations
+
+import datetime
+
+from .current import current
+from .errors import RunNotFoundError
+from .naming import qualify
+from .store import RUN_RECORD, TASK_RECORD, ArtifactStore, load_artifact, read_json
+
+
+class Flow:
+    def __init__(self, name: str, store: ArtifactStore | None = None):
+        self.store = store or ArtifactStore()
+        self.name = qualify(name, current.deployment)
+        self.pathspec = self.name
+
+    def runs(self) -> list["Run"]:
+        """All runs, newest first."""
+        runs = [Run._at(self, run_id) for run_id in self.store.run_ids(self.name)]
+        return sorted(runs, key=lambda run: run.created_at, reverse=True)
+
+    def __iter__(self):
+        return iter(self.runs())
+
+    @property
+    def latest_run(self) -> "Run | None":
+        runs = self.runs()
+        return runs[0] if runs else None
+
+    @property
+    def latest_successful_run(self) -> "Run | None":
+        return next((run for run in self.runs() if run.successful), None)
+
+    def __getitem__(self, run_id: str) -> "Run":
+        return Run(f"{self.name}/{run_id}", store=self.store)
+
+    def __repr__(self):
+        return f"Flow('{self.name}')"
+
+
+class Run:
+    def __init__(self, pathspec: str, store: ArtifactStore | None = None):
+        flow_name, _, run_id = pathspec.partition("/")
+        if not run_id or "/" in run_id:
+            raise RunNotFoundError(f"'{pathspec}' is not a run pathspec: write it as 'FlowName/run_id'.")
+        flow = Flow(flow_name, store)
+        self._init(flow, run_id)
+        if self._record is None:
+            raise RunNotFoundError(f"Run '{self.pathspec}' does not exist in the artifact store at "
+                                   f"{flow.store.url}: check the flow name and run id "
+                                   f"(`Flow('{flow.name}').runs()` lists them).")
+
+    @classmethod
+    def _at(cls, flow: Flow, run_id: str) -> "Run":
+        run = cls.__new__(cls)
+        run._init(flow, run_id)
+        return run
+
+    def _init(self, flow: Flow, run_id: str):
+        self.flow, self.id = flow, run_id
+        self.pathspec = f"{flow.name}/{run_id}"
+        self.path = flow.store.run_path(flow.name, run_id)
+        self._record = read_json(self.path / RUN_RECORD)
+
+    @property
+    def created_at(self) -> datetime.datetime:
+        return datetime.datetime.fromisoformat(self._record["created_at"])
+
+    @property
+    def parameters(self) -> dict:
+        return dict(self._record["parameters"])
+
+    @property
+    def end_task(self) -> "Task | None":
+        try:
+            return self["end"].task
+        except RunNotFoundError:
+            return None
+
+    @property
+    def finished(self) -> bool:
+        return self.end_task is not None
+
+    @property
+    def successful(self) -> bool:
+        end = self.end_task
+        return end is not None and end.successful
+
+    @property
+    def finished_at(self) -> datetime.datetime | None:
+        end = self.end_task
+        return end.finished_at if end is not None else None
+
+    @property
+    def data(self) -> "DataArtifacts":
+        end = self.end_task
+        if end is None:
+            raise RunNotFoundError(f"Run '{self.pathspec}' has not finished: its data is read from the "
+                                   "'end' step, which has not run.")
+        return end.data
+
+    def steps(self) -> list["Step"]:
+        return [Step(self, name) for name in self.flow.store.step_names(self.path)]
+
+    def __getitem__(self, step_name: str) -> "Step":
+        return Step(self, step_name)
+
+    def __repr__(self):
+        return f"Run('{self.pathspec}')"
+
+
+class Step:
+    def __init__(self, run: Run, name: str):
+        self.run, self.name = run, name
+        self.pathspec = f"{run.pathspec}/{name}"
+        self.path = run.path / name
+
+    def tasks(self) -> list["Task"]:
+        if not self.path.exists():
+            return []
+        return [Task(self, task_id) for task_id in self.run.flow.store.task_ids(self.path)]
+
+    @property
+    def task(self) -> "Task":
+        tasks = self.tasks()
+        if not tasks:
+            raise RunNotFoundError(f"Step '{self.pathspec}' has no task.")
+        return tasks[0]
+
+    def __iter__(self):
+        return iter(self.tasks())
+
+    def __repr__(self):
+        return f"Step('{self.pathspec}')"
+
+
+class Task:
+    def __init__(self, step: Step, task_id: str):
+        self.step, self.id = step, task_id
+        self.pathspec = f"{step.pathspec}/{task_id}"
+        self._record = read_json(step.path / task_id / TASK_RECORD)
+        if self._record is None:
+            raise RunNotFoundError(f"Task '{self.pathspec}' does not exist.")
+
+    @property
+    def successful(self) -> bool:
+        return bool(self._record["successful"])
+
+    @property
+    def finished_at(self) -> datetime.datetime:
+        return datetime.datetime.fromisoformat(self._record["finished_at"])
+
+    @property
+    def data(self) -> "DataArtifacts":
+        return DataArtifacts(self.step.run.path, self._record["artifacts"], self.pathspec)
+
+    def __repr__(self):
+        return f"Task('{self.pathspec}')"
+
+
+class DataArtifacts:
+    """A task's artifacts as attributes, each loaded when first read."""
+
+    def __init__(self, run_path, locations: dict[str, str], owner: str):
+        self._run_path, self._locations, self._owner = run_path, locations, owner
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        location = self._locations.get(name)
+        if location is None:
+            raise AttributeError(f"'{self._owner}' has no artifact '{name}'; it has: "
+                                 f"{', '.join(sorted(self._locations)) or 'none'}.")
+        value = load_artifact(self._run_path / location, name)
+        self.__dict__[name] = value
+        return value
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._locations
+
+    def __iter__(self):
+        return iter(sorted(self._locations))
+
+    def __repr__(self):
+        return f"<data of {self._owner}: {', '.join(sorted(self._locations))}>"

@@ -1,0 +1,45 @@
+"""Settings from Airflow's `[flow_triggers]` config section (env `AIRFLOW__FLOW_TRIGGERS__*`).
+
+Importing Airflow costs about two seconds, more than a whole local run of a small flow, so when
+nothing configures the section we use the defaults without importing it; a plain environment
+variable is read directly (it wins over the config file in Airflow too). Anything else (the
+section in airflow.cfg, `_CMD` or `_SECRET` variants) goes through Airflow's own config parser.
+"""
+from __future__ import annotations
+
+import os
+
+SECTION = "flow_triggers"
+_ENV_PREFIX = f"AIRFLOW__{SECTION.upper()}__"
+
+
+def airflow_home() -> str:
+    return os.path.expanduser(os.environ.get("AIRFLOW_HOME", "~/airflow"))
+
+
+def defaults() -> dict[str, str]:
+    return {
+        "artifact_root": f"file://{airflow_home()}/flow_triggers/artifacts",
+    }
+
+
+def get(key: str) -> str:
+    default = defaults()[key]
+    value = os.environ.get(_ENV_PREFIX + key.upper())
+    if value is not None:
+        return value
+    if not _configured_beyond_plain_env():
+        return default
+    from airflow.configuration import conf
+    return conf.get(SECTION, key, fallback=default)
+
+
+def _configured_beyond_plain_env() -> bool:
+    if any(name.startswith(_ENV_PREFIX) for name in os.environ):
+        return True
+    config_file = os.environ.get("AIRFLOW_CONFIG") or os.path.join(airflow_home(), "airflow.cfg")
+    try:
+        with open(config_file, encoding="utf-8") as handle:
+            return any(line.strip() == f"[{SECTION}]" for line in handle)
+    except OSError:
+        return False

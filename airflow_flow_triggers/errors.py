@@ -1,0 +1,58 @@
+"""The one exception family users see: one clear sentence, with file and line when known."""
+from __future__ import annotations
+
+
+class FlowTriggersError(Exception):
+    """A user-facing error: what is wrong and how to fix it, in one sentence."""
+
+    def __init__(self, message: str, file: str | None = None, line: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.file = file
+        self.line = line
+
+    def __str__(self) -> str:
+        if self.file and self.line:
+            return f"{self.file}:{self.line}: {self.message}"
+        if self.file:
+            return f"{self.file}: {self.message}"
+        return self.message
+
+
+class NamingError(FlowTriggersError):
+    """A project, branch, user or flow name breaks the naming rules."""
+
+
+class FlowDefinitionError(FlowTriggersError):
+    """The flow class, its steps, decorators or parameters are malformed."""
+
+
+class CommandLineError(FlowTriggersError):
+    """The command line asks for something that cannot be done."""
+
+
+class ArtifactError(FlowTriggersError):
+    """An artifact cannot be stored or read."""
+
+
+class RunNotFoundError(FlowTriggersError):
+    """A flow, run, step or task does not exist in the artifact store."""
+
+
+class StepFailed(FlowTriggersError):
+    """A step raised; the step's own traceback has been printed already."""
+
+
+def install_excepthook() -> None:
+    """Flow files raise our errors at import (e.g. a bad @project name): print them as one line."""
+    import sys
+
+    previous = sys.excepthook
+
+    def hook(kind, value, tb):
+        if isinstance(value, FlowTriggersError):
+            print(f"error: {value}", file=sys.stderr)
+        else:
+            previous(kind, value, tb)
+
+    sys.excepthook = hook

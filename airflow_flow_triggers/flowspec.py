@@ -1,0 +1,66 @@
+"""FlowSpec: the base class of flows. Step code sees artifacts as attributes of `self`."""
+from __future__ import annotations
+
+from .errors import FlowDefinitionError
+
+RESERVED_NAMES = frozenset({"next", "input", "index", "merge_artifacts", "foreach_stack"})
+
+
+class FlowSpec:
+    """Subclass it, decorate methods with @step, chain them with self.next(...).
+
+    `MyFlow()` in a flow file's `__main__` block runs the command line (`python flow.py run`).
+    """
+
+    _project = None
+
+    def __init__(self, use_cli: bool = True):
+        object.__setattr__(self, "_task", None)
+        if use_cli:
+            from .cli import main
+            main(type(self))
+
+    def next(self, *steps, foreach: str | None = None) -> None:
+        """Name the step(s) that follow this one; foreach='attr' fans out over a list artifact."""
+        self._running_task("self.next()").record_transition(steps, foreach)
+
+    @property
+    def input(self):
+        """The item of the foreach list this branch works on."""
+        return self._running_task("self.input").foreach_input()
+
+    @property
+    def index(self) -> int:
+        """The position of this branch's item in the foreach list."""
+        return self._running_task("self.index").foreach_index()
+
+    def merge_artifacts(self, inputs, exclude=(), include=()) -> None:
+        """In a join: take every artifact the inputs agree on (or only one input has)."""
+        self._running_task("self.merge_artifacts()").merge(inputs, exclude, include)
+
+    def __setattr__(self, name, value):
+        if name in RESERVED_NAMES:
+            raise FlowDefinitionError(f"'{name}' is a reserved name in flows: store the value under "
+                                      "another attribute name.")
+        task = self.__dict__.get("_task")
+        if task is not None and not name.startswith("_"):
+            task.assigned.add(name)
+        object.__setattr__(self, name, value)
+
+    def __getattr__(self, name):
+        # Only reached for names not set in this step: read them from the previous step's artifacts.
+        task = self.__dict__.get("_task")
+        if name.startswith("_") or task is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        value = task.load(name)
+        object.__setattr__(self, name, value)
+        return value
+
+    def _parameter_value(self, parameter):
+        return self._running_task(f"parameter '{parameter.name}'").parameter(parameter.attr_name)
+
+    def _running_task(self, what: str):
+        task = self.__dict__.get("_task")
+        if task is None:
+            raise FlowDefinitionError(f"{what} is only available inside a running step.")
+        return task

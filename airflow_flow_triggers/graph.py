@@ -1,0 +1,285 @@
+"""Static analysis of a flow class: read each step's `self.next(...)` with `ast`, build and check the graph."""
+from __future__ import annotations
+
+import ast
+import inspect
+import textwrap
+from dataclasses import dataclass, field
+
+from .errors import FlowDefinitionError
+
+
+@dataclass
+class StepNode:
+    name: str
+    file: str
+    line: int                      # line of the `def`
+    takes_inputs: bool             # def step(self, inputs)
+    out_funcs: list[str]
+    foreach_var: str | None
+    next_line: int | None          # line of the self.next(...) call
+    assigned: set[str]             # names assigned as self.<name> = ... in the step
+    type: str = "linear"           # start | linear | split | foreach | join | end
+    in_funcs: list[str] = field(default_factory=list)
+    split_parents: list[str] = field(default_factory=list)
+    matching_join: str | None = None
+
+
+class FlowGraph:
+    """The checked step graph of a flow class, in the order steps are reached from `start`."""
+
+    def __init__(self, flow_cls: type):
+        self.name = flow_cls.__name__
+        self.file, self.line = _class_location(flow_cls)
+        self.nodes = {name: _parse_step(name, func) for name, func in _step_functions(flow_cls)}
+        self._check_basic_steps()
+        self._link()
+        self._check_transitions_and_types()
+        self.order = self._reachable_order()
+        self._check_splits_and_joins()
+        self._check_foreach_vars(set(_parameter_names(flow_cls)))
+
+    def __getitem__(self, name: str) -> StepNode:
+        return self.nodes[name]
+
+    def __iter__(self):
+        return (self.nodes[name] for name in self.order)
+
+    def _error(self, message: str, node: StepNode | None = None, line: int | None = None):
+        if node is None:
+            return FlowDefinitionError(message, self.file, line or self.line)
+        return FlowDefinitionError(message, node.file, line or node.line)
+
+    def _check_basic_steps(self):
+        for required in ("start", "end"):
+            if required not in self.nodes:
+                raise self._error(f"Flow {self.name} has no '{required}' step: every flow needs a "
+                                  f"method 'def {required}(self)' decorated with @step.")
+        end = self.nodes["end"]
+        if end.next_line is not None:
+            raise self._error("The 'end' step must not call self.next(): it is the last step of the flow.",
+                              end, end.next_line)
+        for node in self.nodes.values():
+            if node.name != "end" and node.next_line is None:
+                raise self._error(f"Step '{node.name}' must end with self.next(...) naming the step(s) "
+                                  "that follow it.", node)
+
+    def _link(self):
+        for node in self.nodes.values():
+            for out in node.out_funcs:
+                if out not in self.nodes:
+                    raise self._error(f"Step '{node.name}' goes to unknown step '{out}' in self.next(): "
+                                      f"define '{out}' as a @step method or fix the name.", node,
+                                      node.next_line)
+                self.nodes[out].in_funcs.append(node.name)
+
+    def _check_transitions_and_types(self):
+        for node in self.nodes.values():
+            if node.name == "start":
+                node.type = "start"
+                if node.takes_inputs:
+                    raise self._error("The 'start' step cannot be a join: define it as 'def start(self)'.",
+                                      node)
+            elif node.name == "end":
+                node.type = "end"
+            elif node.takes_inputs:
+                node.type = "join"
+            if node.foreach_var is not None:
+                if len(node.out_funcs) != 1:
+                    raise self._error(f"Step '{node.name}' uses foreach, so self.next() must name exactly "
+                                      "one step to fan out to.", node, node.next_line)
+                node.type = "foreach" if node.type != "join" else node.type
+            elif len(node.out_funcs) > 1:
+                node.type = "split" if node.type != "join" else node.type
+            if node.type == "join" and (node.foreach_var or len(node.out_funcs) > 1):
+                raise self._error(f"Join step '{node.name}' cannot split again in the same step: add a "
+                                  "separate step after the join that splits.", node, node.next_line)
+
+    def _reachable_order(self) -> list[str]:
+        order, state = [], {}
+
+        def visit(name: str, path: list[str]):
+            if state.get(name) == "active":
+                loop = " -> ".join(path[path.index(name):] + [name])
+                node = self.nodes[path[-1]]
+                raise self._error(f"Steps form a loop ({loop}): flows must be acyclic, so step "
+                                  f"'{path[-1]}' cannot go back to '{name}'.", node, node.next_line)
+            if name in state:
+                return
+            state[name] = "active"
+            for out in self.nodes[name].out_funcs:
+                visit(out, path + [name])
+            state[name] = "done"
+            order.append(name)
+
+        visit("start", [])
+        order.reverse()
+        for node in self.nodes.values():
+            if node.name not in state:
+                raise self._error(f"Step '{node.name}' is not reachable from 'start': call "
+                                  f"self.next(self.{node.name}) from an earlier step or remove it.", node)
+        return order
+
+    def _check_splits_and_joins(self):
+        """Metaflow's split/join balance: each split is closed by one join taking all its paths."""
+        for node in self:
+            incoming = [self._stack_below(self.nodes[p]) for p in node.in_funcs]
+            if node.type == "join":
+                node.split_parents = self._close_split(node, incoming)
+            elif len(node.in_funcs) > 1:
+                raise self._error(f"Step '{node.name}' is reached from {_names(node.in_funcs)}, so it is a "
+                                  f"join and must take inputs: 'def {node.name}(self, inputs)'.", node)
+            else:
+                node.split_parents = incoming[0] if incoming else []
+            if node.type == "end" and node.split_parents:
+                split = self.nodes[node.split_parents[-1]]
+                raise self._error(f"The split at step '{split.name}' is never joined before 'end': add a "
+                                  "join step 'def join(self, inputs)' that all its paths lead to.", split)
+
+    def _stack_below(self, node: StepNode) -> list[str]:
+        """The open splits seen by the steps that follow `node`."""
+        if node.type in ("split", "foreach"):
+            return node.split_parents + [node.name]
+        return node.split_parents
+
+    def _close_split(self, join: StepNode, incoming: list[list[str]]) -> list[str]:
+        if not any(incoming):
+            raise self._error(f"Step '{join.name}' takes inputs, so it is a join, but no split comes before "
+                              f"it: make it 'def {join.name}(self)' or add a split before it.", join)
+        split = self.nodes[incoming[0][-1]]
+        expected = 1 if split.type == "foreach" else len(split.out_funcs)
+        if len(join.in_funcs) != expected or any(stack != incoming[0] for stack in incoming):
+            raise self._error(
+                f"Join step '{join.name}' is reached from {_names(join.in_funcs)}, but the split at "
+                f"'{split.name}' opens {expected} path(s) ({_names(split.out_funcs)}): a join must take "
+                "exactly the paths of one split.", join)
+        split.matching_join = join.name
+        return incoming[0][:-1]
+
+    def _check_foreach_vars(self, parameters: set[str]):
+        for node in self:
+            if node.foreach_var is None:
+                continue
+            providers = {node.name} | self.ancestors(node.name)
+            if node.foreach_var in parameters:
+                continue
+            if not any({node.foreach_var, "*"} & self.nodes[p].assigned for p in providers):
+                raise self._error(f"Step '{node.name}' fans out over self.{node.foreach_var}, but no step "
+                                  f"before it assigns self.{node.foreach_var}: assign the list to iterate "
+                                  "over first.", node, node.next_line)
+
+    def ancestors(self, name: str) -> set[str]:
+        found, todo = set(), list(self.nodes[name].in_funcs)
+        while todo:
+            current = todo.pop()
+            if current not in found:
+                found.add(current)
+                todo.extend(self.nodes[current].in_funcs)
+        return found
+
+
+def _names(steps: list[str]) -> str:
+    return ", ".join(f"'{s}'" for s in steps)
+
+
+def _class_location(flow_cls: type) -> tuple[str, int | None]:
+    try:
+        return inspect.getsourcefile(flow_cls) or "<unknown>", inspect.getsourcelines(flow_cls)[1]
+    except (OSError, TypeError):
+        return "<unknown>", None
+
+
+def _step_functions(flow_cls: type):
+    seen = set()
+    for klass in flow_cls.__mro__:
+        for name, value in vars(klass).items():
+            if name not in seen and getattr(value, "is_step", False):
+                seen.add(name)
+                yield name, value
+
+
+def _parameter_names(flow_cls: type):
+    from .parameters import Parameter
+    for klass in flow_cls.__mro__:
+        for name, value in vars(klass).items():
+            if isinstance(value, Parameter):
+                yield name
+
+
+def _parse_step(name: str, func) -> StepNode:
+    file = inspect.getsourcefile(func) or "<unknown>"
+    first_line = func.__code__.co_firstlineno
+    try:
+        source = textwrap.dedent(inspect.getsource(func))
+    except (OSError, TypeError):
+        raise FlowDefinitionError(f"The source of step '{name}' cannot be read: flows must be defined in a "
+                                  "Python file.", file, first_line) from None
+    tree = ast.parse(source).body[0]
+    offset = first_line - 1
+
+    def line_of(n: ast.AST) -> int:
+        return n.lineno + offset
+
+    n_args = len(tree.args.args)
+    if n_args not in (1, 2) or tree.args.vararg or tree.args.kwarg or tree.args.kwonlyargs:
+        raise FlowDefinitionError(f"Step '{name}' must take 'self' (or 'self, inputs' for a join) and "
+                                  "nothing else.", file, line_of(tree))
+    node = StepNode(name=name, file=file, line=line_of(tree), takes_inputs=n_args == 2, out_funcs=[],
+                    foreach_var=None, next_line=None, assigned=_self_assignments(tree))
+    _read_transition(node, tree.body[-1], line_of)
+    for stmt in ast.walk(tree):
+        if _is_self_next(stmt) and stmt is not _call_of(tree.body[-1]):
+            raise FlowDefinitionError(f"Step '{name}' calls self.next() before its last statement: "
+                                      "self.next(...) must be the step's last statement, called once.",
+                                      file, line_of(stmt))
+    return node
+
+
+def _call_of(stmt: ast.stmt):
+    return stmt.value if isinstance(stmt, ast.Expr) else None
+
+
+def _is_self_next(n: ast.AST) -> bool:
+    return (isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "next"
+            and isinstance(n.func.value, ast.Name) and n.func.value.id == "self")
+
+
+def _read_transition(node: StepNode, last: ast.stmt, line_of):
+    call = _call_of(last)
+    if not _is_self_next(call):
+        return
+    node.next_line = line_of(call)
+    for arg in call.args:
+        if not (isinstance(arg, ast.Attribute) and isinstance(arg.value, ast.Name) and arg.value.id == "self"):
+            raise FlowDefinitionError(f"Step '{node.name}' passes '{ast.unparse(arg)}' to self.next(): pass "
+                                      "steps as self.<step_name>.", node.file, line_of(arg))
+        node.out_funcs.append(arg.attr)
+    if not node.out_funcs:
+        raise FlowDefinitionError(f"Step '{node.name}' calls self.next() with no step: name the step(s) "
+                                  "that follow it.", node.file, node.next_line)
+    for keyword in call.keywords:
+        if keyword.arg != "foreach":
+            raise FlowDefinitionError(f"self.next() in step '{node.name}' takes no argument "
+                                      f"'{keyword.arg}': only foreach='<attribute name>' is allowed.",
+                                      node.file, node.next_line)
+        if not (isinstance(keyword.value, ast.Constant) and isinstance(keyword.value.value, str)):
+            raise FlowDefinitionError(f"foreach= in step '{node.name}' must be the attribute's name as a "
+                                      "string, e.g. foreach='items'.", node.file, node.next_line)
+        node.foreach_var = keyword.value.value
+
+
+def _self_assignments(tree: ast.AST) -> set[str]:
+    names = set()
+    for n in ast.walk(tree):
+        targets = []
+        if isinstance(n, ast.Assign):
+            targets = n.targets
+        elif isinstance(n, (ast.AnnAssign, ast.AugAssign)):
+            targets = [n.target]
+        for target in targets:
+            for t in ast.walk(target):
+                if isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id == "self":
+                    names.add(t.attr)
+    if any(isinstance(n, ast.Call) and getattr(n.func, "attr", None) == "merge_artifacts" for n in ast.walk(tree)):
+        names.add("*")
+    return names

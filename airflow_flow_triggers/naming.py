@@ -1,0 +1,141 @@
+"""Project naming rules (DESIGN §3): the one place that names users, branches and deployments."""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+
+from .errors import NamingError
+
+_VALID_NAME = re.compile(r"[a-z0-9_]{1,128}")
+_INVALID_CHARS = re.compile(r"[^a-z0-9_]")
+MAX_NAME_LENGTH = 128
+MAX_DAG_ID_LENGTH = 250  # Airflow's ID_LEN
+USER_ENV_VARS = ("METAFLOW_USER", "SUDO_USER", "USERNAME", "USER")
+
+
+def validate_name(kind: str, value: object) -> str:
+    """Check a project or branch name against Metaflow's rule and return it."""
+    if not isinstance(value, str) or not value:
+        raise NamingError(f"The {kind} name must not be empty.")
+    if len(value) > MAX_NAME_LENGTH:
+        raise NamingError(f"The {kind} name must be shorter than {MAX_NAME_LENGTH + 1} characters "
+                          f"('{value[:20]}...' has {len(value)}).")
+    if not _VALID_NAME.fullmatch(value):
+        raise NamingError(f"The {kind} name must only contain lowercase alphanumeric characters "
+                          f"and underscores ('{value}' does not).")
+    return value
+
+
+def sanitize_user(user: str) -> str:
+    """Lower-case a user name and make it safe in a DAG id and a path."""
+    return _INVALID_CHARS.sub("_", user.lower())
+
+
+def current_user(environ: os._Environ | dict | None = None) -> str:
+    """The deploying user, from METAFLOW_USER, SUDO_USER, USERNAME or USER, sanitised."""
+    environ = os.environ if environ is None else environ
+    for var in USER_ENV_VARS:
+        value = environ.get(var)
+        if value and value != "root":
+            return sanitize_user(value)
+    raise NamingError("Could not determine the user name: set one of the environment variables "
+                      + ", ".join(USER_ENV_VARS) + " to a name other than 'root'.")
+
+
+def branch_name(branch: str | None, production: bool, user: str | None) -> str:
+    """Form the project branch: prod.<b>, test.<b>, prod or user.<user>."""
+    if branch is not None:
+        validate_name("branch", branch)
+        return f"prod.{branch}" if production else f"test.{branch}"
+    if production:
+        return "prod"
+    if not user:
+        raise NamingError("Could not determine the user name for the user branch: set METAFLOW_USER "
+                          "or USER, or deploy with --branch or --production.")
+    return f"user.{sanitize_user(user)}"
+
+
+def check_dag_id(dag_id: str) -> str:
+    if len(dag_id) > MAX_DAG_ID_LENGTH:
+        raise NamingError(f"The deployment name '{dag_id[:60]}...' is {len(dag_id)} characters long, over "
+                          f"Airflow's DAG id limit of {MAX_DAG_ID_LENGTH}: use a shorter project, branch "
+                          "or flow name.")
+    return dag_id
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """Where a flow runs: its project branch (or none) and who deployed it."""
+
+    flow_name: str
+    project: str | None = None
+    branch: str | None = None
+    deployer: str | None = None
+
+    @classmethod
+    def resolve(cls, flow_name: str, project: str | None, branch: str | None = None,
+                production: bool = False, user: str | None = None) -> "Deployment":
+        """The deployment of `flow_name` for the given choice; `user` defaults to the current user."""
+        if project is None:
+            return cls(flow_name)
+        validate_name("project", project)
+        if user is None and branch is None and not production:
+            user = current_user()
+        deployment = cls(flow_name, project, branch_name(branch, production, user),
+                         user if user is not None else _optional_user())
+        check_dag_id(deployment.project_flow_name)
+        return deployment
+
+    @property
+    def project_flow_name(self) -> str:
+        if self.project is None:
+            return self.flow_name
+        return f"{self.project}.{self.branch}.{self.flow_name}"
+
+    @property
+    def is_production(self) -> bool:
+        return self.branch is not None and (self.branch == "prod" or self.branch.startswith("prod."))
+
+    @property
+    def is_user_branch(self) -> bool:
+        return self.branch is not None and self.branch.startswith("user.")
+
+    def sibling(self, flow_name: str) -> "Deployment":
+        """The same project branch, another flow."""
+        return Deployment(flow_name, self.project, self.branch, self.deployer)
+
+
+def _optional_user() -> str | None:
+    try:
+        return current_user()
+    except NamingError:
+        return None
+
+
+def split_flow_name(name: str) -> tuple[str | None, str | None, str]:
+    """Split `project.branch....Flow` into (project, branch, flow); a bare name gives (None, None, name).
+
+    The branch is everything between the first and last dot; exactly one dot is an error.
+    """
+    parts = name.split(".")
+    if len(parts) == 1:
+        return None, None, name
+    if len(parts) == 2:
+        raise NamingError(f"The flow name '{name}' has exactly one dot: use a bare flow name "
+                          "('FlowName') or a fully qualified one ('project.branch.FlowName').")
+    project, branch, flow = parts[0], ".".join(parts[1:-1]), parts[-1]
+    validate_name("project", project)
+    if not flow:
+        raise NamingError(f"The flow name '{name}' ends with a dot: it must end with the flow's name.")
+    return project, branch, flow
+
+
+def qualify(name: str, within: Deployment | None) -> str:
+    """The full name of flow `name` seen from `within`: a bare name stays in the same project branch."""
+    project, branch, flow = split_flow_name(name)
+    if project is not None:
+        return name
+    if within is None or within.project is None:
+        return flow
+    return within.sibling(flow).project_flow_name

@@ -1,0 +1,96 @@
+"""Metaflow-style progress lines for local runs: each task's output prefixed with time and pathspec.
+
+Tasks of one local run execute in threads, so sys.stdout/stderr are swapped, for the run, for
+streams that route each write to the writer of the task running in the writing thread.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime
+import io
+import sys
+import threading
+from contextvars import ContextVar
+
+_task_prefix: ContextVar[str | None] = ContextVar("flow_triggers_output", default=None)
+_lock = threading.Lock()
+
+
+def timestamp() -> str:
+    return datetime.datetime.now().strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+class ProgressLog:
+    """Writes whole lines, each stamped, to the real stdout of the process."""
+
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stdout
+
+    def line(self, text: str, prefix: str | None = None) -> None:
+        head = f"{timestamp()} [{prefix}] " if prefix else f"{timestamp()} "
+        with _lock:
+            for part in text.splitlines() or [""]:
+                self.stream.write(head + part + "\n")
+            self.stream.flush()
+
+    @contextlib.contextmanager
+    def capture(self):
+        """Route print() of tasks through `line`, prefixed with the task writing it."""
+        streams = _RoutingStream(self, sys.stdout), _RoutingStream(self, sys.stderr)
+        saved = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = streams
+        try:
+            yield
+        finally:
+            sys.stdout, sys.stderr = saved
+            for stream in streams:
+                stream.flush_all()
+
+    @contextlib.contextmanager
+    def task(self, prefix: str):
+        token = _task_prefix.set(prefix)
+        try:
+            yield
+        finally:
+            _task_prefix.reset(token)
+            sys.stdout.flush()
+            sys.stderr.flush()
+
+
+class _RoutingStream(io.TextIOBase):
+    def __init__(self, log: ProgressLog, fallback):
+        self.log, self.fallback = log, fallback
+        self.pending: dict[str, str] = {}
+        self.pending_lock = threading.Lock()
+
+    def writable(self):
+        return True
+
+    def write(self, text: str) -> int:
+        prefix = _task_prefix.get()
+        if prefix is None:
+            return self.fallback.write(text)
+        with self.pending_lock:
+            buffered = self.pending.pop(prefix, "") + text
+            *complete, rest = buffered.split("\n")
+            if rest:
+                self.pending[prefix] = rest
+        if complete:
+            self.log.line("\n".join(complete), prefix)
+        return len(text)
+
+    def flush(self):
+        prefix = _task_prefix.get()
+        if prefix is None:
+            self.fallback.flush()
+            return
+        with self.pending_lock:
+            rest = self.pending.pop(prefix, "")
+        if rest:
+            self.log.line(rest, prefix)
+
+    def flush_all(self):
+        with self.pending_lock:
+            pending, self.pending = self.pending, {}
+        for prefix, rest in pending.items():
+            self.log.line(rest, prefix)

@@ -1,0 +1,301 @@
+"""Run one step as one task: load its inputs from the store, run the user's code, persist artifacts.
+
+Local runs (`python flow.py run`) and Airflow tasks both call `execute_task`; between tasks only
+a small `TaskRef` travels (in memory locally, as XCom on Airflow).
+"""
+from __future__ import annotations
+
+import datetime
+import functools
+from dataclasses import asdict, dataclass
+
+from .current import TaskContext, enter_task, leave_task
+from .errors import ArtifactError, FlowDefinitionError
+from .graph import FlowGraph
+from .naming import Deployment
+from .parameters import flow_parameters, resolve_parameter_values
+from .store import (RUN_RECORD, TASK_RECORD, ArtifactStore, file_digest, load_artifact, read_json,
+                    save_artifact, value_digest, write_json)
+
+_IMMUTABLE = (int, float, complex, bool, str, bytes, type(None), range, datetime.date, datetime.time,
+              datetime.timedelta)
+
+
+@dataclass(frozen=True)
+class TaskRef:
+    """What one task hands the next: where it is, and how many branches a foreach opens."""
+
+    step: str
+    task_id: str
+    foreach_count: int | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TaskRef":
+        return cls(**data)
+
+
+@functools.lru_cache(maxsize=None)
+def flow_graph(flow_cls: type) -> FlowGraph:
+    return FlowGraph(flow_cls)
+
+
+def now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat()
+
+
+def task_id_for(foreach_stack: list[dict]) -> str:
+    """Task ids name the foreach branch: '0' outside any foreach, '3' or '3-1' inside."""
+    return "-".join(str(frame["index"]) for frame in foreach_stack) or "0"
+
+
+def execute_task(flow_cls: type, deployment: Deployment, run_id: str, step_name: str,
+                 inputs: list[TaskRef], split_index: int | None = None, parameters: dict | None = None,
+                 store: ArtifactStore | None = None, origin: str = "local") -> TaskRef:
+    """Run `step_name` of `flow_cls` in run `run_id`; raises whatever the step raises."""
+    return prepare_task(flow_cls, deployment, run_id, step_name, inputs, split_index, parameters, store,
+                        origin).execute()
+
+
+def prepare_task(flow_cls: type, deployment: Deployment, run_id: str, step_name: str,
+                 inputs: list[TaskRef], split_index: int | None = None, parameters: dict | None = None,
+                 store: ArtifactStore | None = None, origin: str = "local") -> "TaskState":
+    """Load what the task needs (its inputs' records, its foreach branch) without running it."""
+    store = store or ArtifactStore()
+    graph = flow_graph(flow_cls)
+    run_path = store.run_path(deployment.project_flow_name, run_id)
+    if step_name != "start":
+        return _task_from_inputs(store, graph, flow_cls, deployment, run_path, step_name, inputs, split_index)
+    values = resolve_parameter_values(flow_cls, parameters or {})
+    _write_run_record(run_path, deployment, run_id, values, origin)
+    task = TaskState(store, deployment, run_path, step_name, {}, [], flow_cls)
+    task.parameters_to_save = values
+    return task
+
+
+def _write_run_record(run_path, deployment: Deployment, run_id: str, values: dict, origin: str) -> None:
+    write_json(run_path / RUN_RECORD, {
+        "flow_name": deployment.flow_name, "project_flow_name": deployment.project_flow_name,
+        "project": deployment.project, "branch": deployment.branch, "deployer": deployment.deployer,
+        "run_id": run_id, "created_at": now(), "parameters": values, "origin": origin,
+    })
+
+
+def _task_from_inputs(store, graph, flow_cls, deployment, run_path, step_name, inputs, split_index):
+    node = graph[step_name]
+    parents = [read_task_record(run_path, ref.step, ref.task_id) for ref in inputs]
+    if node.type == "join":
+        split = next(n for n in graph if n.matching_join == step_name)
+        stack = list(parents[0]["foreach_stack"])
+        if split.type == "foreach":
+            stack.pop()
+        params = {p.attr_name for p in flow_parameters(flow_cls).values()}
+        artifacts = {k: v for k, v in parents[0]["artifacts"].items() if k in params}
+        return TaskState(store, deployment, run_path, step_name, artifacts, stack, flow_cls,
+                         join_inputs=[InputView(run_path, p) for p in parents])
+    parent = parents[0]
+    stack = list(parent["foreach_stack"])
+    if graph[parent["step"]].type == "foreach":
+        var = graph[parent["step"]].foreach_var
+        stack.append({"step": parent["step"], "var": var, "location": parent["artifacts"][var],
+                      "index": split_index, "count": parent["foreach_count"]})
+    return TaskState(store, deployment, run_path, step_name, dict(parent["artifacts"]), stack, flow_cls)
+
+
+def read_task_record(run_path, step: str, task_id: str) -> dict:
+    record = read_json(run_path / step / task_id / TASK_RECORD)
+    if record is None:
+        raise ArtifactError(f"Task {step}/{task_id} has no record under {run_path}: the step before "
+                            "this one did not finish, or the artifact store root differs between tasks.")
+    return record
+
+
+class TaskState:
+    """One executing task: what the FlowSpec instance reads from and writes to."""
+
+    def __init__(self, store, deployment, run_path, step, artifacts, foreach_stack, flow_cls,
+                 join_inputs=None):
+        self.store, self.deployment, self.run_path, self.step = store, deployment, run_path, step
+        self.artifacts: dict[str, str] = artifacts   # name -> file, relative to the run
+        self.foreach_stack = foreach_stack
+        self.task_id = task_id_for(foreach_stack)
+        self.flow_cls = flow_cls
+        self.join_inputs = join_inputs
+        self.assigned: set[str] = set()
+        self.load_digests: dict[str, str] = {}
+        self.transition = None
+        self.parameters_to_save: dict | None = None
+
+    @property
+    def path(self):
+        return self.run_path / self.step / self.task_id
+
+    def execute(self) -> TaskRef:
+        node = flow_graph(self.flow_cls)[self.step]
+        flow = self.flow_cls(use_cli=False)
+        object.__setattr__(flow, "_task", self)
+        started_at = now()
+        token = enter_task(TaskContext(self.deployment, self.run_path.name, self.step, self.task_id))
+        try:
+            method = getattr(flow, self.step)
+            method(Inputs(self.join_inputs)) if node.type == "join" else method()
+            foreach_count = self._check_transition(flow, node)
+            self._persist(flow)
+        except BaseException:
+            self._write_record(started_at, successful=False)
+            raise
+        finally:
+            leave_task(token)
+        self._write_record(started_at, successful=True, foreach_count=foreach_count)
+        return TaskRef(self.step, self.task_id, foreach_count)
+
+    # -- what FlowSpec calls --------------------------------------------------------------
+
+    def load(self, name: str):
+        location = self.artifacts.get(name)
+        if location is None:
+            where = "the join's inputs (use inputs.<step>.<name> or self.merge_artifacts(inputs))" \
+                if self.join_inputs is not None else "the steps before it"
+            raise AttributeError(f"Step '{self.step}' reads self.{name}, but no artifact '{name}' was set "
+                                 f"by {where}.")
+        value, digest = load_artifact(self.run_path / location, name, with_digest=True)
+        if not isinstance(value, _IMMUTABLE):
+            self.load_digests[name] = digest
+        return value
+
+    def parameter(self, attr_name: str):
+        if self.parameters_to_save is not None:
+            return self.parameters_to_save[attr_name]
+        return self.load(attr_name)
+
+    def record_transition(self, steps, foreach):
+        if self.transition is not None:
+            raise FlowDefinitionError(f"Step '{self.step}' called self.next() twice: call it once, last.")
+        self.transition = ([getattr(s, "__name__", repr(s)) for s in steps], foreach)
+
+    def foreach_input(self):
+        frame = self._foreach_frame("self.input")
+        items = load_artifact(self.run_path / frame["location"], frame["var"])
+        return items[frame["index"]]
+
+    def foreach_index(self) -> int:
+        return self._foreach_frame("self.index")["index"]
+
+    def merge(self, inputs, exclude, include):
+        if self.join_inputs is None:
+            raise FlowDefinitionError(f"Step '{self.step}' calls self.merge_artifacts(), which only works "
+                                      "in a join step (def step(self, inputs)).")
+        exclude, include = set(exclude), set(include)
+        candidates: dict[str, set[str]] = {}
+        for view in inputs:
+            for name, location in view._record["artifacts"].items():
+                candidates.setdefault(name, set()).add(location)
+        missing = include - set(candidates)
+        if missing:
+            raise FlowDefinitionError(f"self.merge_artifacts(include=...) in step '{self.step}' names "
+                                      f"'{sorted(missing)[0]}', which no input has.")
+        for name, locations in sorted(candidates.items()):
+            if name in exclude or name in self.assigned or (include and name not in include):
+                continue
+            if len(locations) > 1 and len({file_digest(self.run_path / loc) for loc in locations}) > 1:
+                raise ArtifactError(f"Step '{self.step}' cannot merge artifact '{name}': its value differs "
+                                    f"between the join's inputs; set self.{name} in the join before "
+                                    f"merging, or pass exclude=['{name}'].")
+            self.artifacts[name] = min(locations)
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _foreach_frame(self, what: str) -> dict:
+        if not self.foreach_stack:
+            raise FlowDefinitionError(f"{what} is only available in steps inside a foreach (step "
+                                      f"'{self.step}' is not).")
+        return self.foreach_stack[-1]
+
+    def _check_transition(self, flow, node) -> int | None:
+        if node.type == "end":
+            return None
+        if self.transition is None:
+            raise FlowDefinitionError(f"Step '{self.step}' finished without calling self.next(...).",
+                                      node.file, node.line)
+        steps, foreach = self.transition
+        if steps != node.out_funcs or foreach != node.foreach_var:
+            raise FlowDefinitionError(f"Step '{self.step}' called self.next() differently from its source "
+                                      f"({steps} instead of {node.out_funcs}).", node.file, node.next_line)
+        if foreach is None:
+            return None
+        items = getattr(flow, foreach)
+        if not hasattr(items, "__len__") or not hasattr(items, "__getitem__") or isinstance(items, (str, dict)):
+            raise FlowDefinitionError(f"Step '{self.step}' fans out over self.{foreach}, which is a "
+                                      f"{type(items).__name__}: it must be a list or tuple.", node.file,
+                                      node.next_line)
+        if len(items) == 0:
+            raise FlowDefinitionError(f"Step '{self.step}' fans out over self.{foreach}, which is empty: a "
+                                      "foreach needs at least one item.", node.file, node.next_line)
+        return len(items)
+
+    def _persist(self, flow) -> None:
+        values = dict(self.parameters_to_save or {})
+        values.update({name: flow.__dict__[name] for name in self.assigned})
+        for name, digest in self.load_digests.items():
+            if name not in values and value_digest(flow.__dict__[name]) != digest:
+                values[name] = flow.__dict__[name]  # changed in place
+        for name, value in values.items():
+            file_name = save_artifact(self.path, self.step, name, value)
+            self.artifacts[name] = f"{self.step}/{self.task_id}/{file_name}"
+
+    def _write_record(self, started_at: str, successful: bool, foreach_count: int | None = None):
+        write_json(self.path / TASK_RECORD, {
+            "step": self.step, "task_id": self.task_id, "successful": successful,
+            "started_at": started_at, "finished_at": now(), "artifacts": self.artifacts if successful else {},
+            "foreach_stack": self.foreach_stack, "foreach_count": foreach_count,
+        })
+
+
+class InputView:
+    """One input of a join: its artifacts as attributes (`inputs.a.x`, `for i in inputs: i.x`)."""
+
+    def __init__(self, run_path, record: dict):
+        self._run_path, self._record = run_path, record
+
+    @property
+    def step_name(self) -> str:
+        return self._record["step"]
+
+    @property
+    def index(self):
+        stack = self._record["foreach_stack"]
+        return stack[-1]["index"] if stack else None
+
+    @property
+    def input(self):
+        stack = self._record["foreach_stack"]
+        if not stack:
+            return None
+        frame = stack[-1]
+        return load_artifact(self._run_path / frame["location"], frame["var"])[frame["index"]]
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        location = self._record["artifacts"].get(name)
+        if location is None:
+            raise AttributeError(f"Input from step '{self.step_name}' has no artifact '{name}'.")
+        value = load_artifact(self._run_path / location, name)
+        self.__dict__[name] = value
+        return value
+
+    def __repr__(self):
+        return f"<input from {self.step_name}/{self._record['task_id']}>"
+
+
+class Inputs(list):
+    """The inputs of a join: iterate over them, or pick one by step name (`inputs.a`)."""
+
+    def __getattr__(self, name):
+        for view in self:
+            if view.step_name == name:
+                return view
+        raise AttributeError(f"This join has no input from step '{name}'; its inputs come from "
+                             f"{sorted({v.step_name for v in self})}.")

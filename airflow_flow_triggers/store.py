@@ -1,0 +1,155 @@
+"""The artifact store: pickled artifacts and JSON records under an object-storage root.
+
+Layout under the root (`[flow_triggers] artifact_root`):
+
+    <project_flow_name>/<run_id>/_run.json
+    <project_flow_name>/<run_id>/<step>/<task_id>/_task.json
+    <project_flow_name>/<run_id>/<step>/<task_id>/<artifact>.pickle
+
+A task's record maps every artifact it can see to the file holding it (relative to the run), so
+an artifact a step did not change is never copied: later tasks point at the original file.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import pickle
+from typing import Any
+
+from . import config
+from .errors import ArtifactError
+
+RUN_RECORD = "_run.json"
+TASK_RECORD = "_task.json"
+
+
+def storage_path(url: str):
+    """A path object for `url`: Airflow's ObjectStoragePath, so connections and schemes are Airflow's.
+
+    Plain local roots use universal-pathlib, the library ObjectStoragePath itself is built on, so
+    local runs do not pay for importing Airflow.
+    """
+    if "://" not in url or url.startswith("file://"):
+        from upath import UPath
+        return UPath(url if "://" in url else f"file://{url}")
+    from airflow.sdk import ObjectStoragePath
+    return ObjectStoragePath(url)
+
+
+class ArtifactStore:
+    def __init__(self, root: str | None = None):
+        self.url = root or config.get("artifact_root")
+        self.root = storage_path(self.url)
+
+    def flow_path(self, full_flow_name: str):
+        return self.root / full_flow_name
+
+    def run_path(self, full_flow_name: str, run_id: str):
+        return self.root / full_flow_name / run_id
+
+    def task_path(self, full_flow_name: str, run_id: str, step: str, task_id: str):
+        return self.run_path(full_flow_name, run_id) / step / task_id
+
+    def run_ids(self, full_flow_name: str) -> list[str]:
+        flow_path = self.flow_path(full_flow_name)
+        if not flow_path.exists():
+            return []
+        return [p.name for p in flow_path.iterdir() if (p / RUN_RECORD).exists()]
+
+    def step_names(self, run_path) -> list[str]:
+        return [p.name for p in run_path.iterdir() if p.is_dir()]
+
+    def task_ids(self, step_path) -> list[str]:
+        return sorted((p.name for p in step_path.iterdir() if (p / TASK_RECORD).exists()), key=_natural)
+
+
+def write_json(path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=1, default=str))
+
+
+def read_json(path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+
+
+def save_artifact(task_path, step: str, name: str, value: Any) -> str:
+    """Pickle `value` into the task's folder, streaming; returns the file name."""
+    file_name = f"{name}.pickle"
+    target = task_path / file_name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with target.open("wb") as handle:
+            pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as error:
+        target.unlink(missing_ok=True)
+        raise ArtifactError(f"Artifact '{name}' of step '{step}' cannot be stored: its value of type "
+                            f"{type(value).__name__} cannot be pickled ({error}); keep it in a local "
+                            "variable instead of self, or store something picklable.") from None
+    return file_name
+
+
+def load_artifact(path, name: str, with_digest: bool = False):
+    """Unpickle an artifact; with_digest also returns the hash of its bytes."""
+    try:
+        with path.open("rb") as handle:
+            if not with_digest:
+                return pickle.load(handle)
+            reader = _HashingReader(handle)
+            return pickle.load(reader), reader.digest.hexdigest()
+    except FileNotFoundError:
+        raise ArtifactError(f"Artifact '{name}' is missing from the artifact store at {path}: was the "
+                            "store's root moved or cleaned?") from None
+    except Exception as error:
+        raise ArtifactError(f"Artifact '{name}' at {path} cannot be loaded ({type(error).__name__}: "
+                            f"{error}): is the class it was made from importable here?") from None
+
+
+def file_digest(path) -> str:
+    digest = hashlib.sha1()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def value_digest(value: Any) -> str:
+    """The hash of `value` pickled as save_artifact would write it, without writing it."""
+    sink = _HashingWriter()
+    pickle.dump(value, sink, protocol=pickle.HIGHEST_PROTOCOL)
+    return sink.digest.hexdigest()
+
+
+class _HashingReader:
+    def __init__(self, handle):
+        self.handle, self.digest = handle, hashlib.sha1()
+
+    def read(self, size=-1):
+        data = self.handle.read(size)
+        self.digest.update(data)
+        return data
+
+    def readline(self, size=-1):
+        data = self.handle.readline(size)
+        self.digest.update(data)
+        return data
+
+    def readinto(self, buffer):
+        count = self.handle.readinto(buffer)
+        self.digest.update(memoryview(buffer)[:count])
+        return count
+
+
+class _HashingWriter:
+    def __init__(self):
+        self.digest = hashlib.sha1()
+
+    def write(self, data):
+        self.digest.update(data)
+        return len(data)
+
+
+def _natural(task_id: str):
+    return [int(part) if part.isdigit() else part for part in task_id.split("-")]

@@ -186,7 +186,8 @@ def _class_location(flow_cls: type) -> tuple[str, int | None]:
     try:
         return inspect.getsourcefile(flow_cls) or "<unknown>", inspect.getsourcelines(flow_cls)[1]
     except (OSError, TypeError):
-        return "<unknown>", None
+        steps = [func for _, func in _step_functions(flow_cls)]
+        return (steps[0].__code__.co_filename if steps else "<unknown>"), None
 
 
 def _step_functions(flow_cls: type):

@@ -1,0 +1,50 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+USER_VARS = ("METAFLOW_USER", "SUDO_USER", "USERNAME", "USER")
+
+
+@pytest.fixture
+def airflow_home(tmp_path, monkeypatch):
+    """A private AIRFLOW_HOME (and so a private artifact store) for the test."""
+    home = tmp_path / "airflow_home"
+    home.mkdir()
+    monkeypatch.setenv("AIRFLOW_HOME", str(home))
+    for name in list(os.environ):
+        if name.startswith("AIRFLOW__FLOW_TRIGGERS__"):
+            monkeypatch.delenv(name)
+    return home
+
+
+@pytest.fixture
+def as_alice(monkeypatch):
+    for var in USER_VARS:
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("USER", "alice")
+
+
+def flow_env(airflow_home, user="alice", **extra):
+    env = {k: v for k, v in os.environ.items() if k not in USER_VARS}
+    env.update({"AIRFLOW_HOME": str(airflow_home), "USER": user, "PYTHONUNBUFFERED": "1"}, **extra)
+    return env
+
+
+def run_flow(path, *args, airflow_home, user="alice", **extra_env):
+    """`python <flow file> args...` as a user would type it; returns the CompletedProcess."""
+    return subprocess.run([sys.executable, str(path), *args], capture_output=True, text=True, timeout=300,
+                          env=flow_env(airflow_home, user, **extra_env), cwd=str(Path(path).parent))
+
+
+@pytest.fixture
+def write_flow(tmp_path):
+    """Write flow source to a file and return its path."""
+    def write(source: str, name: str = "flow.py") -> Path:
+        path = tmp_path / name
+        path.write_text(source)
+        return path
+    return write

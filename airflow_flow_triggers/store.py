@@ -39,7 +39,12 @@ def storage_path(url: str):
 class ArtifactStore:
     def __init__(self, root: str | None = None):
         self.url = root or config.get("artifact_root")
-        self.root = storage_path(self.url)
+        try:
+            self.root = storage_path(self.url)
+        except ValueError as error:
+            raise ArtifactError(f"The artifact root '{self.url}' cannot be used ({error}): set "
+                                "[flow_triggers] artifact_root to a file path or a URL of a filesystem "
+                                "Airflow knows (s3://, gs://, ... with their provider installed).") from None
 
     def flow_path(self, full_flow_name: str):
         return self.root / full_flow_name
@@ -79,15 +84,19 @@ def save_artifact(task_path, step: str, name: str, value: Any) -> str:
     """Pickle `value` into the task's folder, streaming; returns the file name."""
     file_name = f"{name}.pickle"
     target = task_path / file_name
-    target.parent.mkdir(parents=True, exist_ok=True)
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
         with target.open("wb") as handle:
             pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
-    except Exception as error:
+    except (pickle.PicklingError, TypeError, AttributeError) as error:
         target.unlink(missing_ok=True)
         raise ArtifactError(f"Artifact '{name}' of step '{step}' cannot be stored: its value of type "
                             f"{type(value).__name__} cannot be pickled ({error}); keep it in a local "
                             "variable instead of self, or store something picklable.") from None
+    except (OSError, ValueError) as error:
+        raise ArtifactError(f"Artifact '{name}' of step '{step}' cannot be written to the artifact store at "
+                            f"{target} ({error}): check [flow_triggers] artifact_root and its "
+                            "connection.") from None
     return file_name
 
 

@@ -107,7 +107,7 @@ class FlowGraph:
             if name in state:
                 return
             state[name] = "active"
-            for out in self.nodes[name].out_funcs:
+            for out in reversed(self.nodes[name].out_funcs):  # so siblings list in source order
                 visit(out, path + [name])
             state[name] = "done"
             order.append(name)

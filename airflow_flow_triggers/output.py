@@ -27,8 +27,8 @@ class ProgressLog:
         self.stream = stream or sys.stdout
 
     def line(self, text: str, prefix: str | None = None) -> None:
-        head = f"{timestamp()} [{prefix}] " if prefix else f"{timestamp()} "
         with _lock:
+            head = f"{timestamp()} [{prefix}] " if prefix else f"{timestamp()} "
             for part in text.splitlines() or [""]:
                 self.stream.write(head + part + "\n")
             self.stream.flush()

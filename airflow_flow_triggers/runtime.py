@@ -124,7 +124,7 @@ class TaskState:
         self.flow_cls = flow_cls
         self.join_inputs = join_inputs
         self.assigned: set[str] = set()
-        self.load_digests: dict[str, str] = {}
+        self.loaded_mutable: set[str] = set()  # may have been changed in place
         self.transition = None
         self.parameters_to_save: dict | None = None
 
@@ -160,9 +160,9 @@ class TaskState:
                 if self.join_inputs is not None else "the steps before it"
             raise AttributeError(f"Step '{self.step}' reads self.{name}, but no artifact '{name}' was set "
                                  f"by {where}.")
-        value, digest = load_artifact(self.run_path / location, name, with_digest=True)
+        value = load_artifact(self.run_path / location, name)
         if not isinstance(value, _IMMUTABLE):
-            self.load_digests[name] = digest
+            self.loaded_mutable.add(name)
         return value
 
     def parameter(self, attr_name: str):
@@ -238,8 +238,8 @@ class TaskState:
     def _persist(self, flow) -> None:
         values = dict(self.parameters_to_save or {})
         values.update({name: flow.__dict__[name] for name in self.assigned})
-        for name, digest in self.load_digests.items():
-            if name not in values and value_digest(flow.__dict__[name]) != digest:
+        for name in self.loaded_mutable - set(values):
+            if value_digest(flow.__dict__[name]) != file_digest(self.run_path / self.artifacts[name]):
                 values[name] = flow.__dict__[name]  # changed in place
         for name, value in values.items():
             file_name = save_artifact(self.path, self.step, name, value)

@@ -100,14 +100,10 @@ def save_artifact(task_path, step: str, name: str, value: Any) -> str:
     return file_name
 
 
-def load_artifact(path, name: str, with_digest: bool = False):
-    """Unpickle an artifact; with_digest also returns the hash of its bytes."""
+def load_artifact(path, name: str):
     try:
         with path.open("rb") as handle:
-            if not with_digest:
-                return pickle.load(handle)
-            reader = _HashingReader(handle)
-            return pickle.load(reader), reader.digest.hexdigest()
+            return pickle.load(handle)
     except FileNotFoundError:
         raise ArtifactError(f"Artifact '{name}' is missing from the artifact store at {path}: was the "
                             "store's root moved or cleaned?") from None
@@ -129,26 +125,6 @@ def value_digest(value: Any) -> str:
     sink = _HashingWriter()
     pickle.dump(value, sink, protocol=pickle.HIGHEST_PROTOCOL)
     return sink.digest.hexdigest()
-
-
-class _HashingReader:
-    def __init__(self, handle):
-        self.handle, self.digest = handle, hashlib.sha1()
-
-    def read(self, size=-1):
-        data = self.handle.read(size)
-        self.digest.update(data)
-        return data
-
-    def readline(self, size=-1):
-        data = self.handle.readline(size)
-        self.digest.update(data)
-        return data
-
-    def readinto(self, buffer):
-        count = self.handle.readinto(buffer)
-        self.digest.update(memoryview(buffer)[:count])
-        return count
 
 
 class _HashingWriter:

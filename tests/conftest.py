@@ -1,12 +1,17 @@
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 USER_VARS = ("METAFLOW_USER", "SUDO_USER", "USERNAME", "USER")
+
+# Nothing in the suite may touch the developer's own ~/airflow: a fresh home for the session,
+# set before anything imports Airflow.
+os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="flow_triggers_tests_")
 
 
 @pytest.fixture

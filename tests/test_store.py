@@ -20,9 +20,9 @@ def test_round_trip(tmp_path, root_kind):
     for i, value in enumerate(VALUES):
         name = f"v{i}"
         file_name = save_artifact(task, "start", name, value)
-        loaded, digest = load_artifact(task / file_name, name, with_digest=True)
+        loaded = load_artifact(task / file_name, name)
         assert loaded == value and type(loaded) is type(value)
-        assert digest == file_digest(task / file_name) == value_digest(value)
+        assert file_digest(task / file_name) == value_digest(value)
 
 
 def test_memory_root_is_airflow_object_storage():

@@ -1,13 +1,14 @@
 """Metaflow-style project branches and trigger-on-finish for Apache Airflow 3."""
 from .client import Flow, Run, Step, Task
 from .current import current
-from .decorators import project, step
+from .dag_factory import build_dag
+from .decorators import project, retry, schedule, step, timeout
 from .errors import FlowTriggersError, install_excepthook
 from .flowspec import FlowSpec
 from .parameters import JSONType, Parameter
 
 __all__ = ["Flow", "FlowSpec", "FlowTriggersError", "JSONType", "Parameter", "Run", "Step", "Task",
-           "current", "project", "step"]
+           "build_dag", "current", "project", "retry", "schedule", "step", "timeout"]
 __version__ = "0.1.0"
 
 install_excepthook()

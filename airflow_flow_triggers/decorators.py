@@ -1,6 +1,8 @@
 """Flow and step decorators: they record their settings on the class or function; nothing runs here."""
 from __future__ import annotations
 
+import dataclasses
+import datetime
 import inspect
 from dataclasses import dataclass
 
@@ -19,6 +21,74 @@ def step(func):
     """Mark a FlowSpec method as a step."""
     func.is_step = True
     return func
+
+
+@dataclass(frozen=True)
+class StepSettings:
+    """What step decorators ask of the task that runs the step."""
+
+    retries: int = 0
+    retry_delay: datetime.timedelta | None = None
+    timeout: datetime.timedelta | None = None
+
+
+def step_settings(func) -> StepSettings:
+    return getattr(func, "step_settings", StepSettings())
+
+
+def retry(times: int = 3, minutes_between_retries: float = 2):
+    """Retry the step `times` more times after a failure (Airflow task retries)."""
+    if not isinstance(times, int) or times < 0:
+        raise FlowDefinitionError(f"@retry(times={times!r}) needs a whole number of retries, 0 or more.")
+    if not isinstance(minutes_between_retries, (int, float)) or minutes_between_retries < 0:
+        raise FlowDefinitionError(f"@retry(minutes_between_retries={minutes_between_retries!r}) needs a "
+                                  "number of minutes, 0 or more.")
+
+    def decorate(func):
+        _require_step(func, "@retry")
+        func.step_settings = dataclasses.replace(step_settings(func), retries=times,
+                                      retry_delay=datetime.timedelta(minutes=minutes_between_retries))
+        return func
+
+    return decorate
+
+
+def timeout(seconds: float = 0, minutes: float = 0, hours: float = 0):
+    """Fail the step (this attempt) when it runs longer than the sum given (Airflow execution_timeout)."""
+    limit = datetime.timedelta(seconds=seconds, minutes=minutes, hours=hours)
+    if limit <= datetime.timedelta(0):
+        raise FlowDefinitionError("@timeout needs a positive duration: seconds=, minutes= and/or hours=.")
+
+    def decorate(func):
+        _require_step(func, "@timeout")
+        func.step_settings = dataclasses.replace(step_settings(func), timeout=limit)
+        return func
+
+    return decorate
+
+
+def _require_step(func, decorator: str):
+    if not getattr(func, "is_step", False):
+        raise FlowDefinitionError(f"{decorator} goes above @step (on a step method); "
+                                  f"'{getattr(func, '__name__', func)}' is not a step yet.",
+                                  func.__code__.co_filename if hasattr(func, "__code__") else None,
+                                  func.__code__.co_firstlineno if hasattr(func, "__code__") else None)
+
+
+def schedule(cron: str | None = None, hourly: bool = False, daily: bool = False, weekly: bool = False):
+    """Run the deployed flow on a schedule: a cron expression, or hourly/daily/weekly."""
+    chosen = [value for value, on in ((cron, cron is not None), ("@hourly", hourly), ("@daily", daily),
+                                      ("@weekly", weekly)) if on]
+    if len(chosen) != 1:
+        raise FlowDefinitionError("@schedule takes exactly one of cron='...', hourly=True, daily=True or "
+                                  "weekly=True.")
+
+    def decorate(flow_cls):
+        _require_flow_class(flow_cls, "@schedule")
+        flow_cls._schedule = chosen[0]
+        return flow_cls
+
+    return decorate
 
 
 def project(name: str, branch: str | None = None, production: bool | None = None):

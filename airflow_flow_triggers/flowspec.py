@@ -13,6 +13,7 @@ class FlowSpec:
     """
 
     _project = None
+    _schedule = None
 
     def __init__(self, use_cli: bool = True):
         object.__setattr__(self, "_task", None)

@@ -1,0 +1,27 @@
+"""The finish Asset of a deployment: updated by its end task when a run succeeds."""
+from __future__ import annotations
+
+from .naming import Deployment
+
+FINISH_SCHEME = "x-flow-finished"  # Airflow keeps x- URIs verbatim
+
+
+def finish_asset(deployment: Deployment):
+    """Asset named like the DAG id, grouped by project, e.g. x-flow-finished://proj.user.alice.Flow."""
+    from airflow.sdk import Asset
+    name = deployment.project_flow_name
+    return Asset(name=name, uri=f"{FINISH_SCHEME}://{name}", group=deployment.project or "asset")
+
+
+def finish_event_extra(deployment: Deployment, run_id: str, run_location: str) -> dict:
+    """What a finish event tells its consumers: which run of which deployment, and its artifacts."""
+    return {
+        "flow": deployment.flow_name,
+        "project": deployment.project,
+        "branch": deployment.branch,
+        "project_flow_name": deployment.project_flow_name,
+        "run_id": run_id,
+        "pathspec": f"{deployment.project_flow_name}/{run_id}",
+        "artifacts": run_location,
+        "deployer": deployment.deployer,
+    }

@@ -1,0 +1,148 @@
+"""The DAG factory: a flow class and a branch choice in, one Airflow DAG out.
+
+    from airflow_flow_triggers import build_dag
+    dag = build_dag(ProjectFlow, user='alice')          # example_project.user.alice.ProjectFlow
+
+One task per step (task id = step name); foreach fans out with dynamic task mapping; the end task
+has the deployment's finish Asset as outlet. The branch comes from the arguments (the deployment),
+never from whoever runs the Airflow server.
+"""
+from __future__ import annotations
+
+from .assets import finish_asset
+from .decorators import deployment_of, step_settings
+from .errors import FlowDefinitionError, FlowTriggersError, NamingError
+from .graph import FlowGraph
+from .naming import Deployment, sanitize_user
+from .parameters import JSONType, flow_parameters
+from .runtime import flow_graph
+from .tasks import step_callable
+
+START_DATE = (2024, 1, 1)  # fixed, in UTC: a deployment never backfills
+_TAG_MAX_LEN = 100  # Airflow's TAG_MAX_LEN
+_JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean"}
+
+
+def build_dag(flow_cls: type, *, user: str | None = None, branch: str | None = None,
+              production: bool = False):
+    """The Airflow DAG of `flow_cls` deployed on a project branch.
+
+    For a flow with @project, say whose deployment it is: `user='alice'` (branch user.alice),
+    `branch='new_model'` (test.new_model), `production=True` (prod), or both of the last two
+    (prod.new_model). Returns None when the flow file itself is being run as a script
+    (`python flow.py run`), so that line costs a local run nothing.
+    """
+    if flow_cls.__module__ == "__main__":
+        return None
+    try:
+        return _build(flow_cls, user, branch, production)
+    except FlowTriggersError as error:
+        raise type(error)(error.message, error.file, error.line) from None
+
+
+def _build(flow_cls, user, branch, production):
+    graph = flow_graph(flow_cls)
+    deployment = _deployment(flow_cls, user, branch, production)
+    _check_airflow_support(graph)
+    import pendulum
+    from airflow.sdk import DAG
+
+    owner = deployment.deployer or "airflow"
+    with DAG(
+        dag_id=deployment.project_flow_name,
+        description=(flow_cls.__doc__ or "").strip().splitlines()[0] if flow_cls.__doc__ else None,
+        schedule=flow_cls._schedule,
+        start_date=pendulum.datetime(*START_DATE, tz="UTC"),
+        catchup=False,
+        is_paused_upon_creation=False,
+        tags=_tags(deployment),
+        default_args={"owner": owner},
+        params=_params(flow_cls),
+        doc_md=f"Flow `{flow_cls.__name__}` deployed as `{deployment.project_flow_name}` by {owner}.",
+    ) as dag:
+        outputs = {}
+        for node in graph:
+            outputs[node.name] = _wire(_step_task(flow_cls, deployment, graph, node), node, graph, outputs)
+    return dag
+
+
+def _deployment(flow_cls, user, branch, production) -> Deployment:
+    spec = flow_cls._project
+    if spec is not None and user is None and branch is None and spec.branch is None \
+            and not production and not spec.production:
+        raise NamingError(f"build_dag({flow_cls.__name__}) needs to know whose deployment this is: pass "
+                          "user='<name>', branch='<branch>' or production=True (the Airflow server's own "
+                          "user is never used).")
+    if user is not None:
+        user = sanitize_user(user)
+    return deployment_of(flow_cls, branch, production, user)
+
+
+def _check_airflow_support(graph: FlowGraph) -> None:
+    for node in graph:
+        if node.type == "foreach" and _in_foreach(graph, node):
+            raise FlowDefinitionError(f"Step '{node.name}' is a foreach inside another foreach; nested "
+                                      "foreach runs locally but not on Airflow (its task mapping is one "
+                                      "level deep): move the inner loop into the step's code.",
+                                      node.file, node.next_line)
+
+
+def _in_foreach(graph: FlowGraph, node) -> bool:
+    return any(graph[parent].type == "foreach" for parent in node.split_parents)
+
+
+def _tags(deployment: Deployment) -> list[str]:
+    tags = [deployment.flow_name]
+    if deployment.project is not None:
+        tags += [f"project:{deployment.project}", f"project_branch:{deployment.branch}"]
+    for tag in tags:
+        if len(tag) > _TAG_MAX_LEN:
+            raise NamingError(f"The DAG tag '{tag[:40]}...' is longer than Airflow's limit of {_TAG_MAX_LEN} "
+                              "characters: use a shorter branch or project name.")
+    return tags
+
+
+def _params(flow_cls) -> dict:
+    from airflow.sdk import Param
+    params = {}
+    for name, parameter in flow_parameters(flow_cls).items():
+        json_type = _JSON_TYPES.get(parameter.type)
+        kwargs = {"description": parameter.help} if parameter.help else {}
+        if parameter.type is not JSONType:
+            kwargs["type"] = json_type if parameter.default is not None or parameter.required \
+                else ["null", json_type]
+        if parameter.default is None and parameter.required:
+            params[name] = Param(**kwargs)
+        else:
+            params[name] = Param(parameter.default, **kwargs)
+    return params
+
+
+def _step_task(flow_cls, deployment, graph, node):
+    from airflow.sdk import task
+    settings = step_settings(getattr(flow_cls, node.name))
+    finish = finish_asset(deployment) if node.type == "end" else None
+    kwargs = {"task_id": node.name, "retries": settings.retries, "outlets": [finish] if finish else []}
+    if settings.retry_delay is not None:
+        kwargs["retry_delay"] = settings.retry_delay
+    if settings.timeout is not None:
+        kwargs["execution_timeout"] = settings.timeout
+    return task(**kwargs)(step_callable(flow_cls, deployment, node.name, node.type, finish))
+
+
+def _wire(step_task, node, graph: FlowGraph, outputs: dict):
+    """Call the task with its upstream XCom: mapped inside a foreach, zipped for joins inside one."""
+    if node.name == "start":
+        return step_task()
+    upstream = [outputs[name] for name in node.in_funcs]
+    mapped = _in_foreach(graph, node)
+    if node.type == "join":
+        split = next(n for n in graph if n.matching_join == node.name)
+        if split.type == "foreach":
+            return step_task(inputs=upstream[0])
+        if mapped:
+            return step_task.expand(inputs=upstream[0].zip(*upstream[1:]))
+        return step_task(inputs=upstream)
+    if mapped:
+        return step_task.expand(inputs=upstream[0])
+    return step_task(inputs=upstream[0])

@@ -53,3 +53,14 @@ def write_flow(tmp_path):
         path.write_text(source)
         return path
     return write
+
+
+@pytest.fixture(scope="session")
+def airflow(tmp_path_factory):
+    """A running Airflow (api-server, scheduler, dag-processor) shared by the session's e2e tests."""
+    from airflow_harness import AirflowHarness
+    harness = AirflowHarness(tmp_path_factory.mktemp("airflow"))
+    try:
+        yield harness.start()
+    finally:
+        harness.stop()

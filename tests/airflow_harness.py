@@ -1,0 +1,220 @@
+"""A real Airflow for tests: api-server, scheduler and dag-processor on a temporary AIRFLOW_HOME.
+
+SQLite, LocalExecutor, low parallelism, short intervals, DAGs unpaused at creation. The three
+processes share one process group of their own, which `stop` ends (only it, by its id).
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+AIRFLOW = str(Path(sys.executable).with_name("airflow"))
+USER_VARS = ("METAFLOW_USER", "SUDO_USER", "USERNAME", "USER")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class AirflowHarness:
+    def __init__(self, base: Path):
+        self.base = base
+        self.home = base / "airflow_home"
+        self.dags = base / "dags"
+        self.logs = base / "process_logs"
+        for folder in (self.home, self.dags, self.logs):
+            folder.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {k: v for k, v in os.environ.items()
+                    if not k.startswith("AIRFLOW__") and k not in USER_VARS}
+        self.env.update({
+            "AIRFLOW_HOME": str(self.home),
+            "USER": "airflow_server",  # never the user of any deployment
+            "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
+            "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags),
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+            "AIRFLOW__CORE__PARALLELISM": "4",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url}/execution/",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.home}/airflow.db",
+            "AIRFLOW__API__PORT": str(self.port),
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__BASE_URL": self.url,
+            "AIRFLOW__API__WORKERS": "1",
+            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(16),
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "2",
+            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "5",
+            "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
+            "AIRFLOW__DAG_PROCESSOR__PRINT_STATS_INTERVAL": "300",
+            "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.5",
+            "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
+            "AIRFLOW__SCHEDULER__JOB_HEARTBEAT_SEC": "2",
+        })
+        self.group: int | None = None
+        self.processes: list[subprocess.Popen] = []
+        self._token: str | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def start(self, timeout: float = 180) -> "AirflowHarness":
+        self.cli("db", "migrate", timeout=300)
+        for command in (["api-server"], ["scheduler"], ["dag-processor"]):
+            log = open(self.logs / f"{command[0]}.log", "wb")
+            process = subprocess.Popen([AIRFLOW, *command], env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                       stdin=subprocess.DEVNULL, cwd=self.base,
+                                       process_group=0 if self.group is None else self.group)
+            if self.group is None:
+                self.group = process.pid
+            self.processes.append(process)
+        self._wait(lambda: self._healthy(), timeout, "the api-server to answer")
+        return self
+
+    def stop(self) -> None:
+        if self.group is None:
+            return
+        try:
+            os.killpg(self.group, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        deadline = time.time() + 30
+        for process in self.processes:
+            try:
+                process.wait(max(0.1, deadline - time.time()))
+            except subprocess.TimeoutExpired:
+                pass
+        try:
+            os.killpg(self.group, signal.SIGKILL)  # task runners the scheduler left behind, if any
+        except ProcessLookupError:
+            pass
+        for process in self.processes:
+            process.wait()
+        self.group = None
+
+    def _healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/api/v2/monitor/health", timeout=5) as response:
+                return response.status == 200
+        except (urllib.error.URLError, OSError):
+            self._check_alive()
+            return False
+
+    def _check_alive(self) -> None:
+        for process in self.processes:
+            if process.poll() is not None:
+                name = Path(process.args[1]).name
+                raise RuntimeError(f"airflow {name} exited with {process.returncode}; see "
+                                   f"{self.logs}/{name}.log:\n" + (self.logs / f"{name}.log").read_text()[-3000:])
+
+    def _wait(self, predicate, timeout: float, what: str, interval: float = 1.0):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            result = predicate()
+            if result:
+                return result
+            time.sleep(interval)
+        raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+    # -- using it --------------------------------------------------------------------------
+
+    def cli(self, *args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess:
+        result = subprocess.run([AIRFLOW, *args], env=self.env, capture_output=True, text=True,
+                                timeout=timeout, cwd=self.base)
+        if check and result.returncode != 0:
+            raise RuntimeError(f"airflow {' '.join(args)} failed ({result.returncode}):\n"
+                               f"{result.stdout[-2000:]}\n{result.stderr[-3000:]}")
+        return result
+
+    def api(self, method: str, path: str, body: dict | None = None):
+        request = urllib.request.Request(
+            f"{self.url}/api/v2/{path.lstrip('/')}", method=method,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={"Authorization": f"Bearer {self.token()}", "Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read() or b"null")
+
+    def token(self) -> str:
+        if self._token is None:
+            with urllib.request.urlopen(f"{self.url}/auth/token", timeout=10) as response:
+                self._token = json.loads(response.read())["access_token"]
+        return self._token
+
+    def drop(self, name: str, source: str) -> Path:
+        """Put a DAG file into the dags folder."""
+        path = self.dags / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(source)
+        tmp.replace(path)
+        return path
+
+    def wait_for_dag(self, dag_id: str, timeout: float = 120) -> dict:
+        def found():
+            self._check_alive()
+            try:
+                return self.api("GET", f"dags/{dag_id}")
+            except urllib.error.HTTPError as error:
+                if error.code == 404:
+                    return None
+                raise
+        return self._wait(found, timeout, f"DAG {dag_id} to be parsed")
+
+    def trigger(self, dag_id: str, conf: dict | None = None) -> str:
+        """`airflow dags trigger` as a user types it; returns the run id."""
+        args = ["dags", "trigger", dag_id, "--output", "json"]
+        if conf is not None:
+            args += ["-c", json.dumps(conf)]
+        output = self.cli(*args).stdout
+        return json.loads(output[output.index("[{"):])[0]["dag_run_id"]
+
+    def wait_for_run(self, dag_id: str, run_id: str, timeout: float = 240) -> dict:
+        def finished():
+            self._check_alive()
+            run = self.api("GET", f"dags/{dag_id}/dagRuns/{run_id}")
+            return run if run["state"] in ("success", "failed") else None
+        return self._wait(finished, timeout, f"run {run_id} of {dag_id} to finish")
+
+    def runs(self, dag_id: str) -> list[dict]:
+        return self.api("GET", f"dags/{dag_id}/dagRuns?order_by=start_date&limit=100")["dag_runs"]
+
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
+        return self.api("GET", f"dags/{dag_id}/dagRuns/{run_id}/taskInstances?limit=1000")["task_instances"]
+
+    def asset_events(self, name: str) -> list[dict]:
+        assets = self.api("GET", f"assets?name_pattern={name}")["assets"]
+        asset = next((a for a in assets if a["name"] == name), None)
+        if asset is None:
+            return []
+        return self.api("GET", f"assets/events?asset_id={asset['id']}&order_by=timestamp&limit=100")["asset_events"]
+
+    def assets(self) -> list[dict]:
+        return self.api("GET", "assets?limit=1000")["assets"]
+
+    def import_errors(self) -> list[dict]:
+        return self.api("GET", "importErrors")["import_errors"]
+
+    def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int = 1,
+                 map_index: int = -1) -> list[dict]:
+        """The task's structured log entries, as the UI gets them."""
+        path = f"dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}?full_content=true"
+        if map_index >= 0:
+            path += f"&map_index={map_index}"
+        return [e for e in self.api("GET", path)["content"] if isinstance(e, dict)]
+
+
+def task_errors(entries: list[dict]) -> list[dict]:
+    """The exceptions in a task log: exc_type, exc_value and frames (filename, lineno, name)."""
+    return [detail for entry in entries for detail in entry.get("error_detail") or []]

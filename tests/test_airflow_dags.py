@@ -1,0 +1,278 @@
+"""The DAG factory on a real Airflow: files dropped into the dags folder, runs started with the CLI."""
+import json
+import re
+
+import pytest
+
+from airflow_flow_triggers import Run
+from airflow_flow_triggers.store import ArtifactStore
+from airflow_harness import task_errors
+from conftest import run_flow
+
+pytestmark = pytest.mark.e2e
+
+BRANCHY = '''
+from airflow_flow_triggers import FlowSpec, step, Parameter, current, project, build_dag
+
+@project(name='e2e')
+class BranchyFlow(FlowSpec):
+    """Split, join and a 20-way foreach."""
+    alpha = Parameter('alpha', default=0.1, help='scale')
+
+    @step
+    def start(self):
+        self.items = list(range(20))
+        self.where = (current.project_flow_name, current.branch_name, current.is_production)
+        self.next(self.a, self.b)
+
+    @step
+    def a(self):
+        self.x = 1 + self.alpha
+        self.next(self.join)
+
+    @step
+    def b(self):
+        self.x = 2
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.total = inputs.a.x + inputs.b.x
+        self.merge_artifacts(inputs, exclude=['x'])
+        self.next(self.fan)
+
+    @step
+    def fan(self):
+        self.next(self.work, foreach='items')
+
+    @step
+    def work(self):
+        self.sq = self.input * self.input * self.alpha
+        self.next(self.double)
+
+    @step
+    def double(self):
+        self.sq2 = 2 * self.sq
+        self.next(self.collect)
+
+    @step
+    def collect(self, inputs):
+        self.squares = [i.sq2 for i in inputs]
+        self.indices = [i.index for i in inputs]
+        self.merge_artifacts(inputs, exclude=['sq', 'sq2'])
+        self.next(self.end)
+
+    @step
+    def end(self):
+        print('squares', self.squares)
+
+if __name__ == '__main__':
+    BranchyFlow()
+
+dag = build_dag(BranchyFlow, user='alice')
+'''
+
+
+def airflow_store(airflow):
+    return ArtifactStore(f"file://{airflow.home}/flow_triggers/artifacts")
+
+
+def end_data(run):
+    data = run.data
+    return {name: getattr(data, name) for name in data}
+
+
+def test_branchy_flow_on_airflow_matches_local_run(airflow, tmp_path):
+    dag_id = "e2e.user.alice.BranchyFlow"
+    airflow.drop("branchy_flow.py", BRANCHY)
+    dag = airflow.wait_for_dag(dag_id)
+    assert dag["is_paused"] is False
+    assert sorted(t["name"] for t in dag["tags"]) == ["BranchyFlow", "project:e2e", "project_branch:user.alice"]
+    assert dag["owners"] == ["alice"]
+
+    run_id = airflow.trigger(dag_id, {"alpha": 0.5})
+    assert airflow.wait_for_run(dag_id, run_id)["state"] == "success"
+    on_airflow = Run(f"{dag_id}/{run_id}", store=airflow_store(airflow))
+    assert on_airflow.successful
+    mapped = [ti for ti in airflow.task_instances(dag_id, run_id) if ti["task_id"] == "work"]
+    assert sorted(ti["map_index"] for ti in mapped) == list(range(20))
+
+    flow_file = tmp_path / "branchy_flow.py"
+    flow_file.write_text(BRANCHY)
+    local = run_flow(flow_file, "run", "--alpha", "0.5", airflow_home=tmp_path / "home", user="alice")
+    assert local.returncode == 0, local.stderr
+    local_run_id = re.search(r"run-id (\d+)", local.stdout).group(1)
+    local_run = Run(f"{dag_id}/{local_run_id}", store=ArtifactStore(f"file://{tmp_path}/home/flow_triggers/artifacts"))
+    assert end_data(on_airflow) == end_data(local_run)
+    assert on_airflow.data.squares == [2 * 0.5 * i * i for i in range(20)]
+    assert on_airflow.data.where == (dag_id, "user.alice", False)
+
+    events = airflow.asset_events(dag_id)
+    assert len(events) == 1
+    extra = events[0]["extra"]
+    assert {k: extra[k] for k in ("flow", "project", "branch", "run_id", "pathspec")} == {
+        "flow": "BranchyFlow", "project": "e2e", "branch": "user.alice", "run_id": run_id,
+        "pathspec": f"{dag_id}/{run_id}"}
+    assert extra["artifacts"] == f"file://{airflow.home}/flow_triggers/artifacts/{dag_id}/{run_id}"
+    asset = next(a for a in airflow.assets() if a["name"] == dag_id)
+    assert asset["uri"] == f"x-flow-finished://{dag_id}" and asset["group"] == "e2e"
+
+
+TWO_BRANCHES = '''
+from airflow_flow_triggers import FlowSpec, step, current, project, build_dag
+
+@project(name='e2e')
+class TwoBranchFlow(FlowSpec):
+    @step
+    def start(self):
+        self.branch = current.branch_name
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+alice = build_dag(TwoBranchFlow, user='alice')
+new_model = build_dag(TwoBranchFlow, branch='new_model')
+'''
+
+
+def test_two_branches_are_two_dags_and_two_assets(airflow):
+    airflow.drop("two_branch_flow.py", TWO_BRANCHES)
+    for dag_id in ("e2e.user.alice.TwoBranchFlow", "e2e.test.new_model.TwoBranchFlow"):
+        airflow.wait_for_dag(dag_id)
+    run_id = airflow.trigger("e2e.test.new_model.TwoBranchFlow")
+    assert airflow.wait_for_run("e2e.test.new_model.TwoBranchFlow", run_id)["state"] == "success"
+    assert Run(f"e2e.test.new_model.TwoBranchFlow/{run_id}", store=airflow_store(airflow)).data.branch == \
+        "test.new_model"
+    assert len(airflow.asset_events("e2e.test.new_model.TwoBranchFlow")) == 1
+    assert airflow.asset_events("e2e.user.alice.TwoBranchFlow") == []
+    assert airflow.runs("e2e.user.alice.TwoBranchFlow") == []
+    names = {a["name"] for a in airflow.assets()}
+    assert {"e2e.user.alice.TwoBranchFlow", "e2e.test.new_model.TwoBranchFlow"} <= names
+
+
+def test_dags_test_runs_a_generated_dag(airflow):
+    airflow.drop("two_branch_flow.py", TWO_BRANCHES)
+    airflow.wait_for_dag("e2e.user.alice.TwoBranchFlow")
+    result = airflow.cli("dags", "test", "e2e.user.alice.TwoBranchFlow", timeout=300)
+    assert "state=success" in result.stdout + result.stderr
+    from airflow_flow_triggers import Flow
+    latest = Flow("e2e.user.alice.TwoBranchFlow", store=airflow_store(airflow)).latest_run
+    assert latest.successful and latest.data.branch == "user.alice"
+
+
+FAILING = '''
+from airflow_flow_triggers import FlowSpec, step, build_dag
+
+class E2EFailingFlow(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.explode)
+
+    @step
+    def explode(self):
+        raise ValueError('the step said no')
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+dag = build_dag(E2EFailingFlow)
+'''
+
+
+def test_step_failure_fails_the_task_with_its_traceback(airflow):
+    airflow.drop("failing_flow.py", FAILING)
+    airflow.wait_for_dag("E2EFailingFlow")
+    run_id = airflow.trigger("E2EFailingFlow")
+    assert airflow.wait_for_run("E2EFailingFlow", run_id)["state"] == "failed"
+    states = {ti["task_id"]: ti["state"] for ti in airflow.task_instances("E2EFailingFlow", run_id)}
+    assert states["start"] == "success" and states["explode"] == "failed"
+    [error] = task_errors(airflow.task_log("E2EFailingFlow", run_id, "explode"))
+    assert (error["exc_type"], error["exc_value"]) == ("ValueError", "the step said no")
+    innermost = error["frames"][-1]
+    assert innermost["filename"].endswith("failing_flow.py") and innermost["name"] == "explode"
+    assert innermost["lineno"] == FAILING.splitlines().index("        raise ValueError('the step said no')") + 1
+
+
+RETRY_TIMEOUT = '''
+import os, time
+from pathlib import Path
+from airflow_flow_triggers import FlowSpec, step, retry, timeout, build_dag
+
+MARKER = Path(os.environ['AIRFLOW_HOME']) / 'retry_marker_{name}'
+
+class {name}(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.flaky)
+
+    @retry(times=2, minutes_between_retries=0)
+    @step
+    def flaky(self):
+        if not MARKER.exists():
+            MARKER.write_text('failed once')
+            raise RuntimeError('first attempt fails')
+        self.next(self.slow)
+
+    @timeout(seconds={seconds})
+    @step
+    def slow(self):
+        time.sleep(4)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+dag = build_dag({name})
+'''
+
+
+def test_retry_and_timeout(airflow):
+    airflow.drop("retry_ok.py", RETRY_TIMEOUT.format(name="RetryFlow", seconds=60))
+    airflow.drop("timeout_flow.py", RETRY_TIMEOUT.format(name="TimeoutFlow", seconds=1))
+    airflow.wait_for_dag("RetryFlow")
+    airflow.wait_for_dag("TimeoutFlow")
+    ok = airflow.trigger("RetryFlow")
+    late = airflow.trigger("TimeoutFlow")
+    assert airflow.wait_for_run("RetryFlow", ok)["state"] == "success"
+    flaky = next(ti for ti in airflow.task_instances("RetryFlow", ok) if ti["task_id"] == "flaky")
+    assert flaky["try_number"] == 2
+    assert airflow.wait_for_run("TimeoutFlow", late)["state"] == "failed"
+    slow = next(ti for ti in airflow.task_instances("TimeoutFlow", late) if ti["task_id"] == "slow")
+    assert slow["state"] == "failed"
+    assert "AirflowTaskTimeout" in [e["exc_type"] for e in task_errors(airflow.task_log("TimeoutFlow", late, "slow"))]
+
+
+BROKEN = '''
+from airflow_flow_triggers import FlowSpec, step, build_dag
+
+class BrokenFlow(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.middle)
+
+    @step
+    def end(self):
+        pass
+
+dag = build_dag(BrokenFlow)
+'''
+
+
+def test_broken_flow_is_a_one_line_import_error(airflow):
+    path = airflow.drop("broken_flow.py", BROKEN)
+
+    def error():
+        return next((e for e in airflow.import_errors() if e["filename"].endswith("broken_flow.py")), None)
+    found = airflow._wait(error, 120, "the import error of broken_flow.py")
+    message = f"{path}:7: Step 'start' goes to unknown step 'middle' in self.next(): define 'middle' as a " \
+              "@step method or fix the name."
+    assert found["stack_trace"].strip().splitlines()[-1] == \
+        f"airflow_flow_triggers.errors.FlowDefinitionError: {message}"
+    listed = airflow.cli("dags", "list-import-errors", "--output", "json", check=False).stdout
+    assert message in listed
+    assert listed.count("File \"") <= 2  # Airflow's own traceback depth, not ours

@@ -45,21 +45,29 @@ def _build(flow_cls, user, branch, production):
     deployment = _deployment(flow_cls, user, branch, production)
     _check_airflow_support(graph)
     import pendulum
+    from airflow.exceptions import AirflowException
     from airflow.sdk import DAG
 
     owner = deployment.deployer or "airflow"
-    with DAG(
-        dag_id=deployment.project_flow_name,
-        description=(flow_cls.__doc__ or "").strip().splitlines()[0] if flow_cls.__doc__ else None,
-        schedule=flow_cls._schedule,
-        start_date=pendulum.datetime(*START_DATE, tz="UTC"),
-        catchup=False,
-        is_paused_upon_creation=False,
-        tags=_tags(deployment),
-        default_args={"owner": owner},
-        params=_params(flow_cls),
-        doc_md=f"Flow `{flow_cls.__name__}` deployed as `{deployment.project_flow_name}` by {owner}.",
-    ) as dag:
+    _check_schedule_and_params(flow_cls, graph)
+    try:
+        dag = DAG(
+            dag_id=deployment.project_flow_name,
+            description=(flow_cls.__doc__ or "").strip().splitlines()[0] if flow_cls.__doc__ else None,
+            schedule=flow_cls._schedule,
+            start_date=pendulum.datetime(*START_DATE, tz="UTC"),
+            catchup=False,
+            is_paused_upon_creation=False,
+            tags=_tags(deployment),
+            default_args={"owner": owner},
+            params=_params(flow_cls),
+            doc_md=f"Flow `{flow_cls.__name__}` deployed as `{deployment.project_flow_name}` by {owner}.",
+        )
+        dag.timetable.validate()
+    except (ValueError, TypeError, AirflowException) as error:
+        raise FlowDefinitionError(f"Airflow refused the DAG of flow {flow_cls.__name__}: {error}", graph.file,
+                                  graph.line) from None
+    with dag:
         outputs = {}
         for node in graph:
             outputs[node.name] = _wire(_step_task(flow_cls, deployment, graph, node), node, graph, outputs)
@@ -76,6 +84,16 @@ def _deployment(flow_cls, user, branch, production) -> Deployment:
     if user is not None:
         user = sanitize_user(user)
     return deployment_of(flow_cls, branch, production, user)
+
+
+def _check_schedule_and_params(flow_cls, graph: FlowGraph) -> None:
+    if flow_cls._schedule is None:
+        return
+    for name, parameter in flow_parameters(flow_cls).items():
+        if parameter.required and parameter.default is None:
+            raise FlowDefinitionError(f"Flow {flow_cls.__name__} has @schedule and the required parameter "
+                                      f"'{name}' without a default, which scheduled runs cannot supply: give "
+                                      "it a default or remove @schedule.", graph.file, graph.line)
 
 
 def _check_airflow_support(graph: FlowGraph) -> None:

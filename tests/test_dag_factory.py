@@ -1,0 +1,248 @@
+"""The DAG factory's output, built in-process (no Airflow server): ids, tags, params, task settings."""
+import datetime
+import importlib.util
+import sys
+import textwrap
+
+import pytest
+
+from airflow_flow_triggers.errors import FlowDefinitionError, NamingError
+
+FLOW = '''
+from airflow_flow_triggers import FlowSpec, Parameter, JSONType, project, retry, schedule, step, timeout
+
+@schedule(daily=True)
+@project(name='factory')
+class FactoryFlow(FlowSpec):
+    """Builds things.
+
+    More words.
+    """
+    alpha = Parameter('alpha', default=0.01, help='learning rate')
+    name = Parameter('name', help='optional name')
+    layers = Parameter('layers', default=[1, 2], type=JSONType)
+    count = Parameter('count', type=int, default=3)
+
+    @step
+    def start(self):
+        self.items = [1, 2]
+        self.next(self.each, foreach='items')
+
+    @retry(times=4, minutes_between_retries=0.5)
+    @timeout(minutes=2, seconds=30)
+    @step
+    def each(self):
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+'''
+
+
+def load(tmp_path, source, name):
+    path = tmp_path / f"{name}.py"
+    path.write_text(textwrap.dedent(source))
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module, path
+
+
+@pytest.fixture
+def factory_flow(tmp_path):
+    module, _ = load(tmp_path, FLOW, "factory_flow_module")
+    return module.FactoryFlow
+
+
+def test_dag_shape(factory_flow):
+    from airflow_flow_triggers import build_dag
+    dag = build_dag(factory_flow, user="Alice.Smith@corp.com")
+    assert dag.dag_id == "factory.user.alice_smith_corp_com.FactoryFlow"
+    assert dag.tags == {"FactoryFlow", "project:factory", "project_branch:user.alice_smith_corp_com"}
+    assert dag.owner == "alice_smith_corp_com"
+    assert dag.catchup is False and dag.is_paused_upon_creation is False
+    assert dag.start_date == datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc)
+    assert dag.description == "Builds things."
+    assert dag.schedule == "@daily"
+    assert [t.task_id for t in dag.topological_sort()] == ["start", "each", "join", "end"]
+    each = dag.get_task("each")
+    assert each.retries == 4 and each.retry_delay == datetime.timedelta(seconds=30)
+    assert each.execution_timeout == datetime.timedelta(minutes=2, seconds=30)
+    assert dag.get_task("start").retries == 0
+    [asset] = dag.get_task("end").outlets
+    assert (asset.name, asset.uri, asset.group) == (dag.dag_id, f"x-flow-finished://{dag.dag_id}", "factory")
+
+
+def test_params(factory_flow):
+    from airflow_flow_triggers import build_dag
+    params = build_dag(factory_flow, branch="b").params
+    alpha = params.get_param("alpha")
+    assert (alpha.value, alpha.schema, alpha.description) == (0.01, {"type": "number"}, "learning rate")
+    assert params["name"] is None and params.get_param("name").schema["type"] == ["null", "string"]
+    assert params["layers"] == [1, 2] and "type" not in params.get_param("layers").schema
+    assert params["count"] == 3 and params.get_param("count").schema["type"] == "integer"
+
+
+REQUIRED = '''
+from airflow_flow_triggers import FlowSpec, Parameter, schedule, step
+
+{decorator}
+class RequiredParamFlow(FlowSpec):
+    needed = Parameter('needed', type=int, required=True)
+
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+'''
+
+
+def test_required_parameter(tmp_path):
+    from airflow_flow_triggers import build_dag
+    module, _ = load(tmp_path, REQUIRED.format(decorator=""), "required_module")
+    param = build_dag(module.RequiredParamFlow).params.get_param("needed")
+    assert param.schema["type"] == "integer" and not param.has_value
+
+
+def test_required_parameter_with_schedule(tmp_path):
+    from airflow_flow_triggers import build_dag
+    module, path = load(tmp_path, REQUIRED.format(decorator="@schedule(hourly=True)"), "required_sched_module")
+    with pytest.raises(FlowDefinitionError) as info:
+        build_dag(module.RequiredParamFlow)
+    assert (info.value.file, info.value.line) == (str(path), 4)
+    assert "has @schedule and the required parameter 'needed' without a default" in info.value.message
+
+
+def test_bad_cron_is_a_clear_error(tmp_path):
+    from airflow_flow_triggers import build_dag
+    module, path = load(tmp_path, REQUIRED.format(decorator="@schedule(cron='not a cron')").replace(
+        "type=int, required=True", "default=1"), "bad_cron_module")
+    with pytest.raises(FlowDefinitionError, match="Airflow refused the DAG of flow RequiredParamFlow"):
+        build_dag(module.RequiredParamFlow)
+
+
+def test_branch_choices(factory_flow):
+    from airflow_flow_triggers import build_dag
+    assert build_dag(factory_flow, branch="new_model").dag_id == "factory.test.new_model.FactoryFlow"
+    assert build_dag(factory_flow, production=True).dag_id == "factory.prod.FactoryFlow"
+    assert build_dag(factory_flow, branch="x", production=True).dag_id == "factory.prod.x.FactoryFlow"
+    assert build_dag(factory_flow, branch="x", production=True).owner == "airflow"
+
+
+def test_project_flow_needs_its_deployment(factory_flow, monkeypatch):
+    from airflow_flow_triggers import build_dag
+    monkeypatch.setenv("USER", "server_user")
+    with pytest.raises(NamingError, match=r"build_dag\(FactoryFlow\) needs to know whose deployment this is"):
+        build_dag(factory_flow)
+
+
+def test_bad_branch_and_long_tag(factory_flow):
+    from airflow_flow_triggers import build_dag
+    with pytest.raises(NamingError, match="The branch name must only contain"):
+        build_dag(factory_flow, branch="../x")
+    with pytest.raises(NamingError, match="longer than Airflow's limit of 100 characters"):
+        build_dag(factory_flow, branch="b" * 90)
+
+
+def test_plain_flow_without_project(tmp_path):
+    from airflow_flow_triggers import build_dag
+    module, _ = load(tmp_path, '''
+        from airflow_flow_triggers import FlowSpec, step
+
+        class PlainFlow(FlowSpec):
+            @step
+            def start(self):
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+    ''', "plain_flow_module")
+    dag = build_dag(module.PlainFlow)
+    assert dag.dag_id == "PlainFlow" and dag.tags == {"PlainFlow"} and dag.schedule is None
+
+
+def test_nested_foreach_is_refused(tmp_path):
+    from airflow_flow_triggers import build_dag
+    module, path = load(tmp_path, '''
+        from airflow_flow_triggers import FlowSpec, step
+
+        class NestedFlow(FlowSpec):
+            @step
+            def start(self):
+                self.outer = [1, 2]
+                self.next(self.middle, foreach='outer')
+
+            @step
+            def middle(self):
+                self.inner = [1, 2]
+                self.next(self.leaf, foreach='inner')
+
+            @step
+            def leaf(self):
+                self.next(self.join_inner)
+
+            @step
+            def join_inner(self, inputs):
+                self.next(self.join_outer)
+
+            @step
+            def join_outer(self, inputs):
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+    ''', "nested_flow_module")
+    with pytest.raises(FlowDefinitionError) as info:
+        build_dag(module.NestedFlow)
+    assert info.value.file == str(path) and info.value.line == 13
+    assert "nested foreach runs locally but not on Airflow" in str(info.value)
+
+
+def test_script_run_skips_the_dag():
+    from airflow_flow_triggers import FlowSpec, build_dag
+
+    class ScriptFlow(FlowSpec):
+        pass
+    ScriptFlow.__module__ = "__main__"
+    assert build_dag(ScriptFlow) is None
+
+
+@pytest.mark.parametrize("decorator, message", [
+    ("@retry(times=-1)", r"@retry\(times=-1\) needs a whole number"),
+    ("@timeout()", "@timeout needs a positive duration"),
+])
+def test_bad_step_decorators(tmp_path, decorator, message):
+    source = f'''
+        from airflow_flow_triggers import FlowSpec, step, retry, timeout
+
+        class BadDecoratorFlow(FlowSpec):
+            {decorator}
+            @step
+            def start(self):
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+    '''
+    with pytest.raises(FlowDefinitionError, match=message):
+        load(tmp_path, source, "bad_decorator_module")
+
+
+def test_schedule_needs_exactly_one_choice():
+    from airflow_flow_triggers import schedule
+    with pytest.raises(FlowDefinitionError, match="@schedule takes exactly one of"):
+        schedule(daily=True, hourly=True)
+    with pytest.raises(FlowDefinitionError, match="@schedule takes exactly one of"):
+        schedule()

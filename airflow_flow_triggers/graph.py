@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import ast
+import functools
 import inspect
-import textwrap
+import linecache
 from dataclasses import dataclass, field
 
 from .errors import FlowDefinitionError
@@ -30,7 +31,7 @@ class FlowGraph:
 
     def __init__(self, flow_cls: type):
         self.name = flow_cls.__name__
-        self.file, self.line = _class_location(flow_cls)
+        self._flow_cls = flow_cls
         self.nodes = {name: _parse_step(name, func) for name, func in _step_functions(flow_cls)}
         self._check_basic_steps()
         self._link()
@@ -38,6 +39,20 @@ class FlowGraph:
         self.order = self._reachable_order()
         self._check_splits_and_joins()
         self._check_foreach_vars(set(_parameter_names(flow_cls)))
+
+    @functools.cached_property
+    def _location(self) -> tuple[str, int | None]:
+        return _class_location(self._flow_cls)
+
+    @property
+    def file(self) -> str:
+        """The flow's source file (for error messages)."""
+        return self._location[0]
+
+    @property
+    def line(self) -> int | None:
+        """The first line of the flow class, its decorators included (for error messages)."""
+        return self._location[1]
 
     def __getitem__(self, name: str) -> StepNode:
         return self.nodes[name]
@@ -208,32 +223,60 @@ def _parameter_names(flow_cls: type):
 
 
 def _parse_step(name: str, func) -> StepNode:
-    file = inspect.getsourcefile(func) or "<unknown>"
-    first_line = func.__code__.co_firstlineno
-    try:
-        source = textwrap.dedent(inspect.getsource(func))
-    except (OSError, TypeError):
+    file, first_line = func.__code__.co_filename, func.__code__.co_firstlineno
+    tree = _function_node(file, first_line)
+    if tree is None:
         raise FlowDefinitionError(f"The source of step '{name}' cannot be read: flows must be defined in a "
-                                  "Python file.", file, first_line) from None
-    tree = ast.parse(source).body[0]
-    offset = first_line - 1
-
-    def line_of(n: ast.AST) -> int:
-        return n.lineno + offset
-
+                                  "Python file.", file, first_line)
     n_args = len(tree.args.args)
     if n_args not in (1, 2) or tree.args.vararg or tree.args.kwarg or tree.args.kwonlyargs:
         raise FlowDefinitionError(f"Step '{name}' must take 'self' (or 'self, inputs' for a join) and "
-                                  "nothing else.", file, line_of(tree))
-    node = StepNode(name=name, file=file, line=line_of(tree), takes_inputs=n_args == 2, out_funcs=[],
-                    foreach_var=None, next_line=None, assigned=_self_assignments(tree))
-    _read_transition(node, tree.body[-1], line_of)
-    for stmt in ast.walk(tree):
-        if _is_self_next(stmt) and stmt is not _call_of(tree.body[-1]):
+                                  "nothing else.", file, tree.lineno)
+    last = _call_of(tree.body[-1])
+    node = StepNode(name=name, file=file, line=tree.lineno, takes_inputs=n_args == 2, out_funcs=[],
+                    foreach_var=None, next_line=None, assigned=set())
+    for n in ast.walk(tree):
+        if _is_self_next(n) and n is not last:
             raise FlowDefinitionError(f"Step '{name}' calls self.next() before its last statement: "
                                       "self.next(...) must be the step's last statement, called once.",
-                                      file, line_of(stmt))
+                                      file, n.lineno)
+        node.assigned |= _self_targets(n)
+    _read_transition(node, tree.body[-1])
     return node
+
+
+def _function_node(file: str, first_line: int) -> ast.FunctionDef | None:
+    """The `def` starting (decorators included) at `first_line` of `file`, from one parse of the file."""
+    linecache.checkcache(file)
+    source = "".join(linecache.getlines(file))
+    found = _methods_of_top_level_classes(source).get(first_line)  # where flows live, and quick to scan
+    return found if found is not None else _all_functions(source).get(first_line)
+
+
+@functools.lru_cache(maxsize=64)
+def _parse(source: str) -> ast.Module | None:
+    try:
+        return ast.parse(source)
+    except SyntaxError:
+        return None
+
+
+@functools.lru_cache(maxsize=64)
+def _methods_of_top_level_classes(source: str) -> dict[int, ast.FunctionDef]:
+    tree = _parse(source)
+    classes = [node for node in tree.body if isinstance(node, ast.ClassDef)] if tree else []
+    return _by_first_line(node for cls in classes for node in cls.body)
+
+
+@functools.lru_cache(maxsize=16)
+def _all_functions(source: str) -> dict[int, ast.FunctionDef]:
+    tree = _parse(source)
+    return _by_first_line(ast.walk(tree)) if tree else {}
+
+
+def _by_first_line(nodes) -> dict[int, ast.FunctionDef]:
+    return {min([d.lineno for d in node.decorator_list] + [node.lineno]): node for node in nodes
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
 
 
 def _call_of(stmt: ast.stmt):
@@ -245,15 +288,15 @@ def _is_self_next(n: ast.AST) -> bool:
             and isinstance(n.func.value, ast.Name) and n.func.value.id == "self")
 
 
-def _read_transition(node: StepNode, last: ast.stmt, line_of):
+def _read_transition(node: StepNode, last: ast.stmt):
     call = _call_of(last)
     if not _is_self_next(call):
         return
-    node.next_line = line_of(call)
+    node.next_line = call.lineno
     for arg in call.args:
         if not (isinstance(arg, ast.Attribute) and isinstance(arg.value, ast.Name) and arg.value.id == "self"):
             raise FlowDefinitionError(f"Step '{node.name}' passes '{ast.unparse(arg)}' to self.next(): pass "
-                                      "steps as self.<step_name>.", node.file, line_of(arg))
+                                      "steps as self.<step_name>.", node.file, arg.lineno)
         node.out_funcs.append(arg.attr)
     if not node.out_funcs:
         raise FlowDefinitionError(f"Step '{node.name}' calls self.next() with no step: name the step(s) "
@@ -269,18 +312,15 @@ def _read_transition(node: StepNode, last: ast.stmt, line_of):
         node.foreach_var = keyword.value.value
 
 
-def _self_assignments(tree: ast.AST) -> set[str]:
-    names = set()
-    for n in ast.walk(tree):
-        targets = []
-        if isinstance(n, ast.Assign):
-            targets = n.targets
-        elif isinstance(n, (ast.AnnAssign, ast.AugAssign)):
-            targets = [n.target]
-        for target in targets:
-            for t in ast.walk(target):
-                if isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id == "self":
-                    names.add(t.attr)
-    if any(isinstance(n, ast.Call) and getattr(n.func, "attr", None) == "merge_artifacts" for n in ast.walk(tree)):
-        names.add("*")
-    return names
+def _self_targets(n: ast.AST) -> set[str]:
+    """Names assigned as self.<name> by statement `n`; '*' for self.merge_artifacts(...)."""
+    if isinstance(n, ast.Call) and getattr(n.func, "attr", None) == "merge_artifacts":
+        return {"*"}
+    if isinstance(n, ast.Assign):
+        targets = n.targets
+    elif isinstance(n, (ast.AnnAssign, ast.AugAssign)):
+        targets = [n.target]
+    else:
+        return set()
+    return {t.attr for target in targets for t in ast.walk(target)
+            if isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id == "self"}

@@ -28,3 +28,4 @@ test: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(VENV)/bin/pip install -q -e '.[bench]'
 	$(VENV)/bin/python bench/local_runs.py
+	$(VENV)/bin/python bench/dag_factory.py

@@ -13,7 +13,15 @@ def finish_asset(deployment: Deployment):
     return Asset(name=name, uri=f"{FINISH_SCHEME}://{name}", group=deployment.project or "asset")
 
 
-def finish_event_extra(deployment: Deployment, run_id: str, run_location: str) -> dict:
+def window_asset(deployment: Deployment):
+    """The asset a window keeper updates to start `deployment` (see windows.py)."""
+    from airflow.sdk import Asset
+    name = deployment.project_flow_name
+    return Asset(name=f"{name}.trigger_window", uri=f"x-flow-trigger-window://{name}",
+                 group=deployment.project or "asset")
+
+
+def finish_event_extra(deployment: Deployment, run_id: str, run_location: str, depth: int) -> dict:
     """What a finish event tells its consumers: which run of which deployment, and its artifacts."""
     return {
         "flow": deployment.flow_name,
@@ -24,4 +32,5 @@ def finish_event_extra(deployment: Deployment, run_id: str, run_location: str) -
         "pathspec": f"{deployment.project_flow_name}/{run_id}",
         "artifacts": run_location,
         "deployer": deployment.deployer,
+        "depth": depth,
     }

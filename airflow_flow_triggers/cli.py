@@ -35,6 +35,9 @@ def _parser(flow_cls: type) -> argparse.ArgumentParser:
                                          "(prod.BRANCH with --production); needs @project")
     parser.add_argument("--production", action="store_true",
                         help="run or deploy in the production namespace; needs @project")
+    parser.add_argument("--trigger", action="append", default=[], metavar="FLOW/RUN_ID",
+                        help="run as if the successful run FLOW/RUN_ID had triggered this one (repeatable); "
+                             "a bare flow name means this project branch")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", help="run the flow locally, in this process")
@@ -63,9 +66,11 @@ def _positive_int(text: str) -> int:
 
 def _run(flow_cls, deployment, args) -> int:
     from .runner import LocalRun
+    from .triggers import events_for_runs
     given = {key.split(":", 1)[1]: value for key, value in vars(args).items()
              if key.startswith("param:") and value is not None}
-    LocalRun(flow_cls, deployment, given, max_workers=args.max_workers).run()
+    events = events_for_runs(args.trigger, deployment)
+    LocalRun(flow_cls, deployment, given, max_workers=args.max_workers, trigger_events=events).run()
     return 0
 
 

@@ -76,6 +76,17 @@ class Run:
         return dict(self._record["parameters"])
 
     @property
+    def trigger(self):
+        """The events that started this run (falsy when none did)."""
+        from .triggers import Trigger
+        return Trigger(self._record.get("trigger", []), self.flow.store)
+
+    @property
+    def trigger_depth(self) -> int:
+        """How many triggered runs deep this run is in a chain: 0 when nobody's finish started it."""
+        return self._record.get("trigger_depth", 0)
+
+    @property
     def end_task(self) -> "Task | None":
         try:
             return self["end"].task

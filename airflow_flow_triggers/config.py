@@ -20,6 +20,8 @@ def airflow_home() -> str:
 def defaults() -> dict[str, str]:
     return {
         "artifact_root": f"file://{airflow_home()}/flow_triggers/artifacts",
+        "max_trigger_depth": "10",
+        "trigger_window": "",
     }
 
 

@@ -13,6 +13,14 @@ class TaskContext:
     run_id: str
     step_name: str
     task_id: str
+    run_path: object = None   # the run's folder in the artifact store
+    store: object = None
+
+    def trigger(self):
+        from .store import RUN_RECORD, read_json
+        from .triggers import Trigger
+        record = read_json(self.run_path / RUN_RECORD) or {}
+        return Trigger(record.get("trigger", []), self.store)
 
 
 _context: ContextVar[TaskContext | None] = ContextVar("flow_triggers_task", default=None)
@@ -39,6 +47,7 @@ class Current:
     is_production = _from_context(lambda c: c.deployment.is_production)
     project_flow_name = _from_context(lambda c: c.deployment.project_flow_name)
     deployment = _from_context(lambda c: c.deployment)
+    trigger = _from_context(lambda c: c.trigger())
 
     @property
     def is_running_flow(self) -> bool:

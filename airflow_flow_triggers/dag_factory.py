@@ -9,7 +9,8 @@ never from whoever runs the Airflow server.
 """
 from __future__ import annotations
 
-from .assets import finish_asset
+from . import config
+from .assets import finish_asset, window_asset
 from .decorators import deployment_of, step_settings
 from .errors import FlowDefinitionError, FlowTriggersError, NamingError
 from .graph import FlowGraph
@@ -17,6 +18,7 @@ from .naming import Deployment, sanitize_user
 from .parameters import JSONType, flow_parameters
 from .runtime import flow_graph
 from .tasks import step_callable
+from .windows import window_callable
 
 START_DATE = (2024, 1, 1)  # fixed, in UTC: a deployment never backfills
 _TAG_MAX_LEN = 100  # Airflow's TAG_MAX_LEN
@@ -50,11 +52,12 @@ def _build(flow_cls, user, branch, production):
 
     owner = deployment.deployer or "airflow"
     _check_schedule_and_params(flow_cls, graph)
+    schedule = _schedule(flow_cls, graph, deployment, owner)
     try:
         dag = DAG(
             dag_id=deployment.project_flow_name,
             description=(flow_cls.__doc__ or "").strip().splitlines()[0] if flow_cls.__doc__ else None,
-            schedule=flow_cls._schedule,
+            schedule=schedule,
             start_date=pendulum.datetime(*START_DATE, tz="UTC"),
             catchup=False,
             is_paused_upon_creation=False,
@@ -84,6 +87,54 @@ def _deployment(flow_cls, user, branch, production) -> Deployment:
     if user is not None:
         user = sanitize_user(user)
     return deployment_of(flow_cls, branch, production, user)
+
+
+def _schedule(flow_cls, graph: FlowGraph, deployment: Deployment, owner: str):
+    """@schedule's cron, or the upstream finish assets of @trigger_on_finish (AND, or a window keeper)."""
+    spec = flow_cls._trigger_on_finish
+    if spec is None:
+        return flow_cls._schedule
+    if flow_cls._schedule is not None:
+        raise FlowDefinitionError(f"Flow {flow_cls.__name__} has both @schedule and @trigger_on_finish: keep "
+                                  "one of them.", graph.file, graph.line)
+    upstreams = spec.upstreams(deployment)
+    if deployment in upstreams or any(u.project_flow_name == deployment.project_flow_name for u in upstreams):
+        raise FlowDefinitionError(f"Flow {flow_cls.__name__} is triggered by its own finish "
+                                  f"({deployment.project_flow_name}), a loop that would never stop: trigger it "
+                                  "on another flow.", graph.file, graph.line)
+    assets = [finish_asset(u) for u in upstreams]
+    window = spec.within or _default_window()
+    if len(assets) == 1 or window is None:
+        from airflow.sdk import AssetAll
+        return assets[0] if len(assets) == 1 else AssetAll(*assets)
+    return _window_keeper(deployment, assets, window, owner)
+
+
+def _default_window():
+    import datetime
+    text = config.get("trigger_window").strip()
+    if not text:
+        return None
+    try:
+        return datetime.timedelta(seconds=float(text))
+    except ValueError:
+        raise FlowDefinitionError(f"[flow_triggers] trigger_window = {text!r} must be a number of seconds "
+                                  "(or empty for no window).") from None
+
+
+def _window_keeper(deployment: Deployment, upstreams: list, window, owner: str):
+    """The keeper DAG that starts `deployment` when all upstreams finished within `window`; returns its asset."""
+    import pendulum
+    from airflow.sdk import DAG, AssetAny, task
+    gate = window_asset(deployment)
+    with DAG(dag_id=f"{deployment.project_flow_name}.trigger_window", schedule=AssetAny(*upstreams),
+             start_date=pendulum.datetime(*START_DATE, tz="UTC"), catchup=False, is_paused_upon_creation=False,
+             max_active_runs=1, tags=_tags(deployment) + ["trigger_window"], default_args={"owner": owner},
+             description=f"Starts {deployment.project_flow_name} when "
+                         f"{', '.join(a.name for a in upstreams)} all finished within {window}."):
+        task(task_id="check_window", inlets=[*upstreams, gate], outlets=[gate])(
+            window_callable(deployment.project_flow_name, upstreams, gate, window))()
+    return gate
 
 
 def _check_schedule_and_params(flow_cls, graph: FlowGraph) -> None:

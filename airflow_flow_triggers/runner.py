@@ -26,8 +26,10 @@ def new_run_id() -> str:
 
 class LocalRun:
     def __init__(self, flow_cls: type, deployment: Deployment, parameters: dict, max_workers: int = 16,
-                 store: ArtifactStore | None = None, log: ProgressLog | None = None):
+                 store: ArtifactStore | None = None, log: ProgressLog | None = None,
+                 trigger_events: list[dict] | None = None):
         self.flow_cls, self.deployment, self.parameters = flow_cls, deployment, parameters
+        self.trigger_events = trigger_events or []
         self.graph = flow_graph(flow_cls)
         self.store = store or ArtifactStore()
         self.log = log or ProgressLog()
@@ -96,7 +98,8 @@ class LocalRun:
             prefix = f"{self.run_id}/{step}"
             try:
                 task = prepare_task(self.flow_cls, self.deployment, self.run_id, step, inputs, split_index,
-                                    self.parameters if step == "start" else None, self.store)
+                                    self.parameters if step == "start" else None, self.store,
+                                    trigger_events=self.trigger_events if step == "start" else None)
                 prefix = f"{self.run_id}/{step}/{task.task_id}"
                 with self.log.task(prefix):
                     self.log.line("Task is starting.", prefix)

@@ -16,6 +16,7 @@ from .naming import Deployment
 from .parameters import flow_parameters, resolve_parameter_values
 from .store import (RUN_RECORD, TASK_RECORD, ArtifactStore, file_digest, load_artifact, read_json,
                     save_artifact, value_digest, write_json)
+from .triggers import depth_of
 
 _IMMUTABLE = (int, float, complex, bool, str, bytes, type(None), range, datetime.date, datetime.time,
               datetime.timedelta)
@@ -53,33 +54,40 @@ def task_id_for(foreach_stack: list[dict]) -> str:
 
 def execute_task(flow_cls: type, deployment: Deployment, run_id: str, step_name: str,
                  inputs: list[TaskRef], split_index: int | None = None, parameters: dict | None = None,
-                 store: ArtifactStore | None = None, origin: str = "local") -> TaskRef:
+                 store: ArtifactStore | None = None, origin: str = "local",
+                 trigger_events: list[dict] | None = None) -> TaskRef:
     """Run `step_name` of `flow_cls` in run `run_id`; raises whatever the step raises."""
     return prepare_task(flow_cls, deployment, run_id, step_name, inputs, split_index, parameters, store,
-                        origin).execute()
+                        origin, trigger_events).execute()
 
 
 def prepare_task(flow_cls: type, deployment: Deployment, run_id: str, step_name: str,
                  inputs: list[TaskRef], split_index: int | None = None, parameters: dict | None = None,
-                 store: ArtifactStore | None = None, origin: str = "local") -> "TaskState":
-    """Load what the task needs (its inputs' records, its foreach branch) without running it."""
+                 store: ArtifactStore | None = None, origin: str = "local",
+                 trigger_events: list[dict] | None = None) -> "TaskState":
+    """Load what the task needs (its inputs' records, its foreach branch) without running it.
+
+    The start task also writes the run's record: parameters and the events that triggered it.
+    """
     store = store or ArtifactStore()
     graph = flow_graph(flow_cls)
     run_path = store.run_path(deployment.project_flow_name, run_id)
     if step_name != "start":
         return _task_from_inputs(store, graph, flow_cls, deployment, run_path, step_name, inputs, split_index)
     values = resolve_parameter_values(flow_cls, parameters or {})
-    _write_run_record(run_path, deployment, run_id, values, origin)
+    _write_run_record(run_path, deployment, run_id, values, origin, trigger_events or [])
     task = TaskState(store, deployment, run_path, step_name, {}, [], flow_cls)
     task.parameters_to_save = values
     return task
 
 
-def _write_run_record(run_path, deployment: Deployment, run_id: str, values: dict, origin: str) -> None:
+def _write_run_record(run_path, deployment: Deployment, run_id: str, values: dict, origin: str,
+                      trigger_events: list[dict]) -> None:
     write_json(run_path / RUN_RECORD, {
         "flow_name": deployment.flow_name, "project_flow_name": deployment.project_flow_name,
         "project": deployment.project, "branch": deployment.branch, "deployer": deployment.deployer,
         "run_id": run_id, "created_at": now(), "parameters": values, "origin": origin,
+        "trigger": trigger_events, "trigger_depth": depth_of(trigger_events),
     })
 
 
@@ -137,7 +145,8 @@ class TaskState:
         flow = self.flow_cls(use_cli=False)
         object.__setattr__(flow, "_task", self)
         started_at = now()
-        token = enter_task(TaskContext(self.deployment, self.run_path.name, self.step, self.task_id))
+        token = enter_task(TaskContext(self.deployment, self.run_path.name, self.step, self.task_id,
+                                       self.run_path, self.store))
         try:
             method = getattr(flow, self.step)
             method(Inputs(self.join_inputs)) if node.type == "join" else method()

@@ -1,10 +1,17 @@
 """What runs inside an Airflow task: one step through the shared runtime, refs in and out as XCom."""
 from __future__ import annotations
 
+import logging
+
+from . import config
 from .assets import finish_event_extra
 from .naming import Deployment
 from .runtime import TaskRef, execute_task
-from .store import ArtifactStore
+from .store import RUN_RECORD, ArtifactStore, read_json
+from .triggers import depth_of, event_from_extra
+
+log = logging.getLogger(__name__)
+WINDOW_EVENTS = "flow_triggers_events"  # the upstream events a window keeper's trigger event carries
 
 
 def step_callable(flow_cls: type, deployment: Deployment, step: str, step_type: str, finish=None):
@@ -14,17 +21,50 @@ def step_callable(flow_cls: type, deployment: Deployment, step: str, step_type: 
         refs, split_index = _refs(inputs)
         run_id = context["run_id"]
         store = ArtifactStore()
+        events = None
+        if step == "start":
+            events = triggering_events(context)
+            _stop_runaway_chain(deployment, events)
         ref = execute_task(flow_cls, deployment, run_id, step, refs, split_index,
-                           dict(context["params"]) if step == "start" else None, store, origin="airflow")
+                           dict(context["params"]) if step == "start" else None, store, origin="airflow",
+                           trigger_events=events)
         if step_type == "foreach":
             return [dict(ref.to_dict(), split_index=i) for i in range(ref.foreach_count)]
         if finish is not None:
-            run_location = str(store.run_path(deployment.project_flow_name, run_id))
-            context["outlet_events"][finish].extra = finish_event_extra(deployment, run_id, run_location)
+            run_path = store.run_path(deployment.project_flow_name, run_id)
+            depth = (read_json(run_path / RUN_RECORD) or {}).get("trigger_depth", 0)
+            context["outlet_events"][finish].extra = finish_event_extra(deployment, run_id, str(run_path), depth)
         return ref.to_dict()
 
     run_step.__name__ = step
     return run_step
+
+
+def triggering_events(context) -> list[dict]:
+    """The run's triggering asset events as trigger events (a window's are the upstreams it gathered)."""
+    events = []
+    accessor = context.get("triggering_asset_events") or {}
+    for asset in accessor:
+        for event in accessor[asset]:
+            extra = dict(event.extra or {})
+            if WINDOW_EVENTS in extra:
+                events.extend(extra[WINDOW_EVENTS])
+            else:
+                events.append(event_from_extra(event.asset.name, event.timestamp, extra))
+    return sorted(events, key=lambda e: e.get("timestamp") or "")
+
+
+def _stop_runaway_chain(deployment: Deployment, events: list[dict]) -> None:
+    limit = int(config.get("max_trigger_depth"))
+    depth = depth_of(events)
+    if depth > limit:
+        from airflow.sdk.exceptions import AirflowSkipException
+        chain = ", ".join(e["name"] for e in events)
+        message = (f"Not running {deployment.project_flow_name}: it was triggered by {chain} at trigger depth "
+                   f"{depth}, over [flow_triggers] max_trigger_depth = {limit}; flows that trigger each other "
+                   "in a loop stop here. Raise max_trigger_depth if the chain is meant to be this long.")
+        log.warning(message)
+        raise AirflowSkipException(message)
 
 
 def _refs(inputs) -> tuple[list[TaskRef], int | None]:

@@ -63,6 +63,7 @@ class AirflowHarness:
             "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.5",
             "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
             "AIRFLOW__SCHEDULER__JOB_HEARTBEAT_SEC": "2",
+            "AIRFLOW__FLOW_TRIGGERS__MAX_TRIGGER_DEPTH": "3",  # a loop of two flows stops within minutes
         })
         self.group: int | None = None
         self.processes: list[subprocess.Popen] = []
@@ -186,6 +187,19 @@ class AirflowHarness:
             run = self.api("GET", f"dags/{dag_id}/dagRuns/{run_id}")
             return run if run["state"] in ("success", "failed") else None
         return self._wait(finished, timeout, f"run {run_id} of {dag_id} to finish")
+
+    def wait_for_runs(self, dag_id: str, count: int, timeout: float = 240) -> list[dict]:
+        """Wait until `dag_id` has `count` runs, all finished; returns them, oldest first."""
+        def finished():
+            self._check_alive()
+            runs = self.runs(dag_id)
+            done = len(runs) >= count and all(r["state"] in ("success", "failed") for r in runs)
+            return runs if done else None
+        return self._wait(finished, timeout, f"{count} finished run(s) of {dag_id}")
+
+    def settle(self, seconds: float = 15) -> None:
+        """Give the scheduler time to start anything it is going to start."""
+        time.sleep(seconds)
 
     def runs(self, dag_id: str) -> list[dict]:
         return self.api("GET", f"dags/{dag_id}/dagRuns?order_by=start_date&limit=100")["dag_runs"]

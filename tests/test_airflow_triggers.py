@@ -1,0 +1,270 @@
+"""@trigger_on_finish on a real Airflow: each test asserts on the exact set of DAG runs that happened."""
+import re
+import time
+
+import pytest
+
+from airflow_flow_triggers import Run
+from airflow_flow_triggers.store import ArtifactStore
+from conftest import REPO, run_flow
+
+pytestmark = pytest.mark.e2e
+DAGS = REPO / "dags"
+
+
+def seed(name: str, *build_lines: str) -> str:
+    """A seed flow file from dags/ with the DAG line(s) appended."""
+    return (DAGS / name).read_text() + "\nfrom airflow_flow_triggers import build_dag\n" + "\n".join(build_lines) + "\n"
+
+
+def store(airflow):
+    return ArtifactStore(f"file://{airflow.home}/flow_triggers/artifacts")
+
+
+def run_ids(airflow, dag_id):
+    return [r["dag_run_id"] for r in airflow.runs(dag_id)]
+
+
+def test_first_flow_triggers_second_flow(airflow):
+    airflow.drop("firstflow.py", seed("firstflow.py", "dag = build_dag(FirstFlow)"))
+    airflow.drop("secondflow.py", seed("secondflow.py", "dag = build_dag(SecondFlow)"))
+    airflow.wait_for_dag("FirstFlow")
+    second = airflow.wait_for_dag("SecondFlow")
+    assert second["asset_expression"] is not None
+
+    first_run = airflow.trigger("FirstFlow")
+    assert airflow.wait_for_run("FirstFlow", first_run)["state"] == "success"
+    [run] = airflow.wait_for_runs("SecondFlow", 1)
+    assert run["state"] == "success" and run["run_type"] == "asset_triggered"
+    airflow.settle()
+    assert run_ids(airflow, "FirstFlow") == [first_run] and len(airflow.runs("SecondFlow")) == 1
+    triggered = Run(f"SecondFlow/{run['dag_run_id']}", store=store(airflow))
+    assert triggered.trigger.event.name == "FirstFlow"
+    assert triggered.trigger.run.pathspec == f"FirstFlow/{first_run}"
+    assert triggered.trigger_depth == 1
+
+
+def test_project_variants_and_the_trigger_event(airflow):
+    airflow.drop("firstproject.py", seed("firstproject.py", "dag = build_dag(FirstProjectFlow, user='alice')"))
+    airflow.drop("secondproject.py", seed("secondproject.py", "dag = build_dag(SecondProjectFlow, user='alice')"))
+    first, second = "variant_demo.user.alice.FirstProjectFlow", "variant_demo.user.alice.SecondProjectFlow"
+    airflow.wait_for_dag(first)
+    airflow.wait_for_dag(second)
+    first_run = airflow.trigger(first)
+    airflow.wait_for_run(first, first_run)
+    [run] = airflow.wait_for_runs(second, 1)
+    assert run["state"] == "success"
+    printed = [e.get("event", "") for e in airflow.task_log(second, run["dag_run_id"], "start")]
+    assert f"This deployment is called {second}" in printed
+    triggered_by = next(line for line in printed if line.startswith("This run was triggered by"))
+    assert triggered_by.startswith(f"This run was triggered by TriggerEvent(name='{first}', id='{first_run}'")
+
+
+ISOLATION_BRANCHES = {"user.alice": "user='alice'", "user.bob": "user='bob'",
+                      "test.new_model": "branch='new_model'", "prod": "production=True"}
+
+UPSTREAM = '''
+from airflow_flow_triggers import FlowSpec, project, step, build_dag
+
+@project(name='{project}')
+class {name}(FlowSpec):
+    @step
+    def start(self):
+        self.version = 1
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+'''
+
+DOWNSTREAM = '''
+from airflow_flow_triggers import FlowSpec, project, step, trigger_on_finish, current, build_dag
+
+@trigger_on_finish(flow='{upstream}')
+@project(name='{project}')
+class {name}(FlowSpec):
+    @step
+    def start(self):
+        self.triggered_by = [e.name for e in current.trigger.events]
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+'''
+
+
+def test_branches_are_isolated(airflow):
+    dags = "\n".join(f"d{i} = build_dag({{name}}, {kw})" for i, kw in enumerate(ISOLATION_BRANCHES.values()))
+    airflow.drop("iso_up.py", UPSTREAM.format(project="iso", name="IsoUpFlow") + dags.format(name="IsoUpFlow"))
+    airflow.drop("iso_down.py", DOWNSTREAM.format(project="iso", name="IsoDownFlow", upstream="IsoUpFlow")
+                 + dags.format(name="IsoDownFlow"))
+    for branch in ISOLATION_BRANCHES:
+        airflow.wait_for_dag(f"iso.{branch}.IsoUpFlow")
+        airflow.wait_for_dag(f"iso.{branch}.IsoDownFlow")
+
+    for fired in ("user.alice", "test.new_model"):
+        up_run = airflow.trigger(f"iso.{fired}.IsoUpFlow")
+        airflow.wait_for_run(f"iso.{fired}.IsoUpFlow", up_run)
+        [down] = airflow.wait_for_runs(f"iso.{fired}.IsoDownFlow", 1)
+        assert Run(f"iso.{fired}.IsoDownFlow/{down['dag_run_id']}", store=store(airflow)).data.triggered_by == \
+            [f"iso.{fired}.IsoUpFlow"]
+    airflow.settle()
+    started = {branch: (len(airflow.runs(f"iso.{branch}.IsoUpFlow")), len(airflow.runs(f"iso.{branch}.IsoDownFlow")))
+               for branch in ISOLATION_BRANCHES}
+    assert started == {"user.alice": (1, 1), "user.bob": (0, 0), "test.new_model": (1, 1), "prod": (0, 0)}
+
+
+def test_fully_qualified_upstream_pins_alices_deployment(airflow):
+    airflow.drop("pin_up.py", UPSTREAM.format(project="pin", name="PinUpFlow")
+                 + "alice = build_dag(PinUpFlow, user='alice')\nnew_model = build_dag(PinUpFlow, branch='new_model')\n")
+    airflow.drop("pin_down.py", DOWNSTREAM.format(project="pin", name="PinDownFlow",
+                                                  upstream="pin.user.alice.PinUpFlow")
+                 + "dag = build_dag(PinDownFlow, branch='new_model')\n")
+    for dag_id in ("pin.user.alice.PinUpFlow", "pin.test.new_model.PinUpFlow", "pin.test.new_model.PinDownFlow"):
+        airflow.wait_for_dag(dag_id)
+    own_branch = airflow.trigger("pin.test.new_model.PinUpFlow")
+    airflow.wait_for_run("pin.test.new_model.PinUpFlow", own_branch)
+    airflow.settle()
+    assert airflow.runs("pin.test.new_model.PinDownFlow") == []
+    alices = airflow.trigger("pin.user.alice.PinUpFlow")
+    airflow.wait_for_run("pin.user.alice.PinUpFlow", alices)
+    [down] = airflow.wait_for_runs("pin.test.new_model.PinDownFlow", 1)
+    assert Run(f"pin.test.new_model.PinDownFlow/{down['dag_run_id']}", store=store(airflow)).trigger.run.pathspec \
+        == f"pin.user.alice.PinUpFlow/{alices}"
+
+
+AND_DOWN = '''
+from airflow_flow_triggers import FlowSpec, step, trigger_on_finish, current, build_dag
+
+@trigger_on_finish(flows=['{a}', '{b}']{within})
+class {name}(FlowSpec):
+    @step
+    def start(self):
+        self.upstream_runs = sorted(r.pathspec for r in current.trigger.runs)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+dag = build_dag({name})
+'''
+
+PLAIN = '''
+from airflow_flow_triggers import FlowSpec, step, build_dag
+
+class {name}(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+dag = build_dag({name})
+'''
+
+
+def finish(airflow, dag_id):
+    run_id = airflow.trigger(dag_id)
+    assert airflow.wait_for_run(dag_id, run_id)["state"] == "success"
+    return run_id
+
+
+def test_and_of_two_flows_without_window(airflow):
+    for name in ("AndA", "AndB"):
+        airflow.drop(f"{name}.py", PLAIN.format(name=name))
+    airflow.drop("and_c.py", AND_DOWN.format(a="AndA", b="AndB", within="", name="AndC"))
+    for dag_id in ("AndA", "AndB", "AndC"):
+        airflow.wait_for_dag(dag_id)
+    a = finish(airflow, "AndA")
+    airflow.settle()
+    assert airflow.runs("AndC") == []
+    b = finish(airflow, "AndB")
+    [c] = airflow.wait_for_runs("AndC", 1)
+    assert Run(f"AndC/{c['dag_run_id']}", store=store(airflow)).data.upstream_runs == [f"AndA/{a}", f"AndB/{b}"]
+    airflow.settle()
+    assert len(airflow.runs("AndC")) == 1
+
+
+def test_and_of_two_flows_within_a_window(airflow):
+    window = 45
+    for name in ("WinA", "WinB"):
+        airflow.drop(f"{name}.py", PLAIN.format(name=name))
+    airflow.drop("win_c.py", AND_DOWN.format(a="WinA", b="WinB", within=f", within={window}", name="WinC"))
+    for dag_id in ("WinA", "WinB", "WinC", "WinC.trigger_window"):
+        airflow.wait_for_dag(dag_id)
+
+    stale_a = finish(airflow, "WinA")
+    finished_a = time.time()
+    time.sleep(max(0, finished_a + window + 5 - time.time()))
+    b = finish(airflow, "WinB")               # A's finish is stale by now: no run of WinC
+    airflow.wait_for_runs("WinC.trigger_window", 2)
+    airflow.settle()
+    assert airflow.runs("WinC") == []
+
+    fresh_a = finish(airflow, "WinA")          # B's finish is still fresh: it was not lost
+    [c] = airflow.wait_for_runs("WinC", 1)
+    data = Run(f"WinC/{c['dag_run_id']}", store=store(airflow)).data
+    assert data.upstream_runs == [f"WinA/{fresh_a}", f"WinB/{b}"] and stale_a != fresh_a
+    airflow.settle()
+    assert len(airflow.runs("WinC")) == 1
+
+
+def test_inference_flow_reads_the_model(airflow, tmp_path):
+    airflow.drop("modelrefreshflow.py", seed("modelrefreshflow.py", "dag = build_dag(ModelRefreshFlow)"))
+    airflow.drop("inferenceflow.py", seed("inferenceflow.py", "dag = build_dag(InferenceFlow)"))
+    airflow.wait_for_dag("ModelRefreshFlow")
+    airflow.wait_for_dag("InferenceFlow")
+    refresh = airflow.trigger("ModelRefreshFlow", {"scale": 3.0})
+    airflow.wait_for_run("ModelRefreshFlow", refresh)
+    [inference] = airflow.wait_for_runs("InferenceFlow", 1)
+    assert inference["state"] == "success"
+    run = Run(f"InferenceFlow/{inference['dag_run_id']}", store=store(airflow))
+    assert run.data.model == {"slope": 3.0, "intercept": 1.0}
+
+    # The same flow locally, triggered by that Airflow run of ModelRefreshFlow (shared store).
+    local = run_flow(DAGS / "inferenceflow.py", "--trigger", f"ModelRefreshFlow/{refresh}", "run",
+                     airflow_home=airflow.home)
+    assert local.returncode == 0, local.stderr
+    assert "Model {'slope': 3.0, 'intercept': 1.0}" in local.stdout
+
+
+LOOP = '''
+from airflow_flow_triggers import FlowSpec, step, trigger_on_finish, build_dag
+
+@trigger_on_finish(flow='{other}')
+class {name}(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+dag = build_dag({name})
+'''
+
+
+def test_two_flow_loop_stops_at_max_trigger_depth(airflow):
+    airflow.drop("loop_a.py", LOOP.format(name="LoopA", other="LoopB"))
+    airflow.drop("loop_b.py", LOOP.format(name="LoopB", other="LoopA"))
+    airflow.wait_for_dag("LoopA")
+    airflow.wait_for_dag("LoopB")
+    airflow.trigger("LoopA")
+    # max_trigger_depth = 3 in the harness: A(0) -> B(1) -> A(2) -> B(3) -> A(4) stops.
+    runs_a = airflow.wait_for_runs("LoopA", 3, timeout=400)
+    airflow.settle(20)
+    runs_a, runs_b = airflow.runs("LoopA"), airflow.runs("LoopB")
+    assert (len(runs_a), len(runs_b)) == (3, 2)
+    last = runs_a[-1]
+    states = {ti["task_id"]: ti["state"] for ti in airflow.task_instances("LoopA", last["dag_run_id"])}
+    assert states == {"start": "skipped", "end": "skipped"}
+    logged = " ".join(e.get("event", "") for e in airflow.task_log("LoopA", last["dag_run_id"], "start"))
+    assert re.search(r"Not running LoopA: it was triggered by LoopB at trigger depth 4, over "
+                     r"\[flow_triggers\] max_trigger_depth = 3", logged)
+    assert len(airflow.asset_events("LoopA")) == 2

@@ -1,4 +1,5 @@
 """@trigger_on_finish on a real Airflow: each test asserts on the exact set of DAG runs that happened."""
+import json
 import re
 import time
 
@@ -29,8 +30,9 @@ def test_first_flow_triggers_second_flow(airflow):
     airflow.drop("firstflow.py", seed("firstflow.py", "dag = build_dag(FirstFlow)"))
     airflow.drop("secondflow.py", seed("secondflow.py", "dag = build_dag(SecondFlow)"))
     airflow.wait_for_dag("FirstFlow")
-    second = airflow.wait_for_dag("SecondFlow")
-    assert second["asset_expression"] is not None
+    airflow.wait_for_dag("SecondFlow")
+    expression = json.dumps(airflow.api("GET", "dags/SecondFlow/details")["asset_expression"])
+    assert '"uri": "x-flow-finished://FirstFlow"' in expression and expression.count('"uri"') == 1
 
     first_run = airflow.trigger("FirstFlow")
     assert airflow.wait_for_run("FirstFlow", first_run)["state"] == "success"

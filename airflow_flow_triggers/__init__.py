@@ -6,10 +6,10 @@ from .decorators import project, retry, schedule, step, timeout
 from .errors import FlowTriggersError, install_excepthook
 from .flowspec import FlowSpec
 from .parameters import JSONType, Parameter
-from .triggers import trigger_on_finish
+from .triggers import trigger, trigger_on_finish
 
 __all__ = ["Flow", "FlowSpec", "FlowTriggersError", "JSONType", "Parameter", "Run", "Step", "Task",
-           "build_dag", "current", "project", "retry", "schedule", "step", "timeout", "trigger_on_finish"]
+           "build_dag", "current", "project", "retry", "schedule", "step", "timeout", "trigger", "trigger_on_finish"]
 __version__ = "0.1.0"
 
 install_excepthook()

@@ -13,6 +13,12 @@ def finish_asset(deployment: Deployment):
     return Asset(name=name, uri=f"{FINISH_SCHEME}://{name}", group=deployment.project or "asset")
 
 
+def event_asset(full_event_name: str, project: str | None):
+    """The asset an external event named `full_event_name` updates (see @trigger)."""
+    from airflow.sdk import Asset
+    return Asset(name=full_event_name, uri=f"x-flow-event://{full_event_name}", group=project or "asset")
+
+
 def window_asset(deployment: Deployment):
     """The asset a window keeper updates to start `deployment` (see windows.py)."""
     from airflow.sdk import Asset

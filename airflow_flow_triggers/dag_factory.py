@@ -10,7 +10,7 @@ never from whoever runs the Airflow server.
 from __future__ import annotations
 
 from . import config
-from .assets import finish_asset, window_asset
+from .assets import event_asset, finish_asset, window_asset
 from .decorators import deployment_of, step_settings
 from .errors import FlowDefinitionError, FlowTriggersError, NamingError
 from .graph import FlowGraph
@@ -91,23 +91,63 @@ def _deployment(flow_cls, user, branch, production) -> Deployment:
 
 def _schedule(flow_cls, graph: FlowGraph, deployment: Deployment, owner: str):
     """@schedule's cron, or the upstream finish assets of @trigger_on_finish (AND, or a window keeper)."""
-    spec = flow_cls._trigger_on_finish
+    spec, events = flow_cls._trigger_on_finish, flow_cls._trigger_events
+    chosen = [name for name, on in (("@schedule", flow_cls._schedule is not None), ("@trigger", events is not None),
+                                    ("@trigger_on_finish", spec is not None)) if on]
+    if len(chosen) > 1:
+        raise FlowDefinitionError(f"Flow {flow_cls.__name__} has both {chosen[0]} and {chosen[1]}: keep one of "
+                                  "them.", graph.file, graph.line)
+    if events is not None:
+        from airflow.sdk import AssetAll
+        assets = [event_asset(name, deployment.project) for name, _ in events.assets(deployment)]
+        return assets[0] if len(assets) == 1 else AssetAll(*assets)
     if spec is None:
         return flow_cls._schedule
-    if flow_cls._schedule is not None:
-        raise FlowDefinitionError(f"Flow {flow_cls.__name__} has both @schedule and @trigger_on_finish: keep "
-                                  "one of them.", graph.file, graph.line)
     upstreams = spec.upstreams(deployment)
     if deployment in upstreams or any(u.project_flow_name == deployment.project_flow_name for u in upstreams):
         raise FlowDefinitionError(f"Flow {flow_cls.__name__} is triggered by its own finish "
                                   f"({deployment.project_flow_name}), a loop that would never stop: trigger it "
                                   "on another flow.", graph.file, graph.line)
+    _report_trigger_loop(deployment, upstreams)
     assets = [finish_asset(u) for u in upstreams]
     window = spec.within or _default_window()
     if len(assets) == 1 or window is None:
         from airflow.sdk import AssetAll
         return assets[0] if len(assets) == 1 else AssetAll(*assets)
     return _window_keeper(deployment, assets, window, owner)
+
+
+_TRIGGERED_BY: dict[str, set[str]] = {}  # consumer -> upstreams, for every DAG built in this process
+
+
+def _report_trigger_loop(deployment: Deployment, upstreams: list[Deployment]) -> None:
+    """Warn (Airflow shows parse warnings) when flows built in this process trigger each other in a loop.
+
+    The dag-processor parses files one by one, so only loops among DAGs built in one process are seen
+    here; at run time `max_trigger_depth` stops any loop.
+    """
+    import warnings
+    consumer = deployment.project_flow_name
+    _TRIGGERED_BY[consumer] = {u.project_flow_name for u in upstreams}
+    path = _trigger_path(consumer, consumer, set())
+    if path:
+        loop = " -> ".join([consumer, *path])
+        warnings.warn(f"Flows trigger each other in a loop ({loop}, each started by the next): each chain of runs stops after "
+                      "[flow_triggers] max_trigger_depth runs; remove one @trigger_on_finish to break it.",
+                      UserWarning, stacklevel=2)
+
+
+def _trigger_path(start: str, goal: str, seen: set) -> list[str] | None:
+    """The flows that trigger one another from `goal`'s upstreams back to `start`, if any do."""
+    for upstream in _TRIGGERED_BY.get(start, ()):
+        if upstream == goal:
+            return [upstream]
+        if upstream not in seen:
+            seen.add(upstream)
+            rest = _trigger_path(upstream, goal, seen)
+            if rest:
+                return [upstream, *rest]
+    return None
 
 
 def _default_window():

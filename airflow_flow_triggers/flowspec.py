@@ -15,6 +15,7 @@ class FlowSpec:
     _project = None
     _schedule = None
     _trigger_on_finish = None
+    _trigger_events = None
 
     def __init__(self, use_cli: bool = True):
         object.__setattr__(self, "_task", None)

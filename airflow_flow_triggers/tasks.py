@@ -8,7 +8,7 @@ from .assets import finish_event_extra
 from .naming import Deployment
 from .runtime import TaskRef, execute_task
 from .store import RUN_RECORD, ArtifactStore, read_json
-from .triggers import depth_of, event_from_extra
+from .triggers import depth_of, event_from_extra, event_parameters
 
 log = logging.getLogger(__name__)
 WINDOW_EVENTS = "flow_triggers_events"  # the upstream events a window keeper's trigger event carries
@@ -25,8 +25,11 @@ def step_callable(flow_cls: type, deployment: Deployment, step: str, step_type: 
         if step == "start":
             events = triggering_events(context)
             _stop_runaway_chain(deployment, events)
-        ref = execute_task(flow_cls, deployment, run_id, step, refs, split_index,
-                           dict(context["params"]) if step == "start" else None, store, origin="airflow",
+        params = None
+        if step == "start":
+            params = dict(context["params"])
+            params.update(event_parameters(flow_cls, events))
+        ref = execute_task(flow_cls, deployment, run_id, step, refs, split_index, params, store, origin="airflow",
                            trigger_events=events)
         if step_type == "foreach":
             return [dict(ref.to_dict(), split_index=i) for i in range(ref.foreach_count)]

@@ -106,6 +106,101 @@ def validate_branch(branch: str) -> str:
                       "prod.<branch>.")
 
 
+@dataclass(frozen=True)
+class EventTrigger:
+    events: tuple           # (name, {flow parameter: extra field}) pairs
+
+    def assets(self, deployment: Deployment) -> list[tuple[str, dict]]:
+        """(full event name, parameter mapping) per event: bare names live in the project branch."""
+        return [(_qualify_event(name, deployment), mapping) for name, mapping in self.events]
+
+
+def trigger(event=None, events=None, parameters=None):
+    """Start this flow when an external event arrives (an Airflow asset event, e.g. from the REST API).
+
+    `event='data_updated'` or `events=[...]` (all of them); each may be a dict
+    {'name': ..., 'parameters': {...}}. `parameters` maps flow parameters to fields of the event's
+    `extra`: {'alpha': 'alpha_from_event'}, or ['alpha'] for the same name.
+    """
+    from .decorators import _require_flow_class, _where
+
+    def decorate(flow_cls):
+        _require_flow_class(flow_cls, "@trigger")
+        try:
+            spec = EventTrigger(tuple(_event_entry(item, parameters) for item in _event_list(event, events)))
+            from .parameters import flow_parameters
+            known = set(flow_parameters(flow_cls))
+            for name, mapping in spec.events:
+                _qualify_event(name, None)
+                unknown = set(mapping) - known
+                if unknown:
+                    raise FlowDefinitionError(f"@trigger maps event '{name}' to parameter "
+                                              f"'{sorted(unknown)[0]}', which flow {flow_cls.__name__} does not "
+                                              f"have (it has: {', '.join(sorted(known)) or 'none'}).")
+        except (FlowDefinitionError, NamingError) as error:
+            raise type(error)(error.message, *_where(flow_cls)) from None
+        flow_cls._trigger_events = spec
+        return flow_cls
+
+    return decorate
+
+
+def _event_list(event, events) -> tuple:
+    if (event is None) == (events is None):
+        raise FlowDefinitionError("@trigger takes exactly one of event='name' or events=['a', 'b'].")
+    items = (event,) if event is not None else tuple(events) if isinstance(events, (list, tuple)) else None
+    if not items:
+        raise FlowDefinitionError("@trigger(events=...) needs a non-empty list of event names.")
+    return items
+
+
+def _event_entry(item, parameters) -> tuple[str, dict]:
+    if isinstance(item, dict):
+        if set(item) - {"name", "parameters"} or "name" not in item:
+            raise FlowDefinitionError(f"@trigger event {item!r} takes the keys 'name' and 'parameters'.")
+        name, mapping = item["name"], item.get("parameters", parameters)
+    else:
+        name, mapping = item, parameters
+    if not isinstance(name, str) or not name:
+        raise FlowDefinitionError(f"@trigger event names are strings, not {name!r}.")
+    if mapping is None:
+        mapping = {}
+    elif isinstance(mapping, (list, tuple)):
+        mapping = {p: p for p in mapping}
+    if not isinstance(mapping, dict):
+        raise FlowDefinitionError("@trigger(parameters=...) is a dict {flow parameter: event field} or a list "
+                                  "of names.")
+    return name, dict(mapping)
+
+
+def _qualify_event(name: str, within: Deployment | None) -> str:
+    parts = name.split(".")
+    if len(parts) == 2:
+        raise NamingError(f"The event name '{name}' has exactly one dot: use a bare event name or a fully "
+                          "qualified one ('project.branch.event').")
+    if len(parts) > 2:
+        validate_name("project", parts[0])
+        validate_branch(".".join(parts[1:-1]))
+        return name
+    if within is None or within.project is None:
+        return name
+    return f"{within.project}.{within.branch}.{name}"
+
+
+def event_parameters(flow_cls, events: list[dict]) -> dict:
+    """Flow parameter values that external events carry, by @trigger's mapping."""
+    spec = getattr(flow_cls, "_trigger_events", None)
+    if spec is None:
+        return {}
+    values = {}
+    for event in events:
+        for name, mapping in spec.events:
+            if event["name"] == name or event["name"].endswith("." + name):
+                extra = event.get("extra") or {}
+                values.update({param: extra[field] for param, field in mapping.items() if field in extra})
+    return values
+
+
 # -- current.trigger --------------------------------------------------------------------------
 
 NOT_TRIGGERED = ("This run was not triggered by another flow: current.trigger is set in runs started by "
@@ -118,6 +213,7 @@ class TriggerEvent:
     def __init__(self, data: dict):
         self._data = data
         self.name, self.id, self.type = data["name"], data.get("id"), data.get("type", "run")
+        self.extra = data.get("extra") or {}
         self.timestamp = datetime.datetime.fromisoformat(data["timestamp"]) if data.get("timestamp") else None
         self.pathspec = data.get("pathspec")
 
@@ -205,7 +301,10 @@ def events_for_runs(pathspecs: list[str], deployment: Deployment, store=None) ->
 
 
 def event_from_extra(asset_name: str, timestamp, extra: dict) -> dict:
-    """The trigger event an Airflow finish-asset event stands for."""
-    return {"name": asset_name, "id": extra.get("run_id"), "type": "run" if "pathspec" in extra else "event",
-            "pathspec": extra.get("pathspec"), "timestamp": timestamp.isoformat() if timestamp else None,
-            "depth": extra.get("depth", 0)}
+    """The trigger event an Airflow asset event stands for: a flow's finish, or an external event."""
+    stamp = timestamp.isoformat() if timestamp else None
+    if "pathspec" in extra:
+        return {"name": asset_name, "id": extra.get("run_id"), "type": "run", "pathspec": extra["pathspec"],
+                "timestamp": stamp, "depth": extra.get("depth", 0)}
+    return {"name": asset_name, "id": stamp, "type": "event", "pathspec": None, "timestamp": stamp,
+            "extra": extra}

@@ -270,3 +270,36 @@ def test_two_flow_loop_stops_at_max_trigger_depth(airflow):
     assert re.search(r"Not running LoopA: it was triggered by LoopB at trigger depth 4, over "
                      r"\[flow_triggers\] max_trigger_depth = 3", logged)
     assert len(airflow.asset_events("LoopA")) == 2
+
+
+EVENT_FLOW = '''
+from airflow_flow_triggers import FlowSpec, Parameter, project, step, trigger, current, build_dag
+
+@trigger(event='data_updated', parameters={'alpha': 'rate'})
+@project(name='ev')
+class EventFlow(FlowSpec):
+    alpha = Parameter('alpha', default=0.1)
+
+    @step
+    def start(self):
+        self.seen = (self.alpha, current.trigger.event.name, current.trigger.event.type)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+dag = build_dag(EventFlow, user='alice')
+'''
+
+
+def test_external_event_starts_the_flow_with_its_parameters(airflow):
+    airflow.drop("event_flow.py", EVENT_FLOW)
+    airflow.wait_for_dag("ev.user.alice.EventFlow")
+    [asset] = [a for a in airflow.assets() if a["name"] == "ev.user.alice.data_updated"]
+    assert asset["uri"] == "x-flow-event://ev.user.alice.data_updated"
+    airflow.api("POST", "assets/events", {"asset_id": asset["id"], "extra": {"rate": 0.7}})
+    [run] = airflow.wait_for_runs("ev.user.alice.EventFlow", 1)
+    assert run["state"] == "success"
+    assert Run(f"ev.user.alice.EventFlow/{run['dag_run_id']}", store=store(airflow)).data.seen == \
+        (0.7, "ev.user.alice.data_updated", "event")

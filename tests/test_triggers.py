@@ -1,0 +1,261 @@
+"""@trigger_on_finish and @trigger: names, errors, the DAGs' schedules, and local --trigger runs."""
+import datetime
+import re
+import shutil
+
+import pytest
+
+from airflow_flow_triggers.errors import FlowDefinitionError, NamingError
+from airflow_flow_triggers.naming import Deployment
+from airflow_flow_triggers.triggers import (FinishTrigger, Trigger, event_parameters, trigger, trigger_on_finish,
+                                            upstream_deployment)
+from conftest import REPO, run_flow
+
+ALICE = Deployment("SecondProjectFlow", "variant_demo", "user.alice", "alice")
+NEW_MODEL = Deployment("SecondProjectFlow", "variant_demo", "test.new_model", "bob")
+
+
+@pytest.mark.parametrize("written, within, expected", [
+    ("FirstProjectFlow", ALICE, "variant_demo.user.alice.FirstProjectFlow"),
+    ("FirstProjectFlow", NEW_MODEL, "variant_demo.test.new_model.FirstProjectFlow"),
+    ("variant_demo.user.alice.FirstProjectFlow", NEW_MODEL, "variant_demo.user.alice.FirstProjectFlow"),
+    ("other.prod.new_model.Up", ALICE, "other.prod.new_model.Up"),
+    ("FirstFlow", Deployment("SecondFlow"), "FirstFlow"),
+    ({"name": "FirstFlow"}, ALICE, "FirstFlow"),
+    ({"name": "Up", "project": "p", "project_branch": "prod"}, ALICE, "p.prod.Up"),
+])
+def test_upstream_names(written, within, expected):
+    assert upstream_deployment(written, within).project_flow_name == expected
+
+
+@pytest.mark.parametrize("written, message", [
+    ("variant_demo.FirstProjectFlow", "exactly one dot"),
+    ("Variant.user.alice.F", "The project name must only contain"),
+    ("p.staging.x.F", "'staging.x' is not a project branch"),
+    ("p.user.Al-ice.F", "The branch name must only contain"),
+    ({"name": "F", "project": "p"}, "needs both 'project' and 'project_branch' or neither"),
+    ({"flow": "F"}, "takes the keys 'name'"),
+    (3, "names flows as strings or dicts"),
+])
+def test_bad_upstream_names(written, message):
+    with pytest.raises((NamingError, FlowDefinitionError), match=re.escape(message)):
+        upstream_deployment(written, ALICE)
+
+
+def decorate(decorator):
+    from airflow_flow_triggers import FlowSpec
+
+    class SomeFlow(FlowSpec):
+        pass
+    return decorator(SomeFlow)
+
+
+def test_decorator_arguments():
+    with pytest.raises(FlowDefinitionError, match="exactly one of flow='FlowName' or flows"):
+        decorate(trigger_on_finish())
+    with pytest.raises(FlowDefinitionError, match="exactly one of flow='FlowName' or flows"):
+        decorate(trigger_on_finish(flow="A", flows=["B"]))
+    with pytest.raises(FlowDefinitionError, match="needs a non-empty list"):
+        decorate(trigger_on_finish(flows=[]))
+    assert decorate(trigger_on_finish(flows=["A", "B"], within=60))._trigger_on_finish.within == \
+        datetime.timedelta(seconds=60)
+    assert FinishTrigger(("A", "B"), None).upstreams(ALICE)[1].project_flow_name == "variant_demo.user.alice.B"
+
+
+def test_decorator_errors_name_the_flow_file(write_flow, airflow_home):
+    flow = write_flow('''
+from airflow_flow_triggers import FlowSpec, step, trigger_on_finish
+
+@trigger_on_finish(flows=['FirstFlow', 'variant_demo.FirstProjectFlow'])
+class BadTriggerFlow(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+if __name__ == '__main__':
+    BadTriggerFlow()
+''')
+    result = run_flow(flow, "run", airflow_home=airflow_home)
+    assert result.returncode == 1
+    assert result.stderr == (f"error: {flow}:4: The flow name 'variant_demo.FirstProjectFlow' has exactly one dot: "
+                             "use a bare flow name ('FlowName') or a fully qualified one "
+                             "('project.branch.FlowName').\n")
+
+
+@pytest.mark.parametrize("within, message", [(-1, "positive"), ("1h", "positive"), (datetime.timedelta(0), "positive")])
+def test_bad_window(within, message):
+    with pytest.raises(FlowDefinitionError, match=message):
+        decorate(trigger_on_finish(flows=["A", "B"], within=within))
+
+
+def test_not_triggered_is_a_clear_message():
+    empty = Trigger([])
+    assert not empty
+    with pytest.raises(Exception, match=r"not triggered by another flow: .* --trigger FlowName/RUN_ID run"):
+        empty.run
+
+
+def test_event_parameters():
+    from airflow_flow_triggers import Parameter
+
+    def with_alpha(cls):
+        cls.alpha = Parameter("alpha", default=0.1)
+        cls.alpha.__set_name__(cls, "alpha")
+        return cls
+    Flow = trigger(event="data_updated", parameters={"alpha": "rate"})(decorate(with_alpha))
+    events = [{"name": "proj.user.alice.data_updated", "type": "event", "extra": {"rate": 0.7, "other": 1}}]
+    assert event_parameters(Flow, events) == {"alpha": 0.7}
+
+
+def test_bad_event_trigger(write_flow, airflow_home):
+    flow = write_flow('''
+from airflow_flow_triggers import FlowSpec, Parameter, step, trigger
+
+@trigger(event='data_updated', parameters={'beta': 'rate'})
+class EventFlow(FlowSpec):
+    alpha = Parameter('alpha', default=0.1)
+
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+if __name__ == '__main__':
+    EventFlow()
+''')
+    result = run_flow(flow, "run", airflow_home=airflow_home)
+    assert result.returncode == 1
+    assert result.stderr == (f"error: {flow}:4: @trigger maps event 'data_updated' to parameter 'beta', which "
+                             "flow EventFlow does not have (it has: alpha).\n")
+
+
+# -- the DAGs: parsed by Airflow's own DagBag, in-process ---------------------------------
+
+def dagbag(folder):
+    from airflow.dag_processing.dagbag import DagBag
+    return DagBag(dag_folder=str(folder))
+
+
+FLOW = '''
+from airflow_flow_triggers import FlowSpec, Parameter, project, step, trigger, trigger_on_finish, build_dag
+
+{decorators}
+class {name}(FlowSpec):
+    alpha = Parameter('alpha', default=0.1)
+
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+{build}
+'''
+
+
+def write(folder, name, decorators, build):
+    (folder / f"{name}.py").write_text(FLOW.format(name=name, decorators=decorators, build=build))
+
+
+def uris(schedule_asset) -> list[str]:
+    objs = getattr(schedule_asset, "objects", [schedule_asset])
+    return sorted(o.uri for o in objs)
+
+
+def test_schedules_from_triggers(tmp_path):
+    write(tmp_path, "OneFlow", "@trigger_on_finish(flow='Up')\n@project(name='p')", "d = build_dag(OneFlow, user='alice')")
+    write(tmp_path, "AndFlow", "@trigger_on_finish(flows=['A', 'q.prod.B'])", "d = build_dag(AndFlow)")
+    write(tmp_path, "WinFlow", "@trigger_on_finish(flows=['A', 'B'], within=3600)", "d = build_dag(WinFlow)")
+    write(tmp_path, "EventFlow", "@trigger(event='data_updated', parameters=['alpha'])\n@project(name='p')",
+          "d = build_dag(EventFlow, branch='x')")
+    bag = dagbag(tmp_path)
+    assert not bag.import_errors, bag.import_errors
+    dags = bag.dags
+    assert uris(dags["p.user.alice.OneFlow"].timetable.asset_condition) == ["x-flow-finished://p.user.alice.Up"]
+    assert uris(dags["AndFlow"].timetable.asset_condition) == ["x-flow-finished://A", "x-flow-finished://q.prod.B"]
+    assert type(dags["AndFlow"].timetable.asset_condition).__name__ == "AssetAll"
+    assert uris(dags["WinFlow"].timetable.asset_condition) == ["x-flow-trigger-window://WinFlow"]
+    keeper = dags["WinFlow.trigger_window"]
+    assert type(keeper.timetable.asset_condition).__name__ == "AssetAny"
+    assert uris(keeper.timetable.asset_condition) == ["x-flow-finished://A", "x-flow-finished://B"]
+    assert keeper.max_active_runs == 1 and keeper.is_paused_upon_creation is False
+    assert [o.uri for o in keeper.get_task("check_window").outlets] == ["x-flow-trigger-window://WinFlow"]
+    assert uris(dags["p.test.x.EventFlow"].timetable.asset_condition) == ["x-flow-event://p.test.x.data_updated"]
+
+
+def test_trigger_errors_at_build(tmp_path):
+    write(tmp_path, "SelfFlow", "@trigger_on_finish(flow='SelfFlow')", "d = build_dag(SelfFlow)")
+    write(tmp_path, "BothFlow", "@trigger_on_finish(flow='A')\n@trigger(event='e')", "d = build_dag(BothFlow)")
+    errors = dagbag(tmp_path).import_errors
+    assert "is triggered by its own finish (SelfFlow), a loop that would never stop" in errors[str(tmp_path / "SelfFlow.py")]
+    assert "has both @trigger and @trigger_on_finish: keep one of them" in errors[str(tmp_path / "BothFlow.py")]
+
+
+def test_loop_among_flows_is_reported(tmp_path):
+    write(tmp_path, "LoopA", "@trigger_on_finish(flow='LoopB')", "d = build_dag(LoopA)")
+    write(tmp_path, "LoopB", "@trigger_on_finish(flow='LoopA')", "d = build_dag(LoopB)")
+    bag = dagbag(tmp_path)
+    assert not bag.import_errors and {"LoopA", "LoopB"} <= set(bag.dags)
+    warned = [str(w) for ws in bag.captured_warnings.values() for w in ws]
+    assert any("Flows trigger each other in a loop" in w for w in warned), warned
+
+
+# -- local --trigger --------------------------------------------------------------------------
+
+def test_local_trigger_resolves_in_the_project_branch(tmp_path, airflow_home):
+    for name in ("firstproject.py", "secondproject.py"):
+        shutil.copy(REPO / "dags" / name, tmp_path / name)
+    first = run_flow(tmp_path / "firstproject.py", "--branch", "new_model", "run", airflow_home=airflow_home)
+    run_id = re.search(r"run-id (\d+)", first.stdout).group(1)
+    second = run_flow(tmp_path / "secondproject.py", "--branch", "new_model", "--trigger",
+                      f"FirstProjectFlow/{run_id}", "run", airflow_home=airflow_home)
+    assert second.returncode == 0, second.stderr
+    assert "This deployment is called variant_demo.test.new_model.SecondProjectFlow" in second.stdout
+    assert (f"This run was triggered by TriggerEvent(name='variant_demo.test.new_model.FirstProjectFlow', "
+            f"id='{run_id}'") in second.stdout
+    elsewhere = run_flow(tmp_path / "secondproject.py", "--trigger", f"FirstProjectFlow/{run_id}", "run",
+                         airflow_home=airflow_home)   # alice's branch has no such run
+    assert elsewhere.returncode == 1
+    assert elsewhere.stderr.startswith(f"error: Run 'variant_demo.user.alice.FirstProjectFlow/{run_id}' does not "
+                                       "exist in the artifact store")
+    pinned = run_flow(tmp_path / "secondproject.py", "--trigger",
+                      f"variant_demo.test.new_model.FirstProjectFlow/{run_id}", "run", airflow_home=airflow_home)
+    assert pinned.returncode == 0, pinned.stderr
+
+
+def test_local_trigger_needs_a_successful_run(write_flow, airflow_home):
+    failing = write_flow('''
+from airflow_flow_triggers import FlowSpec, step
+
+class ModelRefreshFlow(FlowSpec):
+    @step
+    def start(self):
+        raise RuntimeError('no model today')
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+if __name__ == '__main__':
+    ModelRefreshFlow()
+''', name="modelrefresh.py")
+    failed = run_flow(failing, "run", airflow_home=airflow_home)
+    run_id = re.search(r"run-id (\d+)", failed.stdout).group(1)
+    result = run_flow(REPO / "dags" / "inferenceflow.py", "--trigger", f"ModelRefreshFlow/{run_id}", "run",
+                      airflow_home=airflow_home)
+    assert result.returncode == 1
+    assert result.stderr == (f"error: Run 'ModelRefreshFlow/{run_id}' did not succeed (it failed or has not "
+                             "finished): --trigger needs a successful run.\n")
+    bad = run_flow(REPO / "dags" / "inferenceflow.py", "--trigger", "ModelRefreshFlow", "run",
+                   airflow_home=airflow_home)
+    assert bad.returncode == 1 and "is not a run: write it as FlowName/RUN_ID" in bad.stderr

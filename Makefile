@@ -29,3 +29,4 @@ bench: $(VENV)/.installed
 	$(VENV)/bin/pip install -q -e '.[bench]'
 	$(VENV)/bin/python bench/local_runs.py
 	$(VENV)/bin/python bench/dag_factory.py
+	$(VENV)/bin/python bench/trigger_latency.py

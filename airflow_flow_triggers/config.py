@@ -36,6 +36,19 @@ def get(key: str) -> str:
     return conf.get(SECTION, key, fallback=default)
 
 
+def get_number(key: str, kind: type = float):
+    """A numeric option (int or float); None when it is empty."""
+    text = get(key).strip()
+    if not text:
+        return None
+    try:
+        return kind(text)
+    except ValueError:
+        from .errors import FlowDefinitionError
+        raise FlowDefinitionError(f"[{SECTION}] {key} = {text!r} must be a {kind.__name__} "
+                                  f"(env AIRFLOW__{SECTION.upper()}__{key.upper()}).") from None
+
+
 def _configured_beyond_plain_env() -> bool:
     if any(name.startswith(_ENV_PREFIX) for name in os.environ):
         return True

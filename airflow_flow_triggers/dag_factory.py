@@ -152,14 +152,8 @@ def _trigger_path(start: str, goal: str, seen: set) -> list[str] | None:
 
 def _default_window():
     import datetime
-    text = config.get("trigger_window").strip()
-    if not text:
-        return None
-    try:
-        return datetime.timedelta(seconds=float(text))
-    except ValueError:
-        raise FlowDefinitionError(f"[flow_triggers] trigger_window = {text!r} must be a number of seconds "
-                                  "(or empty for no window).") from None
+    seconds = config.get_number("trigger_window")
+    return None if seconds is None else datetime.timedelta(seconds=seconds)
 
 
 def _window_keeper(deployment: Deployment, upstreams: list, window, owner: str):

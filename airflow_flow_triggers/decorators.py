@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import inspect
 from dataclasses import dataclass
 
-from .errors import FlowDefinitionError, NamingError
+from .errors import FlowDefinitionError, located_at, source_location
 from .naming import validate_name
 
 
@@ -96,14 +95,12 @@ def project(name: str, branch: str | None = None, production: bool | None = None
 
     def decorate(flow_cls):
         _require_flow_class(flow_cls, "@project")
-        try:
+        with located_at(flow_cls):
             validate_name("project", name)
             if branch is not None:
                 validate_name("branch", branch)
-        except NamingError as error:
-            raise NamingError(error.message, *_where(flow_cls)) from None
-        if production is not None and not isinstance(production, bool):
-            raise FlowDefinitionError("@project(production=...) must be True or False.", *_where(flow_cls))
+            if production is not None and not isinstance(production, bool):
+                raise FlowDefinitionError("@project(production=...) must be True or False.")
         flow_cls._project = ProjectSpec(name, branch, production)
         return flow_cls
 
@@ -115,13 +112,6 @@ def _require_flow_class(obj, decorator: str):
     if not (isinstance(obj, type) and issubclass(obj, FlowSpec)):
         raise FlowDefinitionError(f"{decorator} decorates flow classes (subclasses of FlowSpec), not "
                                   f"{getattr(obj, '__name__', obj)!r}.")
-
-
-def _where(obj) -> tuple[str | None, int | None]:
-    try:
-        return inspect.getsourcefile(obj), inspect.getsourcelines(obj)[1]
-    except (OSError, TypeError):
-        return None, None
 
 
 def deployment_of(flow_cls: type, branch: str | None = None, production: bool = False,
@@ -137,14 +127,14 @@ def deployment_of(flow_cls: type, branch: str | None = None, production: bool = 
         if branch is not None or production:
             option = "--branch" if branch is not None else "--production"
             raise FlowDefinitionError(f"{option} needs a project: add @project(name='...') to flow "
-                                      f"{flow_cls.__name__}.", *_where(flow_cls))
+                                      f"{flow_cls.__name__}.", *source_location(flow_cls))
         return Deployment(flow_cls.__name__)
     if spec.branch is not None and branch is not None and branch != spec.branch:
         raise FlowDefinitionError(f"You specified branch '{spec.branch}' in @project and '{branch}' on the "
-                                  "command line: give the branch in one place only.", *_where(flow_cls))
+                                  "command line: give the branch in one place only.", *source_location(flow_cls))
     if spec.production is False and production:
         raise FlowDefinitionError("You specified production=False in @project and --production on the "
                                   "command line: give the production setting in one place only.",
-                                  *_where(flow_cls))
+                                  *source_location(flow_cls))
     return Deployment.resolve(flow_cls.__name__, spec.name, branch if branch is not None else spec.branch,
                               production or bool(spec.production), user)

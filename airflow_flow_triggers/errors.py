@@ -1,6 +1,9 @@
 """The one exception family users see: one clear sentence, with file and line when known."""
 from __future__ import annotations
 
+import contextlib
+import inspect
+
 
 class FlowTriggersError(Exception):
     """A user-facing error: what is wrong and how to fix it, in one sentence."""
@@ -41,6 +44,25 @@ class RunNotFoundError(FlowTriggersError):
 
 class StepFailed(FlowTriggersError):
     """A step raised; the step's own traceback has been printed already."""
+
+
+def source_location(obj) -> tuple[str | None, int | None]:
+    """The file and first line (decorators included) of a class or function, for error messages."""
+    try:
+        return inspect.getsourcefile(obj), inspect.getsourcelines(obj)[1]
+    except (OSError, TypeError):
+        return None, None
+
+
+@contextlib.contextmanager
+def located_at(obj):
+    """Errors raised inside that name no place get the file and line of `obj` (a flow class)."""
+    try:
+        yield
+    except FlowTriggersError as error:
+        if error.file is None:
+            error.file, error.line = source_location(obj)
+        raise error.with_traceback(None) from None
 
 
 def install_excepthook() -> None:

@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import ast
 import functools
-import inspect
 import linecache
 from dataclasses import dataclass, field
 
-from .errors import FlowDefinitionError
+from .errors import FlowDefinitionError, source_location
 
 
 @dataclass
@@ -198,11 +197,11 @@ def _names(steps: list[str]) -> str:
 
 
 def _class_location(flow_cls: type) -> tuple[str, int | None]:
-    try:
-        return inspect.getsourcefile(flow_cls) or "<unknown>", inspect.getsourcelines(flow_cls)[1]
-    except (OSError, TypeError):
+    file, line = source_location(flow_cls)
+    if file is None:  # the class's module is gone from sys.modules: name a step's file at least
         steps = [func for _, func in _step_functions(flow_cls)]
-        return (steps[0].__code__.co_filename if steps else "<unknown>"), None
+        file = steps[0].__code__.co_filename if steps else "<unknown>"
+    return file, line
 
 
 def _step_functions(flow_cls: type):

@@ -58,7 +58,7 @@ def triggering_events(context) -> list[dict]:
 
 
 def _stop_runaway_chain(deployment: Deployment, events: list[dict]) -> None:
-    limit = int(config.get("max_trigger_depth"))
+    limit = config.get_number("max_trigger_depth", int)
     depth = depth_of(events)
     if depth > limit:
         from airflow.sdk.exceptions import AirflowSkipException

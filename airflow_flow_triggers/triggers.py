@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
-from .errors import FlowDefinitionError, NamingError, RunNotFoundError
+from .errors import FlowDefinitionError, NamingError, RunNotFoundError, located_at
 from .naming import Deployment, split_flow_name, validate_name
 
 
@@ -30,16 +30,14 @@ def trigger_on_finish(flow=None, flows=None, within=None):
     qualified 'project.branch.Flow' (or a dict with 'name', 'project' and 'project_branch') pins one
     deployment. `within` (a timedelta or seconds) requires all of `flows` to finish within that window.
     """
-    from .decorators import _require_flow_class, _where
+    from .decorators import _require_flow_class
 
     def decorate(flow_cls):
         _require_flow_class(flow_cls, "@trigger_on_finish")
-        try:
+        with located_at(flow_cls):
             spec = FinishTrigger(_flow_list(flow, flows), _window(within))
             for item in spec.flows:
                 upstream_deployment(item, None)
-        except (FlowDefinitionError, NamingError) as error:
-            raise type(error)(error.message, *_where(flow_cls)) from None
         flow_cls._trigger_on_finish = spec
         return flow_cls
 
@@ -122,11 +120,11 @@ def trigger(event=None, events=None, parameters=None):
     {'name': ..., 'parameters': {...}}. `parameters` maps flow parameters to fields of the event's
     `extra`: {'alpha': 'alpha_from_event'}, or ['alpha'] for the same name.
     """
-    from .decorators import _require_flow_class, _where
+    from .decorators import _require_flow_class
 
     def decorate(flow_cls):
         _require_flow_class(flow_cls, "@trigger")
-        try:
+        with located_at(flow_cls):
             spec = EventTrigger(tuple(_event_entry(item, parameters) for item in _event_list(event, events)))
             from .parameters import flow_parameters
             known = set(flow_parameters(flow_cls))
@@ -137,8 +135,6 @@ def trigger(event=None, events=None, parameters=None):
                     raise FlowDefinitionError(f"@trigger maps event '{name}' to parameter "
                                               f"'{sorted(unknown)[0]}', which flow {flow_cls.__name__} does not "
                                               f"have (it has: {', '.join(sorted(known)) or 'none'}).")
-        except (FlowDefinitionError, NamingError) as error:
-            raise type(error)(error.message, *_where(flow_cls)) from None
         flow_cls._trigger_events = spec
         return flow_cls
 

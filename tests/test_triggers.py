@@ -259,3 +259,14 @@ if __name__ == '__main__':
     bad = run_flow(REPO / "dags" / "inferenceflow.py", "--trigger", "ModelRefreshFlow", "run",
                    airflow_home=airflow_home)
     assert bad.returncode == 1 and "is not a run: write it as FlowName/RUN_ID" in bad.stderr
+
+
+def test_bad_setting_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("AIRFLOW__FLOW_TRIGGERS__TRIGGER_WINDOW", "an hour")
+    write(tmp_path, "WindowDefaultFlow", "@trigger_on_finish(flows=['A', 'B'])", "d = build_dag(WindowDefaultFlow)")
+    [error] = dagbag(tmp_path).import_errors.values()
+    assert error.strip().splitlines()[-1].endswith(
+        "[flow_triggers] trigger_window = 'an hour' must be a float (env AIRFLOW__FLOW_TRIGGERS__TRIGGER_WINDOW).")
+    monkeypatch.setenv("AIRFLOW__FLOW_TRIGGERS__TRIGGER_WINDOW", "600")
+    bag = dagbag(tmp_path)
+    assert "WindowDefaultFlow.trigger_window" in bag.dags

@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import os
 import sys
+from pathlib import Path
 
 from .decorators import deployment_of
-from .errors import FlowTriggersError
+from .errors import CommandLineError, FlowTriggersError
+from .naming import current_user
 from .parameters import flow_parameters
 from .runtime import flow_graph
 
@@ -41,17 +44,47 @@ def _parser(flow_cls: type) -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", help="run the flow locally, in this process")
-    for param in flow_parameters(flow_cls).values():
-        default = "" if param.default is None else f" (default: {param.default!r})"
-        run.add_argument(f"--{param.name}", dest=f"param:{param.name}", metavar=param.type_name.upper(),
-                         help=(param.help or f"parameter {param.name}") + default)
+    _parameter_options(run, flow_cls)
     run.add_argument("--max-workers", type=_positive_int, default=16,
                      help="how many tasks run at once in splits and foreaches (default 16)")
     run.set_defaults(handler=_run)
 
     show = commands.add_parser("show", help="print the flow's steps and how they connect")
     show.set_defaults(handler=_show)
+
+    airflow = commands.add_parser("airflow", help="deploy this flow's project branch to Airflow, start it, remove it")
+    actions = airflow.add_subparsers(dest="airflow_command", required=True, metavar="ACTION")
+    create = actions.add_parser("create", help="snapshot the flow into the dags folder as this branch's DAG")
+    delete = actions.add_parser("delete", help="remove this deployment (its DAG disappears from Airflow)")
+    listing = actions.add_parser("list", help="show the deployments in the dags folder")
+    for action in (create, delete, listing):
+        action.add_argument("--dags-folder", help="default: Airflow's [core] dags_folder")
+    for action in (create, delete):
+        action.add_argument("--authorize", metavar="TOKEN", help="the branch's production token, when "
+                                                                 "someone else owns the branch")
+    create.add_argument("--generate-new-token", action="store_true", help="rotate the branch's production token")
+    delete.add_argument("--branch-all", action="store_true", help="remove every flow of this project branch")
+    trigger = actions.add_parser("trigger", help="start the deployed DAG through Airflow's REST API")
+    _parameter_options(trigger, flow_cls)
+    trigger.add_argument("--trigger", dest="airflow_trigger", action="append", default=[], metavar="FLOW/RUN_ID",
+                         help="run as if the successful run FLOW/RUN_ID had triggered it (repeatable)")
+    create.set_defaults(handler=_airflow_create)
+    trigger.set_defaults(handler=_airflow_trigger)
+    delete.set_defaults(handler=_airflow_delete)
+    listing.set_defaults(handler=_airflow_list)
     return parser
+
+
+def _parameter_options(parser: argparse.ArgumentParser, flow_cls: type) -> None:
+    for param in flow_parameters(flow_cls).values():
+        default = "" if param.default is None else f" (default: {param.default!r})"
+        parser.add_argument(f"--{param.name}", dest=f"param:{param.name}", metavar=param.type_name.upper(),
+                            help=(param.help or f"parameter {param.name}") + default)
+
+
+def _given_parameters(args) -> dict:
+    return {key.split(":", 1)[1]: value for key, value in vars(args).items()
+            if key.startswith("param:") and value is not None}
 
 
 def _positive_int(text: str) -> int:
@@ -67,10 +100,81 @@ def _positive_int(text: str) -> int:
 def _run(flow_cls, deployment, args) -> int:
     from .runner import LocalRun
     from .triggers import events_for_runs
-    given = {key.split(":", 1)[1]: value for key, value in vars(args).items()
-             if key.startswith("param:") and value is not None}
     events = events_for_runs(args.trigger, deployment)
-    LocalRun(flow_cls, deployment, given, max_workers=args.max_workers, trigger_events=events).run()
+    LocalRun(flow_cls, deployment, _given_parameters(args), max_workers=args.max_workers,
+             trigger_events=events).run()
+    return 0
+
+
+def _dags_folder(args) -> Path:
+    from .deploy import default_dags_folder
+    return Path(args.dags_folder).resolve() if args.dags_folder else default_dags_folder()
+
+
+def _airflow_create(flow_cls, deployment, args) -> int:
+    from .deploy import create
+    source = Path(inspect.getsourcefile(flow_cls)).resolve()
+    if "build_dag(" in source.read_text():
+        raise CommandLineError(f"{source} already builds its own DAG with build_dag(...): `airflow create` adds "
+                               "that line to its snapshot; remove it from the flow file.")
+    created = create(flow_cls, source, deployment, _dags_folder(args), current_user(), args.authorize,
+                     args.generate_new_token)
+    print(f"Deployed {created.dag_id} to {created.path}")
+    if created.new_token:
+        print(f"Production token of branch {deployment.branch} of project {deployment.project} (shown only "
+              f"now; anyone else changing this branch needs it with --authorize): {created.new_token}")
+    options = " ".join(filter(None, [f"--branch {args.branch}" if args.branch else "",
+                                     "--production" if args.production else ""]))
+    print(f"Start it with: python {Path(sys.argv[0]).name} {options + ' ' if options else ''}airflow trigger"
+          f"   (or: airflow dags trigger {created.dag_id})")
+    return 0
+
+
+def _airflow_trigger(flow_cls, deployment, args) -> int:
+    from .airflow_api import AirflowAPI
+    from .parameters import resolve_parameter_values
+    from .tasks import CONF_TRIGGER
+    from .triggers import events_for_runs
+    given = _given_parameters(args)
+    resolve_parameter_values(flow_cls, given)  # a bad value fails here, not in Airflow
+    params = {p.name: p.convert(given[p.name]) for p in flow_parameters(flow_cls).values() if p.name in given}
+    conf = dict(params)
+    if args.airflow_trigger:
+        conf[CONF_TRIGGER] = events_for_runs(args.airflow_trigger, deployment)
+    api = AirflowAPI()
+    run_id = api.trigger(deployment.project_flow_name, conf)
+    print(f"Started {deployment.project_flow_name} run {run_id}")
+    print(f"  {api.ui_address(deployment.project_flow_name, run_id)}")
+    return 0
+
+
+def _airflow_delete(flow_cls, deployment, args) -> int:
+    from .airflow_api import AirflowAPI
+    from .deploy import delete
+    removed = delete(_dags_folder(args), deployment, current_user(), args.authorize, args.branch_all)
+    api = AirflowAPI()
+    for dag_id in removed:
+        print(f"Deleted {dag_id}")
+    try:
+        for dag_id in removed:
+            api.delete_dag(dag_id)
+    except CommandLineError as error:
+        print(f"Note: {error.message} Airflow drops the DAG(s) when it next parses the dags folder.")
+    return 0
+
+
+def _airflow_list(flow_cls, deployment, args) -> int:
+    from .deploy import list_records
+    records = list_records(_dags_folder(args))
+    if not records:
+        print(f"No deployments in {_dags_folder(args)}.")
+        return 0
+    rows = [("PROJECT", "BRANCH", "FLOW", "OWNER", "PRODUCTION", "DEPLOYED AT")] + [
+        (r["project"] or "-", r["branch"] or "-", r["flow"], r["deployer"], "yes" if r["production"] else "no",
+         r["deployed_at"]) for r in records]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
     return 0
 
 

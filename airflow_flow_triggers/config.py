@@ -22,6 +22,9 @@ def defaults() -> dict[str, str]:
         "artifact_root": f"file://{airflow_home()}/flow_triggers/artifacts",
         "max_trigger_depth": "10",
         "trigger_window": "",
+        "api_url": "http://localhost:8080",
+        "api_username": "",
+        "api_password": "",
     }
 
 

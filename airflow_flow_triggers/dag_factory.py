@@ -18,6 +18,7 @@ from .naming import Deployment, sanitize_user
 from .parameters import JSONType, flow_parameters
 from .runtime import flow_graph
 from .tasks import step_callable
+from .triggers import trigger_loop
 from .windows import window_callable
 
 START_DATE = (2024, 1, 1)  # fixed, in UTC: a deployment never backfills
@@ -37,14 +38,30 @@ def build_dag(flow_cls: type, *, user: str | None = None, branch: str | None = N
     if flow_cls.__module__ == "__main__":
         return None
     try:
-        return _build(flow_cls, user, branch, production)
+        return _build(flow_cls, _deployment(flow_cls, user, branch, production))
     except FlowTriggersError as error:
         raise type(error)(error.message, error.file, error.line) from None
 
 
-def _build(flow_cls, user, branch, production):
+def validate_deployment(flow_cls: type, deployment: Deployment) -> set[str]:
+    """Build the DAG of `deployment` to check it (as Airflow will); returns the DAG ids that trigger it."""
+    _build(flow_cls, deployment)
+    spec = flow_cls._trigger_on_finish
+    return {u.project_flow_name for u in spec.upstreams(deployment)} if spec else set()
+
+
+def build_dag_source_line(flow_name: str, deployment: Deployment) -> str:
+    """The line of a deployment's snapshot that builds its DAG, naming the deployment explicitly."""
+    if deployment.project is None:
+        return f"dag = _build_dag({flow_name})"
+    kind, _, rest = deployment.branch.partition(".")
+    args = {"user": f"user={rest!r}",
+            "test": f"branch={rest!r}", "prod": f"branch={rest!r}, production=True" if rest else "production=True"}
+    return f"dag = _build_dag({flow_name}, {args[kind]})"
+
+
+def _build(flow_cls, deployment: Deployment):
     graph = flow_graph(flow_cls)
-    deployment = _deployment(flow_cls, user, branch, production)
     _check_airflow_support(graph)
     import pendulum
     from airflow.exceptions import AirflowException
@@ -124,30 +141,16 @@ def _report_trigger_loop(deployment: Deployment, upstreams: list[Deployment]) ->
     """Warn (Airflow shows parse warnings) when flows built in this process trigger each other in a loop.
 
     The dag-processor parses files one by one, so only loops among DAGs built in one process are seen
-    here; at run time `max_trigger_depth` stops any loop.
+    here; `airflow create` refuses loops among deployments, and at run time `max_trigger_depth` stops any.
     """
     import warnings
     consumer = deployment.project_flow_name
     _TRIGGERED_BY[consumer] = {u.project_flow_name for u in upstreams}
-    path = _trigger_path(consumer, consumer, set())
-    if path:
-        loop = " -> ".join([consumer, *path])
-        warnings.warn(f"Flows trigger each other in a loop ({loop}, each started by the next): each chain of runs stops after "
-                      "[flow_triggers] max_trigger_depth runs; remove one @trigger_on_finish to break it.",
-                      UserWarning, stacklevel=2)
-
-
-def _trigger_path(start: str, goal: str, seen: set) -> list[str] | None:
-    """The flows that trigger one another from `goal`'s upstreams back to `start`, if any do."""
-    for upstream in _TRIGGERED_BY.get(start, ()):
-        if upstream == goal:
-            return [upstream]
-        if upstream not in seen:
-            seen.add(upstream)
-            rest = _trigger_path(upstream, goal, seen)
-            if rest:
-                return [upstream, *rest]
-    return None
+    loop = trigger_loop(_TRIGGERED_BY, consumer)
+    if loop:
+        warnings.warn(f"Flows trigger each other in a loop ({' <- '.join(loop)}, each started by the next): "
+                      "each chain of runs stops after [flow_triggers] max_trigger_depth runs; remove one "
+                      "@trigger_on_finish to break it.", UserWarning, stacklevel=2)
 
 
 def _default_window():

@@ -6,12 +6,14 @@ import logging
 from . import config
 from .assets import finish_event_extra
 from .naming import Deployment
+from .parameters import flow_parameters
 from .runtime import TaskRef, execute_task
 from .store import RUN_RECORD, ArtifactStore, read_json
 from .triggers import depth_of, event_from_extra, event_parameters
 
 log = logging.getLogger(__name__)
 WINDOW_EVENTS = "flow_triggers_events"  # the upstream events a window keeper's trigger event carries
+CONF_TRIGGER = "flow_triggers_trigger"  # `airflow trigger --trigger`: the events, in the run's conf
 
 
 def step_callable(flow_cls: type, deployment: Deployment, step: str, step_type: str, finish=None):
@@ -27,7 +29,8 @@ def step_callable(flow_cls: type, deployment: Deployment, step: str, step_type: 
             _stop_runaway_chain(deployment, events)
         params = None
         if step == "start":
-            params = dict(context["params"])
+            names = flow_parameters(flow_cls)  # conf may carry more keys than the flow's parameters
+            params = {name: value for name, value in dict(context["params"]).items() if name in names}
             params.update(event_parameters(flow_cls, events))
         ref = execute_task(flow_cls, deployment, run_id, step, refs, split_index, params, store, origin="airflow",
                            trigger_events=events)
@@ -44,7 +47,13 @@ def step_callable(flow_cls: type, deployment: Deployment, step: str, step_type: 
 
 
 def triggering_events(context) -> list[dict]:
-    """The run's triggering asset events as trigger events (a window's are the upstreams it gathered)."""
+    """The run's triggering asset events as trigger events (a window's are the upstreams it gathered).
+
+    A run started by `airflow trigger --trigger FLOW/RUN_ID` carries its events in its conf instead.
+    """
+    conf = getattr(context.get("dag_run"), "conf", None) or {}
+    if conf.get(CONF_TRIGGER):
+        return list(conf[CONF_TRIGGER])
     events = []
     accessor = context.get("triggering_asset_events") or {}
     for asset in accessor:

@@ -197,6 +197,23 @@ def event_parameters(flow_cls, events: list[dict]) -> dict:
     return values
 
 
+def trigger_loop(triggered_by: dict[str, set[str]], dag_id: str) -> list[str] | None:
+    """The DAG ids of a loop through `dag_id`, each started by the next, if `triggered_by` has one."""
+    def path(start: str, seen: set) -> list[str] | None:
+        for upstream in sorted(triggered_by.get(start, ())):
+            if upstream == dag_id:
+                return [upstream]
+            if upstream not in seen:
+                seen.add(upstream)
+                rest = path(upstream, seen)
+                if rest:
+                    return [upstream, *rest]
+        return None
+
+    found = path(dag_id, set())
+    return [dag_id, *found] if found else None
+
+
 # -- current.trigger --------------------------------------------------------------------------
 
 NOT_TRIGGERED = ("This run was not triggered by another flow: current.trigger is set in runs started by "

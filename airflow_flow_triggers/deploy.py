@@ -1,0 +1,159 @@
+"""Deployments in a dags folder: a snapshot of the flow file per project branch, and its record.
+
+    <dags folder>/<project>/<branch>/<FlowName>.py          the flow file as it was, plus its build_dag line
+    <dags folder>/<project>/<branch>/<FlowName>.deploy.json  deployer, time, DAG id, upstream DAG ids
+    <dags folder>/<project>/<branch>/.production_token.json  the branch's owner and token hash
+
+Flows without @project go to `<dags folder>/_flows/`. Everything is checked before anything is
+written, and each file is replaced atomically, so a refused deployment leaves the folder as it was.
+"""
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import os
+import secrets
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import CommandLineError, FlowDefinitionError
+from .naming import Deployment
+from .triggers import trigger_loop
+
+NO_PROJECT = "_flows"
+RECORD_SUFFIX = ".deploy.json"
+TOKEN_FILE = ".production_token.json"
+
+
+def default_dags_folder() -> Path:
+    from airflow.configuration import conf
+    return Path(conf.get("core", "dags_folder"))
+
+
+def branch_folder(dags_folder: Path, deployment: Deployment) -> Path:
+    if deployment.project is None:
+        return dags_folder / NO_PROJECT
+    return dags_folder / deployment.project / deployment.branch
+
+
+@dataclass
+class Created:
+    dag_id: str
+    path: Path
+    new_token: str | None       # printed once, when this deployment made or rotated the branch's token
+
+
+def create(flow_cls, source_file: Path, deployment: Deployment, dags_folder: Path, deployer: str,
+           authorize: str | None = None, generate_new_token: bool = False) -> Created:
+    """Check, then write the snapshot and record of one deployment."""
+    from .dag_factory import build_dag_source_line, validate_deployment
+    upstreams = validate_deployment(flow_cls, deployment)
+    _refuse_trigger_loop(dags_folder, deployment.project_flow_name, upstreams)
+    folder = branch_folder(dags_folder, deployment)
+    new_token = _check_token(folder, deployment, deployer, authorize, generate_new_token)
+
+    source = source_file.read_text()
+    snapshot = (f"{source.rstrip()}\n\n\n# Deployed by airflow_flow_triggers: {deployment.project_flow_name}\n"
+                f"from airflow_flow_triggers import build_dag as _build_dag  # noqa: E402\n"
+                f"{build_dag_source_line(flow_cls.__name__, deployment)}\n")
+    record = {"dag_id": deployment.project_flow_name, "flow": deployment.flow_name, "project": deployment.project,
+              "branch": deployment.branch, "production": deployment.is_production, "deployer": deployer,
+              "deployed_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+              "source": str(source_file), "triggered_by": sorted(upstreams)}
+    folder.mkdir(parents=True, exist_ok=True)
+    if new_token is not None:
+        _write_atomically(folder / TOKEN_FILE, json.dumps({"owner": deployer, "token_sha256": _hash(new_token)}))
+    _write_atomically(folder / f"{deployment.flow_name}{RECORD_SUFFIX}", json.dumps(record, indent=1))
+    _write_atomically(folder / f"{deployment.flow_name}.py", snapshot)
+    return Created(deployment.project_flow_name, folder / f"{deployment.flow_name}.py", new_token)
+
+
+def delete(dags_folder: Path, deployment: Deployment, deployer: str, authorize: str | None,
+           whole_branch: bool = False) -> list[str]:
+    """Remove one deployment (or all of its branch); returns the DAG ids removed."""
+    folder = branch_folder(dags_folder, deployment)
+    records = list_records(dags_folder, deployment.project, deployment.branch) if whole_branch else \
+        [r for r in list_records(dags_folder, deployment.project, deployment.branch)
+         if r["flow"] == deployment.flow_name]
+    if not records:
+        what = f"branch {deployment.branch} of project {deployment.project}" if whole_branch else \
+            deployment.project_flow_name
+        raise CommandLineError(f"There is no deployment of {what} in {dags_folder}: `airflow list` shows "
+                               "what is deployed.")
+    _check_token(folder, deployment, deployer, authorize, False)
+    for record in records:
+        for path in (folder / f"{record['flow']}.py", folder / f"{record['flow']}{RECORD_SUFFIX}"):
+            path.unlink(missing_ok=True)
+    if whole_branch:
+        (folder / TOKEN_FILE).unlink(missing_ok=True)
+    return [r["dag_id"] for r in records]
+
+
+def list_records(dags_folder: Path, project: str | None = None, branch: str | None = None) -> list[dict]:
+    """Every deployment record under `dags_folder`, optionally of one project branch."""
+    if not dags_folder.exists():
+        return []
+    records = []
+    for path in sorted(dags_folder.glob(f"*/**/*{RECORD_SUFFIX}")):
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if (project is None or record["project"] == project) and (branch is None or record["branch"] == branch):
+            records.append(record)
+    return records
+
+
+# -- production tokens ------------------------------------------------------------------------
+
+def _check_token(folder: Path, deployment: Deployment, deployer: str, authorize: str | None,
+                 generate_new_token: bool) -> str | None:
+    """Metaflow's rule: the branch's first deployer owns it; anyone else needs --authorize TOKEN.
+
+    Returns a new token when one must be issued (first deployment, or --generate-new-token).
+    """
+    if deployment.project is None:
+        return None
+    try:
+        stored = json.loads((folder / TOKEN_FILE).read_text())
+    except FileNotFoundError:
+        return secrets.token_urlsafe(16)
+    if stored["owner"] != deployer:
+        if authorize is None:
+            raise CommandLineError(f"Branch {deployment.branch} of project {deployment.project} belongs to "
+                                   f"{stored['owner']}: pass --authorize TOKEN with its production token to "
+                                   "change it.")
+        if not secrets.compare_digest(_hash(authorize), stored["token_sha256"]):
+            raise CommandLineError(f"The token given with --authorize is not the production token of branch "
+                                   f"{deployment.branch} of project {deployment.project}.")
+    return secrets.token_urlsafe(16) if generate_new_token else None
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+def _refuse_trigger_loop(dags_folder: Path, dag_id: str, upstreams: set[str]) -> None:
+    triggered_by = {r["dag_id"]: set(r.get("triggered_by", [])) for r in list_records(dags_folder)}
+    triggered_by[dag_id] = set(upstreams)
+    loop = trigger_loop(triggered_by, dag_id)
+    if loop:
+        raise FlowDefinitionError(f"Deploying {dag_id} would make flows trigger each other in a loop "
+                                  f"({' <- '.join(loop)}, each started by the next): remove one "
+                                  "@trigger_on_finish, or delete one of the deployments first.")
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write next to `path` under a name Airflow does not parse, then rename over it."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".deploying-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

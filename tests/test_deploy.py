@@ -1,0 +1,124 @@
+"""`python flow.py airflow create/delete/list` on a dags folder, and what they refuse (no Airflow needed)."""
+import re
+import shutil
+
+import pytest
+
+from conftest import REPO, run_flow
+
+
+def snapshot(folder):
+    return {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def flows(tmp_path):
+    for name in ("firstproject.py", "secondproject.py", "firstflow.py", "secondflow.py"):
+        shutil.copy(REPO / "dags" / name, tmp_path / name)
+    return tmp_path
+
+
+def airflow_cmd(flows, airflow_home, script, *args, user="alice", **env):
+    return run_flow(flows / script, *args, "--dags-folder", str(flows / "dags"), airflow_home=airflow_home,
+                    user=user, **env)
+
+
+def token_of(result):
+    return re.search(r"--authorize\): (\S+)", result.stdout).group(1)
+
+
+def test_create_list_delete(flows, airflow_home):
+    created = airflow_cmd(flows, airflow_home, "firstproject.py", "airflow", "create")
+    assert created.returncode == 0, created.stderr
+    folder = flows / "dags" / "variant_demo" / "user.alice"
+    assert created.stdout.splitlines()[0] == \
+        f"Deployed variant_demo.user.alice.FirstProjectFlow to {folder / 'FirstProjectFlow.py'}"
+    assert "Start it with: python firstproject.py airflow trigger" in created.stdout
+    snapshot_file = (folder / "FirstProjectFlow.py").read_text()
+    assert snapshot_file.startswith((REPO / "dags" / "firstproject.py").read_text().rstrip())
+    assert snapshot_file.rstrip().endswith("dag = _build_dag(FirstProjectFlow, user='alice')")
+    assert airflow_cmd(flows, airflow_home, "firstflow.py", "airflow", "create").returncode == 0
+    assert (flows / "dags" / "_flows" / "FirstFlow.py").read_text().rstrip().endswith("dag = _build_dag(FirstFlow)")
+
+    listed = airflow_cmd(flows, airflow_home, "firstflow.py", "airflow", "list").stdout.splitlines()
+    assert listed[0].split() == ["PROJECT", "BRANCH", "FLOW", "OWNER", "PRODUCTION", "DEPLOYED", "AT"]
+    assert [line.split()[:5] for line in listed[1:]] == [["-", "-", "FirstFlow", "alice", "no"],
+                                                         ["variant_demo", "user.alice", "FirstProjectFlow", "alice", "no"]]
+    deleted = airflow_cmd(flows, airflow_home, "firstproject.py", "airflow", "delete",
+                          AIRFLOW__FLOW_TRIGGERS__API_URL="http://127.0.0.1:9")
+    assert deleted.returncode == 0, deleted.stderr
+    assert deleted.stdout.startswith("Deleted variant_demo.user.alice.FirstProjectFlow\nNote: Cannot reach Airflow's")
+    assert not (folder / "FirstProjectFlow.py").exists() and not (folder / "FirstProjectFlow.deploy.json").exists()
+
+
+def test_production_tokens(flows, airflow_home):
+    first = airflow_cmd(flows, airflow_home, "firstproject.py", "--production", "airflow", "create")
+    token = token_of(first)
+    again = airflow_cmd(flows, airflow_home, "firstproject.py", "--production", "airflow", "create")
+    assert again.returncode == 0 and "Production token" not in again.stdout  # the owner redeploys freely
+
+    before = snapshot(flows / "dags")
+    refused = airflow_cmd(flows, airflow_home, "firstproject.py", "--production", "airflow", "create", user="bob")
+    assert refused.returncode == 1
+    assert refused.stderr == ("error: Branch prod of project variant_demo belongs to alice: pass --authorize TOKEN "
+                              "with its production token to change it.\n")
+    wrong = airflow_cmd(flows, airflow_home, "firstproject.py", "--production", "airflow", "create",
+                        "--authorize", "guess", user="bob")
+    assert wrong.returncode == 1 and "is not the production token of branch prod" in wrong.stderr
+    no_delete = airflow_cmd(flows, airflow_home, "firstproject.py", "--production", "airflow", "delete", user="bob")
+    assert no_delete.returncode == 1 and "belongs to alice" in no_delete.stderr
+    assert snapshot(flows / "dags") == before
+
+    accepted = airflow_cmd(flows, airflow_home, "firstproject.py", "--production", "airflow", "create",
+                           "--authorize", token, user="bob")
+    assert accepted.returncode == 0, accepted.stderr
+    rotated = airflow_cmd(flows, airflow_home, "firstproject.py", "--production", "airflow", "create",
+                          "--authorize", token, "--generate-new-token", user="bob")
+    new_token = token_of(rotated)
+    assert new_token != token
+    old = airflow_cmd(flows, airflow_home, "firstproject.py", "--production", "airflow", "create",
+                      "--authorize", token, user="carol")
+    assert old.returncode == 1 and "is not the production token" in old.stderr
+    assert airflow_cmd(flows, airflow_home, "firstproject.py", "--production", "airflow", "create",
+                       "--authorize", new_token, user="carol").returncode == 0
+
+
+def test_refused_inputs_leave_the_dags_folder_unchanged(flows, airflow_home):
+    assert airflow_cmd(flows, airflow_home, "firstflow.py", "airflow", "create").returncode == 0
+    assert airflow_cmd(flows, airflow_home, "firstproject.py", "airflow", "create").returncode == 0
+    before = snapshot(flows / "dags")
+    (flows / "broken.py").write_text((REPO / "dags" / "firstflow.py").read_text().replace(
+        "self.next(self.end)", "self.next(self.middle)"))
+    (flows / "own_dag.py").write_text((REPO / "dags" / "firstflow.py").read_text()
+                                      + "\nfrom airflow_flow_triggers import build_dag\ndag = build_dag(FirstFlow)\n")
+    (flows / "loop.py").write_text((REPO / "dags" / "firstflow.py").read_text().replace(
+        "from airflow_flow_triggers import FlowSpec, step",
+        "from airflow_flow_triggers import FlowSpec, step, trigger_on_finish\n\n@trigger_on_finish(flow='SecondFlow')"))
+    refusals = {
+        ("firstproject.py", "--branch", "../x"): "The branch name must only contain lowercase alphanumeric",
+        ("firstproject.py", "--branch", "A" * 5): "The branch name must only contain lowercase alphanumeric",
+        ("firstflow.py", "--branch", "x"): "--branch needs a project",
+        ("broken.py",): "Step 'start' goes to unknown step 'middle'",
+        ("own_dag.py",): "already builds its own DAG with build_dag(...)",
+    }
+    for (script, *options), message in refusals.items():
+        result = airflow_cmd(flows, airflow_home, script, *options, "airflow", "create")
+        assert result.returncode == 1 and message in result.stderr, (script, result.stderr)
+        assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert airflow_cmd(flows, airflow_home, "secondflow.py", "airflow", "create").returncode == 0
+    before = snapshot(flows / "dags")
+    loop = airflow_cmd(flows, airflow_home, "loop.py", "airflow", "create")
+    assert loop.returncode == 1
+    assert loop.stderr == ("error: Deploying FirstFlow would make flows trigger each other in a loop (FirstFlow <- "
+                           "SecondFlow <- FirstFlow, each started by the next): remove one @trigger_on_finish, or "
+                           "delete one of the deployments first.\n")
+    assert snapshot(flows / "dags") == before
+
+
+def test_trigger_needs_a_reachable_airflow(flows, airflow_home):
+    result = run_flow(flows / "firstflow.py", "airflow", "trigger", airflow_home=airflow_home,
+                      AIRFLOW__FLOW_TRIGGERS__API_URL="http://127.0.0.1:9")
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: Cannot reach Airflow's REST API at http://127.0.0.1:9 (")
+    assert result.stderr.rstrip().endswith("start Airflow's api-server, or set [flow_triggers] api_url "
+                                           "(env AIRFLOW__FLOW_TRIGGERS__API_URL).")

@@ -1,0 +1,140 @@
+"""`python flow.py airflow create/trigger/delete` against a real Airflow (the session's harness)."""
+import re
+
+import pytest
+
+from airflow_flow_triggers import Run
+from airflow_flow_triggers.store import ArtifactStore
+from conftest import REPO, run_flow
+
+pytestmark = pytest.mark.e2e
+
+
+def copy_seed(tmp_path, name, renames):
+    source = (REPO / "dags" / name).read_text()
+    for old, new in renames.items():
+        source = source.replace(old, new)
+    path = tmp_path / name
+    path.write_text(source)
+    return path
+
+
+def cli(airflow, flow_file, *args, user="alice"):
+    """The flow's command line, pointed at the harness's Airflow, store and dags folder."""
+    folder = ("--dags-folder", str(airflow.dags)) if args[-1] in ("create", "delete", "list") or \
+        "--branch-all" in args else ()
+    result = run_flow(flow_file, *args, *folder, airflow_home=airflow.home, user=user,
+                      AIRFLOW__FLOW_TRIGGERS__API_URL=airflow.url)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def started_run(stdout):
+    return re.search(r"^Started (\S+) run (\S+)$", stdout, re.M).groups()
+
+
+def store(airflow):
+    return ArtifactStore(f"file://{airflow.home}/flow_triggers/artifacts")
+
+
+def gone(airflow, dag_id):
+    try:
+        airflow.api("GET", f"dags/{dag_id}")
+        return False
+    except Exception as error:  # urllib's HTTPError 404
+        return getattr(error, "code", None) == 404
+
+
+def test_create_trigger_and_delete(airflow, tmp_path):
+    renames = {"variant_demo": "deploy_demo"}
+    first = copy_seed(tmp_path, "firstproject.py", renames)
+    second = copy_seed(tmp_path, "secondproject.py", renames)
+    created = cli(airflow, first, "airflow", "create")
+    assert "Deployed deploy_demo.user.alice.FirstProjectFlow" in created
+    cli(airflow, second, "airflow", "create")
+    airflow.wait_for_dag("deploy_demo.user.alice.FirstProjectFlow")
+    airflow.wait_for_dag("deploy_demo.user.alice.SecondProjectFlow")
+
+    triggered = cli(airflow, first, "airflow", "trigger")
+    dag_id, run_id = started_run(triggered)
+    assert dag_id == "deploy_demo.user.alice.FirstProjectFlow"
+    assert f"{airflow.url}/dags/{dag_id}/runs/" in triggered
+    assert airflow.wait_for_run(dag_id, run_id)["state"] == "success"
+    [down] = airflow.wait_for_runs("deploy_demo.user.alice.SecondProjectFlow", 1)
+    assert down["state"] == "success"
+
+    deleted = cli(airflow, second, "airflow", "delete")
+    assert deleted == "Deleted deploy_demo.user.alice.SecondProjectFlow\n"
+    assert not (airflow.dags / "deploy_demo" / "user.alice" / "SecondProjectFlow.py").exists()
+    airflow._wait(lambda: gone(airflow, "deploy_demo.user.alice.SecondProjectFlow"), 60, "the DAG to go")
+
+
+def test_trigger_as_if_an_upstream_run_had(airflow, tmp_path):
+    renames = {"ModelRefreshFlow": "DeployModelFlow", "InferenceFlow": "DeployInferenceFlow"}
+    model = copy_seed(tmp_path, "modelrefreshflow.py", renames)
+    inference = copy_seed(tmp_path, "inferenceflow.py", renames)
+    cli(airflow, model, "airflow", "create")
+    cli(airflow, inference, "airflow", "create")
+    airflow.wait_for_dag("DeployModelFlow")
+    airflow.wait_for_dag("DeployInferenceFlow")
+    _, model_run = started_run(cli(airflow, model, "airflow", "trigger", "--scale", "3"))
+    airflow.wait_for_run("DeployModelFlow", model_run)
+    airflow.wait_for_runs("DeployInferenceFlow", 1)          # started by the finish, as deployed
+
+    _, manual = started_run(cli(airflow, inference, "airflow", "trigger", "--trigger", f"DeployModelFlow/{model_run}"))
+    assert airflow.wait_for_run("DeployInferenceFlow", manual)["state"] == "success"
+    run = Run(f"DeployInferenceFlow/{manual}", store=store(airflow))
+    assert run.data.model == {"slope": 3.0, "intercept": 1.0}
+    assert run.trigger.run.pathspec == f"DeployModelFlow/{model_run}"
+    assert len(airflow.runs("DeployInferenceFlow")) == 2
+
+
+VERSIONED = '''
+from airflow_flow_triggers import FlowSpec, project, step
+
+@project(name='versions')
+class VersionedFlow(FlowSpec):
+    @step
+    def start(self):
+        self.version = {version}
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+if __name__ == '__main__':
+    VersionedFlow()
+'''
+
+
+def test_prod_keeps_old_code_while_a_branch_runs_new_code(airflow, tmp_path):
+    flow = tmp_path / "versioned.py"
+    flow.write_text(VERSIONED.format(version=1))
+    cli(airflow, flow, "--production", "airflow", "create")
+    flow.write_text(VERSIONED.format(version=2))
+    cli(airflow, flow, "--branch", "new_model", "airflow", "create")
+    for dag_id in ("versions.prod.VersionedFlow", "versions.test.new_model.VersionedFlow"):
+        airflow.wait_for_dag(dag_id)
+    runs = {}
+    for options in (["--production"], ["--branch", "new_model"]):
+        dag_id, run_id = started_run(cli(airflow, flow, *options, "airflow", "trigger"))
+        assert airflow.wait_for_run(dag_id, run_id)["state"] == "success"
+        runs[dag_id] = Run(f"{dag_id}/{run_id}", store=store(airflow)).data.version
+    assert runs == {"versions.prod.VersionedFlow": 1, "versions.test.new_model.VersionedFlow": 2}
+
+
+def test_tear_down_a_whole_branch(airflow, tmp_path):
+    renames = {"variant_demo": "teardown_demo"}
+    first = copy_seed(tmp_path, "firstproject.py", renames)
+    second = copy_seed(tmp_path, "secondproject.py", renames)
+    cli(airflow, first, "--branch", "new_model", "airflow", "create")
+    cli(airflow, second, "--branch", "new_model", "airflow", "create")
+    dag_ids = ["teardown_demo.test.new_model.FirstProjectFlow", "teardown_demo.test.new_model.SecondProjectFlow"]
+    for dag_id in dag_ids:
+        airflow.wait_for_dag(dag_id)
+    deleted = cli(airflow, first, "--branch", "new_model", "airflow", "delete", "--branch-all")
+    assert sorted(deleted.split("\n")[:2]) == [f"Deleted {d}" for d in dag_ids]
+    assert list((airflow.dags / "teardown_demo" / "test.new_model").iterdir()) == []
+    for dag_id in dag_ids:
+        airflow._wait(lambda: gone(airflow, dag_id), 60, f"{dag_id} to go")

@@ -3,15 +3,16 @@
     make demo                                  # or: .venv/bin/python docker/demo.py [--keep-running]
 
 Starts api-server, scheduler and dag-processor on `.demo/` (SQLite, LocalExecutor), deploys the
-seed flows of dags/ (each with its one `build_dag(...)` line), triggers the first flow of every
-chain with `airflow dags trigger`, waits for the downstream flows to start by themselves and finish,
-and prints what happened. With --keep-running, Airflow stays up (UI address printed) until Ctrl-C.
+seed flows of dags/ with `python <flow>.py [--branch B] airflow create`, starts the first flow of
+every chain with `python <flow>.py airflow trigger`, waits for the downstream flows to start by
+themselves and finish, and prints what happened. With --keep-running, Airflow stays up (UI address printed) until Ctrl-C.
 """
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -24,20 +25,27 @@ from airflow_flow_triggers.naming import current_user  # noqa: E402
 from airflow_flow_triggers.store import ArtifactStore  # noqa: E402
 
 
-def deployments(user: str) -> dict[str, list[str]]:
-    """Each example file and the build_dag line(s) that deploy it."""
-    return {
-        "firstflow.py": ["dag = build_dag(FirstFlow)"],
-        "secondflow.py": ["dag = build_dag(SecondFlow)"],
-        "modelrefreshflow.py": ["dag = build_dag(ModelRefreshFlow)"],
-        "inferenceflow.py": ["dag = build_dag(InferenceFlow)"],
-        "firstproject.py": [f"dag = build_dag(FirstProjectFlow, user='{user}')",
-                            "new_model = build_dag(FirstProjectFlow, branch='new_model')"],
-        "secondproject.py": [f"dag = build_dag(SecondProjectFlow, user='{user}')",
-                             "new_model = build_dag(SecondProjectFlow, branch='new_model')"],
-        "project_flow.py": [f"dag = build_dag(ProjectFlow, user='{user}')"],
-        "fanout_flow.py": [f"dag = build_dag(FanoutFlow, user='{user}')"],
-    }
+# (flow file, top-level options) of every deployment, as a user types `python <file> <options> airflow create`
+DEPLOYMENTS = [
+    ("firstflow.py", []), ("secondflow.py", []),
+    ("modelrefreshflow.py", []), ("inferenceflow.py", []),
+    ("firstproject.py", []), ("secondproject.py", []),
+    ("firstproject.py", ["--branch", "new_model"]), ("secondproject.py", ["--branch", "new_model"]),
+    ("project_flow.py", []), ("fanout_flow.py", []),
+]
+
+
+def flow_command(airflow, *args: str) -> str:
+    """`python <flow file> ...` in dags/, pointed at this Airflow; prints and returns what it printed."""
+    env = dict(os.environ, AIRFLOW_HOME=str(airflow.home), AIRFLOW__FLOW_TRIGGERS__API_URL=airflow.url,
+               AIRFLOW__CORE__DAGS_FOLDER=str(airflow.dags))
+    print(f"$ python {' '.join(args)}", flush=True)
+    result = subprocess.run([sys.executable, *args], cwd=REPO / "dags", env=env, capture_output=True, text=True)
+    for line in (result.stdout + result.stderr).splitlines():
+        print(f"  {line}", flush=True)
+    if result.returncode != 0:
+        raise SystemExit(f"python {' '.join(args)} failed")
+    return result.stdout
 
 
 def main() -> None:
@@ -49,27 +57,28 @@ def main() -> None:
     base = Path(args.home)
     shutil.rmtree(base, ignore_errors=True)
     airflow = AirflowHarness(base)
-    for name, lines in deployments(user).items():
-        source = (REPO / "dags" / name).read_text()
-        airflow.drop(name, source + "\nfrom airflow_flow_triggers import build_dag\n" + "\n".join(lines) + "\n")
     store = ArtifactStore(f"file://{airflow.home}/flow_triggers/artifacts")
     print(f"Starting Airflow (SQLite, LocalExecutor) in {base} ...", flush=True)
     try:
         airflow.start()
-        print(f"Airflow is up at {airflow.url}; the example flows are in {airflow.dags}", flush=True)
-        chains = [("FirstFlow", "SecondFlow", None),
-                  ("ModelRefreshFlow", "InferenceFlow", {"scale": 3.0}),
-                  (f"variant_demo.user.{user}.FirstProjectFlow", f"variant_demo.user.{user}.SecondProjectFlow", None),
-                  ("variant_demo.test.new_model.FirstProjectFlow", "variant_demo.test.new_model.SecondProjectFlow",
-                   None),
-                  (f"example_project.user.{user}.FanoutFlow", None, {"alpha": 0.5, "n": 20})]
-        for upstream, downstream, _ in chains:
+        print(f"Airflow is up at {airflow.url}; deploying the example flows into {airflow.dags}\n", flush=True)
+        for name, options in DEPLOYMENTS:
+            flow_command(airflow, name, *options, "airflow", "create")
+        chains = [("firstflow.py", [], [], "FirstFlow", "SecondFlow"),
+                  ("modelrefreshflow.py", [], ["--scale", "3"], "ModelRefreshFlow", "InferenceFlow"),
+                  ("firstproject.py", [], [], f"variant_demo.user.{user}.FirstProjectFlow",
+                   f"variant_demo.user.{user}.SecondProjectFlow"),
+                  ("firstproject.py", ["--branch", "new_model"], [], "variant_demo.test.new_model.FirstProjectFlow",
+                   "variant_demo.test.new_model.SecondProjectFlow"),
+                  ("fanout_flow.py", [], ["--alpha", "0.5", "--n", "20"], f"example_project.user.{user}.FanoutFlow",
+                   None)]
+        for *_, upstream, downstream in chains:
             for dag_id in filter(None, (upstream, downstream)):
                 airflow.wait_for_dag(dag_id)
-        for upstream, downstream, conf in chains:
-            run_id = airflow.trigger(upstream, conf)
-            shown = f" -c '{json.dumps(conf)}'" if conf else ""
-            print(f"\n$ airflow dags trigger {upstream}{shown}", flush=True)
+        for name, options, params, upstream, downstream in chains:
+            print(flush=True)
+            started = flow_command(airflow, name, *options, "airflow", "trigger", *params)
+            run_id = started.split(" run ", 1)[1].split()[0]
             state = airflow.wait_for_run(upstream, run_id)["state"]
             print(f"  {upstream} {run_id}: {state}", flush=True)
             if downstream:
@@ -80,7 +89,7 @@ def main() -> None:
                 data = Run(f"{upstream}/{run_id}", store=store).data
                 print(f"  artifacts: {len(data.values)} values, sum {sum(data.values):.1f}", flush=True)
         airflow.settle(5)
-        downstreams = [d for _, d, _ in chains if d]
+        downstreams = [chain[-1] for chain in chains if chain[-1]]
         others = [d for d in downstreams if len(airflow.runs(d)) != 1]
         print("\nEvery chain completed; each branch triggered only its own downstream flow." if not others
               else f"\nUnexpected runs in {others}", flush=True)

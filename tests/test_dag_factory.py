@@ -130,12 +130,17 @@ def test_bad_cron_is_a_clear_error(tmp_path):
         build_dag(module.RequiredParamFlow)
 
 
-def test_branch_choices(factory_flow):
+def test_branch_choices(factory_flow, monkeypatch):
     from airflow_flow_triggers import build_dag
+    from conftest import USER_VARS
+    for var in USER_VARS:
+        monkeypatch.delenv(var, raising=False)
     assert build_dag(factory_flow, branch="new_model").dag_id == "factory.test.new_model.FactoryFlow"
     assert build_dag(factory_flow, production=True).dag_id == "factory.prod.FactoryFlow"
     assert build_dag(factory_flow, branch="x", production=True).dag_id == "factory.prod.x.FactoryFlow"
-    assert build_dag(factory_flow, branch="x", production=True).owner == "airflow"
+    assert build_dag(factory_flow, branch="x", production=True).owner == "airflow"   # nobody known
+    monkeypatch.setenv("METAFLOW_USER", "Carol")
+    assert build_dag(factory_flow, branch="x", production=True).owner == "carol"
 
 
 def test_project_flow_needs_its_deployment(factory_flow, monkeypatch):

@@ -153,6 +153,11 @@ class AirflowHarness:
                 self._token = json.loads(response.read())["access_token"]
         return self._token
 
+    def store(self):
+        """The artifact store this Airflow's tasks write to (the default root under its home)."""
+        from airflow_flow_triggers.store import ArtifactStore
+        return ArtifactStore(f"file://{self.home}/flow_triggers/artifacts")
+
     def drop(self, name: str, source: str) -> Path:
         """Put a DAG file into the dags folder."""
         path = self.dags / name

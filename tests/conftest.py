@@ -45,6 +45,16 @@ def run_flow(path, *args, airflow_home, user="alice", **extra_env):
                           env=flow_env(airflow_home, user, **extra_env), cwd=str(Path(path).parent))
 
 
+def import_file(path: Path, name: str):
+    """Import a flow file as module `name` (registered, as Python does for a real import)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.fixture
 def write_flow(tmp_path):
     """Write flow source to a file and return its path."""

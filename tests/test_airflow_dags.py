@@ -1,5 +1,4 @@
 """The DAG factory on a real Airflow: files dropped into the dags folder, runs started with the CLI."""
-import json
 import re
 
 import pytest
@@ -73,9 +72,6 @@ dag = build_dag(BranchyFlow, user='alice')
 '''
 
 
-def airflow_store(airflow):
-    return ArtifactStore(f"file://{airflow.home}/flow_triggers/artifacts")
-
 
 def end_data(run):
     data = run.data
@@ -92,7 +88,7 @@ def test_branchy_flow_on_airflow_matches_local_run(airflow, tmp_path):
 
     run_id = airflow.trigger(dag_id, {"alpha": 0.5})
     assert airflow.wait_for_run(dag_id, run_id)["state"] == "success"
-    on_airflow = Run(f"{dag_id}/{run_id}", store=airflow_store(airflow))
+    on_airflow = Run(f"{dag_id}/{run_id}", store=airflow.store())
     assert on_airflow.successful
     mapped = [ti for ti in airflow.task_instances(dag_id, run_id) if ti["task_id"] == "work"]
     assert sorted(ti["map_index"] for ti in mapped) == list(range(20))
@@ -143,7 +139,7 @@ def test_two_branches_are_two_dags_and_two_assets(airflow):
         airflow.wait_for_dag(dag_id)
     run_id = airflow.trigger("e2e.test.new_model.TwoBranchFlow")
     assert airflow.wait_for_run("e2e.test.new_model.TwoBranchFlow", run_id)["state"] == "success"
-    assert Run(f"e2e.test.new_model.TwoBranchFlow/{run_id}", store=airflow_store(airflow)).data.branch == \
+    assert Run(f"e2e.test.new_model.TwoBranchFlow/{run_id}", store=airflow.store()).data.branch == \
         "test.new_model"
     assert len(airflow.asset_events("e2e.test.new_model.TwoBranchFlow")) == 1
     assert airflow.asset_events("e2e.user.alice.TwoBranchFlow") == []
@@ -158,7 +154,7 @@ def test_dags_test_runs_a_generated_dag(airflow):
     result = airflow.cli("dags", "test", "e2e.user.alice.TwoBranchFlow", timeout=300)
     assert "state=success" in result.stdout + result.stderr
     from airflow_flow_triggers import Flow
-    latest = Flow("e2e.user.alice.TwoBranchFlow", store=airflow_store(airflow)).latest_run
+    latest = Flow("e2e.user.alice.TwoBranchFlow", store=airflow.store()).latest_run
     assert latest.successful and latest.data.branch == "user.alice"
 
 

@@ -4,7 +4,6 @@ import re
 import pytest
 
 from airflow_flow_triggers import Run
-from airflow_flow_triggers.store import ArtifactStore
 from conftest import REPO, run_flow
 
 pytestmark = pytest.mark.e2e
@@ -32,9 +31,6 @@ def cli(airflow, flow_file, *args, user="alice"):
 def started_run(stdout):
     return re.search(r"^Started (\S+) run (\S+)$", stdout, re.M).groups()
 
-
-def store(airflow):
-    return ArtifactStore(f"file://{airflow.home}/flow_triggers/artifacts")
 
 
 def gone(airflow, dag_id):
@@ -83,7 +79,7 @@ def test_trigger_as_if_an_upstream_run_had(airflow, tmp_path):
 
     _, manual = started_run(cli(airflow, inference, "airflow", "trigger", "--trigger", f"DeployModelFlow/{model_run}"))
     assert airflow.wait_for_run("DeployInferenceFlow", manual)["state"] == "success"
-    run = Run(f"DeployInferenceFlow/{manual}", store=store(airflow))
+    run = Run(f"DeployInferenceFlow/{manual}", store=airflow.store())
     assert run.data.model == {"slope": 3.0, "intercept": 1.0}
     assert run.trigger.run.pathspec == f"DeployModelFlow/{model_run}"
     assert len(airflow.runs("DeployInferenceFlow")) == 2
@@ -120,7 +116,7 @@ def test_prod_keeps_old_code_while_a_branch_runs_new_code(airflow, tmp_path):
     for options in (["--production"], ["--branch", "new_model"]):
         dag_id, run_id = started_run(cli(airflow, flow, *options, "airflow", "trigger"))
         assert airflow.wait_for_run(dag_id, run_id)["state"] == "success"
-        runs[dag_id] = Run(f"{dag_id}/{run_id}", store=store(airflow)).data.version
+        runs[dag_id] = Run(f"{dag_id}/{run_id}", store=airflow.store()).data.version
     assert runs == {"versions.prod.VersionedFlow": 1, "versions.test.new_model.VersionedFlow": 2}
 
 

@@ -6,7 +6,6 @@ import time
 import pytest
 
 from airflow_flow_triggers import Run
-from airflow_flow_triggers.store import ArtifactStore
 from conftest import REPO, run_flow
 
 pytestmark = pytest.mark.e2e
@@ -17,9 +16,6 @@ def seed(name: str, *build_lines: str) -> str:
     """A seed flow file from dags/ with the DAG line(s) appended."""
     return (DAGS / name).read_text() + "\nfrom airflow_flow_triggers import build_dag\n" + "\n".join(build_lines) + "\n"
 
-
-def store(airflow):
-    return ArtifactStore(f"file://{airflow.home}/flow_triggers/artifacts")
 
 
 def run_ids(airflow, dag_id):
@@ -40,7 +36,7 @@ def test_first_flow_triggers_second_flow(airflow):
     assert run["state"] == "success" and run["run_type"] == "asset_triggered"
     airflow.settle()
     assert run_ids(airflow, "FirstFlow") == [first_run] and len(airflow.runs("SecondFlow")) == 1
-    triggered = Run(f"SecondFlow/{run['dag_run_id']}", store=store(airflow))
+    triggered = Run(f"SecondFlow/{run['dag_run_id']}", store=airflow.store())
     assert triggered.trigger.event.name == "FirstFlow"
     assert triggered.trigger.run.pathspec == f"FirstFlow/{first_run}"
     assert triggered.trigger_depth == 1
@@ -110,7 +106,7 @@ def test_branches_are_isolated(airflow):
         up_run = airflow.trigger(f"iso.{fired}.IsoUpFlow")
         airflow.wait_for_run(f"iso.{fired}.IsoUpFlow", up_run)
         [down] = airflow.wait_for_runs(f"iso.{fired}.IsoDownFlow", 1)
-        assert Run(f"iso.{fired}.IsoDownFlow/{down['dag_run_id']}", store=store(airflow)).data.triggered_by == \
+        assert Run(f"iso.{fired}.IsoDownFlow/{down['dag_run_id']}", store=airflow.store()).data.triggered_by == \
             [f"iso.{fired}.IsoUpFlow"]
     airflow.settle()
     started = {branch: (len(airflow.runs(f"iso.{branch}.IsoUpFlow")), len(airflow.runs(f"iso.{branch}.IsoDownFlow")))
@@ -133,7 +129,7 @@ def test_fully_qualified_upstream_pins_alices_deployment(airflow):
     alices = airflow.trigger("pin.user.alice.PinUpFlow")
     airflow.wait_for_run("pin.user.alice.PinUpFlow", alices)
     [down] = airflow.wait_for_runs("pin.test.new_model.PinDownFlow", 1)
-    assert Run(f"pin.test.new_model.PinDownFlow/{down['dag_run_id']}", store=store(airflow)).trigger.run.pathspec \
+    assert Run(f"pin.test.new_model.PinDownFlow/{down['dag_run_id']}", store=airflow.store()).trigger.run.pathspec \
         == f"pin.user.alice.PinUpFlow/{alices}"
 
 
@@ -187,7 +183,7 @@ def test_and_of_two_flows_without_window(airflow):
     assert airflow.runs("AndC") == []
     b = finish(airflow, "AndB")
     [c] = airflow.wait_for_runs("AndC", 1)
-    assert Run(f"AndC/{c['dag_run_id']}", store=store(airflow)).data.upstream_runs == [f"AndA/{a}", f"AndB/{b}"]
+    assert Run(f"AndC/{c['dag_run_id']}", store=airflow.store()).data.upstream_runs == [f"AndA/{a}", f"AndB/{b}"]
     airflow.settle()
     assert len(airflow.runs("AndC")) == 1
 
@@ -210,7 +206,7 @@ def test_and_of_two_flows_within_a_window(airflow):
 
     fresh_a = finish(airflow, "WinA")          # B's finish is still fresh: it was not lost
     [c] = airflow.wait_for_runs("WinC", 1)
-    data = Run(f"WinC/{c['dag_run_id']}", store=store(airflow)).data
+    data = Run(f"WinC/{c['dag_run_id']}", store=airflow.store()).data
     assert data.upstream_runs == [f"WinA/{fresh_a}", f"WinB/{b}"] and stale_a != fresh_a
     airflow.settle()
     assert len(airflow.runs("WinC")) == 1
@@ -225,7 +221,7 @@ def test_inference_flow_reads_the_model(airflow, tmp_path):
     airflow.wait_for_run("ModelRefreshFlow", refresh)
     [inference] = airflow.wait_for_runs("InferenceFlow", 1)
     assert inference["state"] == "success"
-    run = Run(f"InferenceFlow/{inference['dag_run_id']}", store=store(airflow))
+    run = Run(f"InferenceFlow/{inference['dag_run_id']}", store=airflow.store())
     assert run.data.model == {"slope": 3.0, "intercept": 1.0}
 
     # The same flow locally, triggered by that Airflow run of ModelRefreshFlow (shared store).
@@ -301,5 +297,5 @@ def test_external_event_starts_the_flow_with_its_parameters(airflow):
     airflow.api("POST", "assets/events", {"asset_id": asset["id"], "extra": {"rate": 0.7}})
     [run] = airflow.wait_for_runs("ev.user.alice.EventFlow", 1)
     assert run["state"] == "success"
-    assert Run(f"ev.user.alice.EventFlow/{run['dag_run_id']}", store=store(airflow)).data.seen == \
+    assert Run(f"ev.user.alice.EventFlow/{run['dag_run_id']}", store=airflow.store()).data.seen == \
         (0.7, "ev.user.alice.data_updated", "event")

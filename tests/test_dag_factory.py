@@ -1,12 +1,11 @@
 """The DAG factory's output, built in-process (no Airflow server): ids, tags, params, task settings."""
 import datetime
-import importlib.util
-import sys
 import textwrap
 
 import pytest
 
 from airflow_flow_triggers.errors import FlowDefinitionError, NamingError
+from conftest import import_file
 
 FLOW = '''
 from airflow_flow_triggers import FlowSpec, Parameter, JSONType, project, retry, schedule, step, timeout
@@ -47,11 +46,7 @@ class FactoryFlow(FlowSpec):
 def load(tmp_path, source, name):
     path = tmp_path / f"{name}.py"
     path.write_text(textwrap.dedent(source))
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module, path
+    return import_file(path, name), path
 
 
 @pytest.fixture

@@ -1,12 +1,11 @@
 """Every graph error is one FlowDefinitionError naming the flow file and the offending line."""
-import importlib.util
-import sys
 import textwrap
 
 import pytest
 
 from airflow_flow_triggers.errors import FlowDefinitionError
 from airflow_flow_triggers.graph import FlowGraph
+from conftest import import_file
 
 HEADER = "from airflow_flow_triggers import FlowSpec, step, Parameter\n\n"
 
@@ -15,10 +14,7 @@ def load_flow(tmp_path, body: str, name="flow_under_test"):
     source = HEADER + textwrap.dedent(body)
     path = tmp_path / f"{name}.py"
     path.write_text(source)
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
+    module = import_file(path, name)
     marked = [i + 1 for i, line in enumerate(source.splitlines()) if line.rstrip().endswith("# <-")]
     return module.MyFlow, path, marked[0] if marked else None
 

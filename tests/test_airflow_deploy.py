@@ -59,6 +59,11 @@ def test_create_trigger_and_delete(airflow, tmp_path):
     [down] = airflow.wait_for_runs("deploy_demo.user.alice.SecondProjectFlow", 1)
     assert down["state"] == "success"
 
+    listed = cli(airflow, first, "airflow", "list").splitlines()
+    assert [line.split()[:5] for line in listed if line.startswith("deploy_demo")] == [
+        ["deploy_demo", "user.alice", "FirstProjectFlow", "alice", "no"],
+        ["deploy_demo", "user.alice", "SecondProjectFlow", "alice", "no"]]
+
     deleted = cli(airflow, second, "airflow", "delete")
     assert deleted == "Deleted deploy_demo.user.alice.SecondProjectFlow\n"
     assert not (airflow.dags / "deploy_demo" / "user.alice" / "SecondProjectFlow.py").exists()

@@ -111,6 +111,7 @@ def test_split_join_foreach_and_client(write_flow, airflow_home, as_alice):
     assert Run(run.pathspec).data.total == 5.0
     assert [t.id for t in run["work"].tasks()] == ["0", "1", "2", "3"]
     assert run["a"].task.data.log == [] and run["b"].task.data.log == ["b"]
+    assert Flow("BranchyFlow").latest_successful_run.id == run.id
 
 
 def test_parameter_of_wrong_type(write_flow, airflow_home):

@@ -222,6 +222,12 @@ def test_local_trigger_resolves_in_the_project_branch(tmp_path, airflow_home):
     assert "This deployment is called variant_demo.test.new_model.SecondProjectFlow" in second.stdout
     assert (f"This run was triggered by TriggerEvent(name='variant_demo.test.new_model.FirstProjectFlow', "
             f"id='{run_id}'") in second.stdout
+    from airflow_flow_triggers import Run
+    triggered = Run(re.search(r"Done! Run (\S+) finished", second.stdout).group(1))
+    for name in ("FirstProjectFlow", "variant_demo.test.new_model.FirstProjectFlow"):
+        assert triggered.trigger[name].pathspec == f"variant_demo.test.new_model.FirstProjectFlow/{run_id}"
+    with pytest.raises(KeyError, match="No run of 'OtherFlow' triggered this run"):
+        triggered.trigger["OtherFlow"]
     elsewhere = run_flow(tmp_path / "secondproject.py", "--trigger", f"FirstProjectFlow/{run_id}", "run",
                          airflow_home=airflow_home)   # alice's branch has no such run
     assert elsewhere.returncode == 1

@@ -9,6 +9,8 @@ never from whoever runs the Airflow server.
 """
 from __future__ import annotations
 
+import dataclasses
+
 from . import config
 from .assets import event_asset, finish_asset, window_asset
 from .decorators import deployment_of, step_settings
@@ -27,18 +29,20 @@ _JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean"}
 
 
 def build_dag(flow_cls: type, *, user: str | None = None, branch: str | None = None,
-              production: bool = False):
+              production: bool = False, deployed_by: str | None = None):
     """The Airflow DAG of `flow_cls` deployed on a project branch.
 
     For a flow with @project, say whose deployment it is: `user='alice'` (branch user.alice),
     `branch='new_model'` (test.new_model), `production=True` (prod), or both of the last two
-    (prod.new_model). Returns None when the flow file itself is being run as a script
-    (`python flow.py run`), so that line costs a local run nothing.
+    (prod.new_model). The DAG's owner is `deployed_by` (default: the user of a user branch, else
+    'airflow'); it is never read from the environment of the Airflow server. Returns None when the
+    flow file itself is being run as a script (`python flow.py run`), so that line costs a local
+    run nothing.
     """
     if flow_cls.__module__ == "__main__":
         return None
     try:
-        return _build(flow_cls, _deployment(flow_cls, user, branch, production))
+        return _build(flow_cls, _deployment(flow_cls, user, branch, production, deployed_by))
     except FlowTriggersError as error:
         raise type(error)(error.message, error.file, error.line) from None
 
@@ -51,12 +55,14 @@ def validate_deployment(flow_cls: type, deployment: Deployment) -> set[str]:
 
 
 def build_dag_source_line(flow_name: str, deployment: Deployment) -> str:
-    """The line of a deployment's snapshot that builds its DAG, naming the deployment explicitly."""
+    """The line of a deployment's snapshot that builds its DAG, naming the deployment and deployer."""
+    by = f"deployed_by={deployment.deployer!r}"
     if deployment.project is None:
-        return f"dag = _build_dag({flow_name})"
+        return f"dag = _build_dag({flow_name}, {by})"
     kind, _, rest = deployment.branch.partition(".")
     args = {"user": f"user={rest!r}",
-            "test": f"branch={rest!r}", "prod": f"branch={rest!r}, production=True" if rest else "production=True"}
+            "test": f"branch={rest!r}, {by}",
+            "prod": f"branch={rest!r}, production=True, {by}" if rest else f"production=True, {by}"}
     return f"dag = _build_dag({flow_name}, {args[kind]})"
 
 
@@ -94,7 +100,7 @@ def _build(flow_cls, deployment: Deployment):
     return dag
 
 
-def _deployment(flow_cls, user, branch, production) -> Deployment:
+def _deployment(flow_cls, user, branch, production, deployed_by) -> Deployment:
     spec = flow_cls._project
     if spec is not None and user is None and branch is None and spec.branch is None \
             and not production and not spec.production:
@@ -103,7 +109,9 @@ def _deployment(flow_cls, user, branch, production) -> Deployment:
                           "user is never used).")
     if user is not None:
         user = sanitize_user(user)
-    return deployment_of(flow_cls, branch, production, user)
+    deployment = deployment_of(flow_cls, branch, production, user)
+    deployer = sanitize_user(deployed_by) if deployed_by else user
+    return dataclasses.replace(deployment, deployer=deployer)
 
 
 def _schedule(flow_cls, graph: FlowGraph, deployment: Deployment, owner: str):

@@ -9,6 +9,7 @@ written, and each file is replaced atomically, so a refused deployment leaves th
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import hashlib
 import json
@@ -49,6 +50,7 @@ def create(flow_cls, source_file: Path, deployment: Deployment, dags_folder: Pat
            authorize: str | None = None, generate_new_token: bool = False) -> Created:
     """Check, then write the snapshot and record of one deployment."""
     from .dag_factory import build_dag_source_line, validate_deployment
+    deployment = dataclasses.replace(deployment, deployer=deployer)
     upstreams = validate_deployment(flow_cls, deployment)
     _refuse_trigger_loop(dags_folder, deployment.project_flow_name, upstreams)
     folder = branch_folder(dags_folder, deployment)

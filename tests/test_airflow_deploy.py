@@ -116,7 +116,8 @@ def test_prod_keeps_old_code_while_a_branch_runs_new_code(airflow, tmp_path):
     flow.write_text(VERSIONED.format(version=2))
     cli(airflow, flow, "--branch", "new_model", "airflow", "create")
     for dag_id in ("versions.prod.VersionedFlow", "versions.test.new_model.VersionedFlow"):
-        airflow.wait_for_dag(dag_id)
+        # the deployer, recorded in the snapshot; never the server's own user (airflow_server here)
+        assert airflow.wait_for_dag(dag_id)["owners"] == ["alice"]
     runs = {}
     for options in (["--production"], ["--branch", "new_model"]):
         dag_id, run_id = started_run(cli(airflow, flow, *options, "airflow", "trigger"))

@@ -133,9 +133,10 @@ def test_branch_choices(factory_flow, monkeypatch):
     assert build_dag(factory_flow, branch="new_model").dag_id == "factory.test.new_model.FactoryFlow"
     assert build_dag(factory_flow, production=True).dag_id == "factory.prod.FactoryFlow"
     assert build_dag(factory_flow, branch="x", production=True).dag_id == "factory.prod.x.FactoryFlow"
-    assert build_dag(factory_flow, branch="x", production=True).owner == "airflow"   # nobody known
-    monkeypatch.setenv("METAFLOW_USER", "Carol")
-    assert build_dag(factory_flow, branch="x", production=True).owner == "carol"
+    monkeypatch.setenv("METAFLOW_USER", "server_user")   # the Airflow server's user is never the owner
+    assert build_dag(factory_flow, branch="x", production=True).owner == "airflow"
+    assert build_dag(factory_flow, branch="x", production=True, deployed_by="Carol").owner == "carol"
+    assert build_dag(factory_flow, user="dave", deployed_by="carol").owner == "carol"
 
 
 def test_project_flow_needs_its_deployment(factory_flow, monkeypatch):

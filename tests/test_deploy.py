@@ -38,11 +38,18 @@ def test_create_list_delete(flows, airflow_home):
     assert snapshot_file.startswith((REPO / "dags" / "firstproject.py").read_text().rstrip())
     assert snapshot_file.rstrip().endswith("dag = _build_dag(FirstProjectFlow, user='alice')")
     assert airflow_cmd(flows, airflow_home, "firstflow.py", "airflow", "create").returncode == 0
-    assert (flows / "dags" / "_flows" / "FirstFlow.py").read_text().rstrip().endswith("dag = _build_dag(FirstFlow)")
+    assert (flows / "dags" / "_flows" / "FirstFlow.py").read_text().rstrip().endswith(
+        "dag = _build_dag(FirstFlow, deployed_by='alice')")
+    prod = airflow_cmd(flows, airflow_home, "firstproject.py", "--branch", "b", "--production", "airflow", "create",
+                       user="Bob.Smith")
+    assert prod.returncode == 0, prod.stderr
+    assert (flows / "dags" / "variant_demo" / "prod.b" / "FirstProjectFlow.py").read_text().rstrip().endswith(
+        "dag = _build_dag(FirstProjectFlow, branch='b', production=True, deployed_by='bob_smith')")
 
     listed = airflow_cmd(flows, airflow_home, "firstflow.py", "airflow", "list").stdout.splitlines()
     assert listed[0].split() == ["PROJECT", "BRANCH", "FLOW", "OWNER", "PRODUCTION", "DEPLOYED", "AT"]
     assert [line.split()[:5] for line in listed[1:]] == [["-", "-", "FirstFlow", "alice", "no"],
+                                                         ["variant_demo", "prod.b", "FirstProjectFlow", "bob_smith", "yes"],
                                                          ["variant_demo", "user.alice", "FirstProjectFlow", "alice", "no"]]
     deleted = airflow_cmd(flows, airflow_home, "firstproject.py", "airflow", "delete",
                           AIRFLOW__FLOW_TRIGGERS__API_URL="http://127.0.0.1:9")

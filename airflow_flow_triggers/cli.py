@@ -136,9 +136,8 @@ def _airflow_trigger(flow_cls, deployment, args) -> int:
     from .tasks import CONF_TRIGGER
     from .triggers import events_for_runs
     given = _given_parameters(args)
-    resolve_parameter_values(flow_cls, given)  # a bad value fails here, not in Airflow
-    params = {p.name: p.convert(given[p.name]) for p in flow_parameters(flow_cls).values() if p.name in given}
-    conf = dict(params)
+    values = resolve_parameter_values(flow_cls, given)  # a bad value fails here, not in Airflow
+    conf = {p.name: values[p.attr_name] for p in flow_parameters(flow_cls).values() if p.name in given}
     if args.airflow_trigger:
         conf[CONF_TRIGGER] = events_for_runs(args.airflow_trigger, deployment)
     api = AirflowAPI()
@@ -165,9 +164,10 @@ def _airflow_delete(flow_cls, deployment, args) -> int:
 
 def _airflow_list(flow_cls, deployment, args) -> int:
     from .deploy import list_records
-    records = list_records(_dags_folder(args))
+    folder = _dags_folder(args)
+    records = list_records(folder)
     if not records:
-        print(f"No deployments in {_dags_folder(args)}.")
+        print(f"No deployments in {folder}.")
         return 0
     rows = [("PROJECT", "BRANCH", "FLOW", "OWNER", "PRODUCTION", "DEPLOYED AT")] + [
         (r["project"] or "-", r["branch"] or "-", r["flow"], r["deployer"], "yes" if r["production"] else "no",

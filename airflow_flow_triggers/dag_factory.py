@@ -251,7 +251,7 @@ def _wire(step_task, node, graph: FlowGraph, outputs: dict):
     upstream = [outputs[name] for name in node.in_funcs]
     mapped = _in_foreach(graph, node)
     if node.type == "join":
-        split = next(n for n in graph if n.matching_join == node.name)
+        split = graph.split_of(node.name)
         if split.type == "foreach":
             return step_task(inputs=upstream[0])
         if mapped:

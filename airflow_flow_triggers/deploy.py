@@ -76,9 +76,8 @@ def delete(dags_folder: Path, deployment: Deployment, deployer: str, authorize: 
            whole_branch: bool = False) -> list[str]:
     """Remove one deployment (or all of its branch); returns the DAG ids removed."""
     folder = branch_folder(dags_folder, deployment)
-    records = list_records(dags_folder, deployment.project, deployment.branch) if whole_branch else \
-        [r for r in list_records(dags_folder, deployment.project, deployment.branch)
-         if r["flow"] == deployment.flow_name]
+    records = [r for r in list_records(dags_folder, deployment.project, deployment.branch)
+               if whole_branch or r["flow"] == deployment.flow_name]
     if not records:
         what = f"branch {deployment.branch} of project {deployment.project}" if whole_branch else \
             deployment.project_flow_name

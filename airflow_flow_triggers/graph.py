@@ -182,6 +182,10 @@ class FlowGraph:
                                   f"before it assigns self.{node.foreach_var}: assign the list to iterate "
                                   "over first.", node, node.next_line)
 
+    def split_of(self, join: str) -> StepNode:
+        """The split (or foreach) that join step `join` closes."""
+        return next(node for node in self.nodes.values() if node.matching_join == join)
+
     def ancestors(self, name: str) -> set[str]:
         found, todo = set(), list(self.nodes[name].in_funcs)
         while todo:

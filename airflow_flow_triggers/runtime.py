@@ -95,7 +95,7 @@ def _task_from_inputs(store, graph, flow_cls, deployment, run_path, step_name, i
     node = graph[step_name]
     parents = [read_task_record(run_path, ref.step, ref.task_id) for ref in inputs]
     if node.type == "join":
-        split = next(n for n in graph if n.matching_join == step_name)
+        split = graph.split_of(step_name)
         stack = list(parents[0]["foreach_stack"])
         if split.type == "foreach":
             stack.pop()

@@ -23,12 +23,10 @@ def step_callable(flow_cls: type, deployment: Deployment, step: str, step_type: 
         refs, split_index = _refs(inputs)
         run_id = context["run_id"]
         store = ArtifactStore()
-        events = None
+        events = params = None
         if step == "start":
             events = triggering_events(context)
             _stop_runaway_chain(deployment, events)
-        params = None
-        if step == "start":
             names = flow_parameters(flow_cls)  # conf may carry more keys than the flow's parameters
             params = {name: value for name, value in dict(context["params"]).items() if name in names}
             params.update(event_parameters(flow_cls, events))

@@ -1,4 +1,5 @@
 # The two newcomer commands: `make demo` (set up, run the example flows) and `make test`.
+# `make lint` checks the package's layers (import-linter, contract in setup.cfg) and ruff's rules.
 PYTHON ?= python3
 VENV := .venv
 # Deployments are named after the user; as root (a fresh machine, CI) the demo plays the seeds' alice.
@@ -9,15 +10,19 @@ endif
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e '.[test]'
+	$(VENV)/bin/pip install -q -e '.[test,lint]'
 	touch $@
 
-.PHONY: demo test bench
+.PHONY: demo test lint bench
 demo: $(VENV)/.installed
 	$(VENV)/bin/python docker/demo.py $(DEMO_ARGS)
 
 test: $(VENV)/.installed
 	$(VENV)/bin/python -m pytest -q
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/lint-imports --no-logo
+	$(VENV)/bin/ruff check .
 
 bench: $(VENV)/.installed
 	$(VENV)/bin/pip install -q -e '.[bench]'

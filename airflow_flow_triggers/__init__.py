@@ -1,15 +1,17 @@
 """Metaflow-style project branches and trigger-on-finish for Apache Airflow 3."""
-from .client import Flow, Run, Step, Task
-from .current import current
-from .dag_factory import build_dag
-from .decorators import project, retry, schedule, step, timeout
+from .deploy.cli import main as _command_line
 from .errors import FlowTriggersError, install_excepthook
-from .flowspec import FlowSpec
-from .parameters import JSONType, Parameter
-from .triggers import trigger, trigger_on_finish
+from .flows.decorators import project, retry, schedule, step, timeout
+from .flows.flowspec import FlowSpec, set_command_line
+from .flows.parameters import JSONType, Parameter
+from .flows.triggers import trigger, trigger_on_finish
+from .orchestration.dag_factory import build_dag
+from .runtime.client import Flow, Run, Step, Task
+from .runtime.current import current
 
 __all__ = ["Flow", "FlowSpec", "FlowTriggersError", "JSONType", "Parameter", "Run", "Step", "Task",
            "build_dag", "current", "project", "retry", "schedule", "step", "timeout", "trigger", "trigger_on_finish"]
 __version__ = "0.1.0"
 
+set_command_line(_command_line)
 install_excepthook()

@@ -75,7 +75,7 @@ class Deployment:
 
     @classmethod
     def resolve(cls, flow_name: str, project: str | None, branch: str | None = None,
-                production: bool = False, user: str | None = None) -> "Deployment":
+                production: bool = False, user: str | None = None) -> Deployment:
         """The deployment of `flow_name` for the given choice; `user` defaults to the current user."""
         if project is None:
             return cls(flow_name)
@@ -101,7 +101,7 @@ class Deployment:
     def is_user_branch(self) -> bool:
         return self.branch is not None and self.branch.startswith("user.")
 
-    def sibling(self, flow_name: str) -> "Deployment":
+    def sibling(self, flow_name: str) -> Deployment:
         """The same project branch, another flow."""
         return Deployment(flow_name, self.project, self.branch, self.deployer)
 

@@ -102,7 +102,7 @@ LINEAR_STEPS = [f"s{i}" for i in range(1, 9)]
 def linear_flow() -> str:
     chain = ["start", *LINEAR_STEPS, "end"]
     steps = []
-    for here, after in zip(chain, chain[1:] + [None]):
+    for here, after in zip(chain, chain[1:] + [None], strict=True):
         body = "self.n = 0" if here == "start" else "self.n = self.n + 1"
         nxt = f"self.next(self.{after})" if after else "pass"
         steps.append(f"    @step\n    def {here}(self):\n        {body}\n        {nxt}\n")
@@ -113,7 +113,8 @@ def linear_flow() -> str:
 
 def linear_handwritten() -> str:
     chain = ["start", *LINEAR_STEPS, "end"]
-    tasks = "\n".join(f"    @task(task_id='{name}')\n    def {name}(n=None):\n        return 0 if n is None else n + 1\n"
+    tasks = "\n".join(f"    @task(task_id='{name}')\n    def {name}(n=None):\n"
+                      "        return 0 if n is None else n + 1\n"
                       for name in chain)
     calls = "value = start()\n" + "".join(f"    value = {name}(value)\n" for name in chain[1:])
     return textwrap.dedent('''
@@ -140,7 +141,7 @@ def parse_times(files: int, repeat: int) -> dict:
             for kind, folder in folders.items():
                 stdout = subprocess.run([sys.executable, "-c", PARSE, str(folder)], capture_output=True,
                                         text=True, env=env, check=True).stdout
-                out = next(l for l in stdout.splitlines() if l.startswith("RESULT")).split()[1:]
+                out = next(line for line in stdout.splitlines() if line.startswith("RESULT")).split()[1:]
                 assert int(out[0]) == files, out
                 times[kind].append(float(out[1]))
     return {kind: statistics.median(values) for kind, values in times.items()}
@@ -178,7 +179,8 @@ def main() -> None:
     print(f"## (a) DagBag parse of {args.files} DAG files (median of 3, seconds)\n")
     print("| generated (build_dag) | hand-written TaskFlow | ratio (target <= 1.5) |")
     print("|---|---|---|")
-    print(f"| {parse['generated']:.2f} | {parse['handwritten']:.2f} | {parse['generated'] / parse['handwritten']:.2f} |",
+    ratio = parse['generated'] / parse['handwritten']
+    print(f"| {parse['generated']:.2f} | {parse['handwritten']:.2f} | {ratio:.2f} |",
           flush=True)
 
     run = run_times(args.runs)

@@ -132,7 +132,7 @@ def artifact_handoff(size: int, repeat: int) -> dict:
     for _ in range(repeat):
         with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
             _, peak = run_flow(source, "airflow_flow_triggers", Path(tmp))
-            line = next(l for l in run_flow.last_output.splitlines() if "handoff_seconds" in l)
+            line = next(out for out in run_flow.last_output.splitlines() if "handoff_seconds" in out)
             handoffs.append(float(line.split("handoff_seconds ")[1].split()[0]))
             peaks.append(peak)
             src, dst = Path(tmp) / "src.bin", Path(tmp) / "dst.bin"

@@ -109,7 +109,8 @@ def main() -> None:
         finally:
             airflow.stop()
     ours, hand = statistics.median(results["ours"]), statistics.median(results["hand"])
-    print(f"## Trigger latency (median of {args.triggers}, seconds from upstream end task success to downstream run start)\n")
+    print(f"## Trigger latency (median of {args.triggers}, seconds from upstream end task success to "
+          "downstream run start)\n")
     print("| @trigger_on_finish | hand-written Asset-linked DAGs | ratio (target <= 1.1) |")
     print("|---|---|---|")
     print(f"| {ours:.2f} | {hand:.2f} | {ours / hand:.2f} |")

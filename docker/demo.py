@@ -5,7 +5,8 @@
 Starts api-server, scheduler and dag-processor on `.demo/` (SQLite, LocalExecutor), deploys the
 seed flows of dags/ with `python <flow>.py [--branch B] airflow create`, starts the first flow of
 every chain with `python <flow>.py airflow trigger`, waits for the downstream flows to start by
-themselves and finish, and prints what happened. With --keep-running, Airflow stays up (UI address printed) until Ctrl-C.
+themselves and finish, and prints what happened. With --keep-running, Airflow stays up (UI address printed)
+until Ctrl-C.
 """
 from __future__ import annotations
 
@@ -22,8 +23,7 @@ from airflow_harness import AirflowHarness  # noqa: E402
 
 from airflow_flow_triggers import Run  # noqa: E402
 from airflow_flow_triggers.naming import current_user  # noqa: E402
-from airflow_flow_triggers.store import ArtifactStore  # noqa: E402
-
+from airflow_flow_triggers.runtime.store import ArtifactStore  # noqa: E402
 
 # (flow file, top-level options) of every deployment, as a user types `python <file> <options> airflow create`
 DEPLOYMENTS = [

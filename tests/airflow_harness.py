@@ -71,7 +71,7 @@ class AirflowHarness:
 
     # -- lifecycle ------------------------------------------------------------------------
 
-    def start(self, timeout: float = 180) -> "AirflowHarness":
+    def start(self, timeout: float = 180) -> AirflowHarness:
         self.cli("db", "migrate", timeout=300)
         for command in (["api-server"], ["scheduler"], ["dag-processor"]):
             log = open(self.logs / f"{command[0]}.log", "wb")
@@ -155,7 +155,7 @@ class AirflowHarness:
 
     def store(self):
         """The artifact store this Airflow's tasks write to (the default root under its home)."""
-        from airflow_flow_triggers.store import ArtifactStore
+        from airflow_flow_triggers.runtime.store import ArtifactStore
         return ArtifactStore(f"file://{self.home}/flow_triggers/artifacts")
 
     def drop(self, name: str, source: str) -> Path:

@@ -2,9 +2,9 @@
 import re
 
 import pytest
+from conftest import REPO, run_flow
 
 from airflow_flow_triggers import Run
-from conftest import REPO, run_flow
 
 pytestmark = pytest.mark.e2e
 
@@ -139,4 +139,4 @@ def test_tear_down_a_whole_branch(airflow, tmp_path):
     assert sorted(deleted.split("\n")[:2]) == [f"Deleted {d}" for d in dag_ids]
     assert list((airflow.dags / "teardown_demo" / "test.new_model").iterdir()) == []
     for dag_id in dag_ids:
-        airflow._wait(lambda: gone(airflow, dag_id), 60, f"{dag_id} to go")
+        airflow._wait(lambda d=dag_id: gone(airflow, d), 60, f"{dag_id} to go")

@@ -4,9 +4,9 @@ import re
 import time
 
 import pytest
+from conftest import REPO, run_flow
 
 from airflow_flow_triggers import Run
-from conftest import REPO, run_flow
 
 pytestmark = pytest.mark.e2e
 DAGS = REPO / "dags"

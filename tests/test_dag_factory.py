@@ -3,9 +3,9 @@ import datetime
 import textwrap
 
 import pytest
+from conftest import import_file
 
 from airflow_flow_triggers.errors import FlowDefinitionError, NamingError
-from conftest import import_file
 
 FLOW = '''
 from airflow_flow_triggers import FlowSpec, Parameter, JSONType, project, retry, schedule, step, timeout
@@ -126,8 +126,9 @@ def test_bad_cron_is_a_clear_error(tmp_path):
 
 
 def test_branch_choices(factory_flow, monkeypatch):
-    from airflow_flow_triggers import build_dag
     from conftest import USER_VARS
+
+    from airflow_flow_triggers import build_dag
     for var in USER_VARS:
         monkeypatch.delenv(var, raising=False)
     assert build_dag(factory_flow, branch="new_model").dag_id == "factory.test.new_model.FactoryFlow"

@@ -3,7 +3,6 @@ import re
 import shutil
 
 import pytest
-
 from conftest import REPO, run_flow
 
 
@@ -48,9 +47,10 @@ def test_create_list_delete(flows, airflow_home):
 
     listed = airflow_cmd(flows, airflow_home, "firstflow.py", "airflow", "list").stdout.splitlines()
     assert listed[0].split() == ["PROJECT", "BRANCH", "FLOW", "OWNER", "PRODUCTION", "DEPLOYED", "AT"]
-    assert [line.split()[:5] for line in listed[1:]] == [["-", "-", "FirstFlow", "alice", "no"],
-                                                         ["variant_demo", "prod.b", "FirstProjectFlow", "bob_smith", "yes"],
-                                                         ["variant_demo", "user.alice", "FirstProjectFlow", "alice", "no"]]
+    assert [line.split()[:5] for line in listed[1:]] == [
+        ["-", "-", "FirstFlow", "alice", "no"],
+        ["variant_demo", "prod.b", "FirstProjectFlow", "bob_smith", "yes"],
+        ["variant_demo", "user.alice", "FirstProjectFlow", "alice", "no"]]
     deleted = airflow_cmd(flows, airflow_home, "firstproject.py", "airflow", "delete",
                           AIRFLOW__FLOW_TRIGGERS__API_URL="http://127.0.0.1:9")
     assert deleted.returncode == 0, deleted.stderr

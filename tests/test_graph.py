@@ -2,10 +2,10 @@
 import textwrap
 
 import pytest
+from conftest import import_file
 
 from airflow_flow_triggers.errors import FlowDefinitionError
-from airflow_flow_triggers.graph import FlowGraph
-from conftest import import_file
+from airflow_flow_triggers.flows.graph import FlowGraph
 
 HEADER = "from airflow_flow_triggers import FlowSpec, step, Parameter\n\n"
 

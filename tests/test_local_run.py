@@ -3,7 +3,6 @@ import re
 import shutil
 
 import pytest
-
 from conftest import REPO, run_flow
 
 SEED_PROJECT_FLOW = REPO / "dags" / "project_flow.py"
@@ -324,3 +323,43 @@ def _copy_seed(tmp_path):
     flow = tmp_path / "project_flow.py"
     shutil.copy(SEED_PROJECT_FLOW, flow)
     return flow
+
+
+NO_AIRFLOW = '''
+import atexit
+import sys
+from airflow_flow_triggers import FlowSpec, step
+
+atexit.register(lambda: print("airflow modules:", sorted(m for m in sys.modules if m.split(".")[0] == "airflow")))
+
+class NoAirflowFlow(FlowSpec):
+    @step
+    def start(self):
+        self.items = [1, 2]
+        self.next(self.work, foreach='items')
+
+    @step
+    def work(self):
+        self.y = self.input * 2
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.total = sum(i.y for i in inputs)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+if __name__ == '__main__':
+    NoAirflowFlow()
+'''
+
+
+def test_local_run_never_imports_airflow(write_flow, airflow_home):
+    """Importing Airflow costs ~2 s, more than a small local run: a `file://` root never needs it
+    (the import-linter contract in setup.cfg keeps it so; this is the behaviour it protects)."""
+    result = run_flow(write_flow(NO_AIRFLOW), "run", airflow_home=airflow_home)
+    assert result.returncode == 0, result.stderr
+    assert "airflow modules: []" in result.stdout

@@ -1,8 +1,16 @@
 import pytest
 
 from airflow_flow_triggers.errors import NamingError
-from airflow_flow_triggers.naming import (Deployment, branch_name, check_dag_id, current_user, qualify,
-                                          sanitize_user, split_flow_name, validate_name)
+from airflow_flow_triggers.naming import (
+    Deployment,
+    branch_name,
+    check_dag_id,
+    current_user,
+    qualify,
+    sanitize_user,
+    split_flow_name,
+    validate_name,
+)
 
 
 @pytest.mark.parametrize("name", ["a", "example_project", "x1_2", "a" * 128])

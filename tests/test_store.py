@@ -6,8 +6,14 @@ import threading
 import pytest
 
 from airflow_flow_triggers.errors import ArtifactError, RunNotFoundError
-from airflow_flow_triggers.store import (ArtifactStore, file_digest, load_artifact, save_artifact,
-                                         storage_path, value_digest)
+from airflow_flow_triggers.runtime.store import (
+    ArtifactStore,
+    file_digest,
+    load_artifact,
+    save_artifact,
+    storage_path,
+    value_digest,
+)
 
 VALUES = [0, 1.5, "text", b"\x00bytes", None, [1, [2, 3]], {"a": {"b": (1, 2)}}, {1, 2},
           datetime.datetime(2026, 11, 22, 7, 0), decimal.Decimal("1.10"), bytes(3 << 20)]
@@ -49,7 +55,7 @@ def test_flow_run_on_object_storage_root(tmp_path, airflow_home, as_alice):
     """A whole local run, artifacts written through Airflow's ObjectStoragePath and its fs registry."""
     from airflow_flow_triggers import FlowSpec, Run, step
     from airflow_flow_triggers.naming import Deployment
-    from airflow_flow_triggers.runner import LocalRun
+    from airflow_flow_triggers.runtime.runner import LocalRun
 
     class MemoryFlow(FlowSpec):
         @step

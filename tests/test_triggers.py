@@ -4,12 +4,18 @@ import re
 import shutil
 
 import pytest
+from conftest import REPO, run_flow
 
 from airflow_flow_triggers.errors import FlowDefinitionError, NamingError
+from airflow_flow_triggers.flows.triggers import (
+    FinishTrigger,
+    event_parameters,
+    trigger,
+    trigger_on_finish,
+    upstream_deployment,
+)
 from airflow_flow_triggers.naming import Deployment
-from airflow_flow_triggers.triggers import (FinishTrigger, Trigger, event_parameters, trigger, trigger_on_finish,
-                                            upstream_deployment)
-from conftest import REPO, run_flow
+from airflow_flow_triggers.runtime.client import Trigger
 
 ALICE = Deployment("SecondProjectFlow", "variant_demo", "user.alice", "alice")
 NEW_MODEL = Deployment("SecondProjectFlow", "variant_demo", "test.new_model", "bob")
@@ -96,7 +102,7 @@ def test_not_triggered_is_a_clear_message():
     empty = Trigger([])
     assert not empty
     with pytest.raises(Exception, match=r"not triggered by another flow: .* --trigger FlowName/RUN_ID run"):
-        empty.run
+        _ = empty.run
 
 
 def test_event_parameters():
@@ -172,7 +178,8 @@ def uris(schedule_asset) -> list[str]:
 
 
 def test_schedules_from_triggers(tmp_path):
-    write(tmp_path, "OneFlow", "@trigger_on_finish(flow='Up')\n@project(name='p')", "d = build_dag(OneFlow, user='alice')")
+    write(tmp_path, "OneFlow", "@trigger_on_finish(flow='Up')\n@project(name='p')",
+          "d = build_dag(OneFlow, user='alice')")
     write(tmp_path, "AndFlow", "@trigger_on_finish(flows=['A', 'q.prod.B'])", "d = build_dag(AndFlow)")
     write(tmp_path, "WinFlow", "@trigger_on_finish(flows=['A', 'B'], within=3600)", "d = build_dag(WinFlow)")
     write(tmp_path, "EventFlow", "@trigger(event='data_updated', parameters=['alpha'])\n@project(name='p')",
@@ -196,7 +203,8 @@ def test_trigger_errors_at_build(tmp_path):
     write(tmp_path, "SelfFlow", "@trigger_on_finish(flow='SelfFlow')", "d = build_dag(SelfFlow)")
     write(tmp_path, "BothFlow", "@trigger_on_finish(flow='A')\n@trigger(event='e')", "d = build_dag(BothFlow)")
     errors = dagbag(tmp_path).import_errors
-    assert "is triggered by its own finish (SelfFlow), a loop that would never stop" in errors[str(tmp_path / "SelfFlow.py")]
+    assert "is triggered by its own finish (SelfFlow), a loop that would never stop" in \
+        errors[str(tmp_path / "SelfFlow.py")]
     assert "has both @trigger and @trigger_on_finish: keep one of them" in errors[str(tmp_path / "BothFlow.py")]
 
 

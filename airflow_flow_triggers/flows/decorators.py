@@ -5,8 +5,9 @@ import dataclasses
 import datetime
 from dataclasses import dataclass
 
-from .errors import FlowDefinitionError, located_at, source_location
-from .naming import validate_name
+from ..errors import FlowDefinitionError, located_at, source_location
+from ..naming import Deployment, validate_name
+from .flowspec import FlowSpec
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ def schedule(cron: str | None = None, hourly: bool = False, daily: bool = False,
                                   "weekly=True.")
 
     def decorate(flow_cls):
-        _require_flow_class(flow_cls, "@schedule")
+        require_flow_class(flow_cls, "@schedule")
         flow_cls._schedule = chosen[0]
         return flow_cls
 
@@ -94,7 +95,7 @@ def project(name: str, branch: str | None = None, production: bool | None = None
     """Bind the flow to a project: deployments are named `<name>.<branch>.<FlowName>`."""
 
     def decorate(flow_cls):
-        _require_flow_class(flow_cls, "@project")
+        require_flow_class(flow_cls, "@project")
         with located_at(flow_cls):
             validate_name("project", name)
             if branch is not None:
@@ -107,8 +108,7 @@ def project(name: str, branch: str | None = None, production: bool | None = None
     return decorate
 
 
-def _require_flow_class(obj, decorator: str):
-    from .flowspec import FlowSpec
+def require_flow_class(obj, decorator: str):
     if not (isinstance(obj, type) and issubclass(obj, FlowSpec)):
         raise FlowDefinitionError(f"{decorator} decorates flow classes (subclasses of FlowSpec), not "
                                   f"{getattr(obj, '__name__', obj)!r}.")
@@ -121,7 +121,6 @@ def deployment_of(flow_cls: type, branch: str | None = None, production: bool = 
     Metaflow's rule: a branch or production setting fixed in @project may be repeated on the command
     line, but not contradicted.
     """
-    from .naming import Deployment
     spec: ProjectSpec | None = flow_cls._project
     if spec is None:
         if branch is not None or production:

@@ -1,9 +1,27 @@
 """FlowSpec: the base class of flows. Step code sees artifacts as attributes of `self`."""
 from __future__ import annotations
 
-from .errors import FlowDefinitionError
+from ..errors import FlowDefinitionError
 
 RESERVED_NAMES = frozenset({"next", "input", "index", "merge_artifacts", "foreach_stack"})
+
+# What `MyFlow()` runs in a flow file's __main__ block. The command line lives in deploy/, above this
+# layer, so the package registers it here at import (airflow_flow_triggers/__init__.py).
+_command_line = None
+
+
+def set_command_line(main) -> None:
+    """Register the flow files' command line: `main(flow_cls)` parses sys.argv and exits."""
+    global _command_line
+    _command_line = main
+
+
+def _run_command_line(flow_cls: type) -> None:
+    if _command_line is None:
+        raise FlowDefinitionError(f"{flow_cls.__name__}() runs the flow's command line, which is registered "
+                                  "when the package is imported: import it as `from airflow_flow_triggers "
+                                  "import FlowSpec`.")
+    _command_line(flow_cls)
 
 
 class FlowSpec:
@@ -20,8 +38,7 @@ class FlowSpec:
     def __init__(self, use_cli: bool = True):
         object.__setattr__(self, "_task", None)
         if use_cli:
-            from .cli import main
-            main(type(self))
+            _run_command_line(type(self))
 
     def next(self, *steps, foreach: str | None = None) -> None:
         """Name the step(s) that follow this one; foreach='attr' fans out over a list artifact."""

@@ -11,8 +11,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from . import config
-from .errors import CommandLineError
+from .. import config
+from ..errors import CommandLineError
 
 
 class AirflowAPI:

@@ -7,11 +7,11 @@ import os
 import sys
 from pathlib import Path
 
-from .decorators import deployment_of
-from .errors import CommandLineError, FlowTriggersError
-from .naming import current_user
-from .parameters import flow_parameters
-from .runtime import flow_graph
+from ..errors import CommandLineError, FlowTriggersError
+from ..flows.decorators import deployment_of
+from ..flows.graph import flow_graph
+from ..flows.parameters import flow_parameters, resolve_parameter_values
+from ..naming import current_user
 
 
 def main(flow_cls: type, argv: list[str] | None = None) -> None:
@@ -98,8 +98,8 @@ def _positive_int(text: str) -> int:
 
 
 def _run(flow_cls, deployment, args) -> int:
-    from .runner import LocalRun
-    from .triggers import events_for_runs
+    from ..runtime.events import events_for_runs
+    from ..runtime.runner import LocalRun
     events = events_for_runs(args.trigger, deployment)
     LocalRun(flow_cls, deployment, _given_parameters(args), max_workers=args.max_workers,
              trigger_events=events).run()
@@ -107,12 +107,12 @@ def _run(flow_cls, deployment, args) -> int:
 
 
 def _dags_folder(args) -> Path:
-    from .deploy import default_dags_folder
+    from .snapshots import default_dags_folder
     return Path(args.dags_folder).resolve() if args.dags_folder else default_dags_folder()
 
 
 def _airflow_create(flow_cls, deployment, args) -> int:
-    from .deploy import create
+    from .snapshots import create
     source = Path(inspect.getsourcefile(flow_cls)).resolve()
     if "build_dag(" in source.read_text():
         raise CommandLineError(f"{source} already builds its own DAG with build_dag(...): `airflow create` adds "
@@ -131,10 +131,9 @@ def _airflow_create(flow_cls, deployment, args) -> int:
 
 
 def _airflow_trigger(flow_cls, deployment, args) -> int:
-    from .airflow_api import AirflowAPI
-    from .parameters import resolve_parameter_values
-    from .tasks import CONF_TRIGGER
-    from .triggers import events_for_runs
+    from ..orchestration.tasks import CONF_TRIGGER
+    from ..runtime.events import events_for_runs
+    from .rest_api import AirflowAPI
     given = _given_parameters(args)
     values = resolve_parameter_values(flow_cls, given)  # a bad value fails here, not in Airflow
     conf = {p.name: values[p.attr_name] for p in flow_parameters(flow_cls).values() if p.name in given}
@@ -148,8 +147,8 @@ def _airflow_trigger(flow_cls, deployment, args) -> int:
 
 
 def _airflow_delete(flow_cls, deployment, args) -> int:
-    from .airflow_api import AirflowAPI
-    from .deploy import delete
+    from .rest_api import AirflowAPI
+    from .snapshots import delete
     removed = delete(_dags_folder(args), deployment, current_user(), args.authorize, args.branch_all)
     api = AirflowAPI()
     for dag_id in removed:
@@ -163,7 +162,7 @@ def _airflow_delete(flow_cls, deployment, args) -> int:
 
 
 def _airflow_list(flow_cls, deployment, args) -> int:
-    from .deploy import list_records
+    from .snapshots import list_records
     folder = _dags_folder(args)
     records = list_records(folder)
     if not records:
@@ -174,7 +173,7 @@ def _airflow_list(flow_cls, deployment, args) -> int:
          r["deployed_at"]) for r in records]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
     return 0
 
 

@@ -1,10 +1,11 @@
 """`current`: what the running step knows about itself, per thread of execution."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-from .naming import Deployment
+from ..naming import Deployment
 
 
 @dataclass(frozen=True)
@@ -13,14 +14,7 @@ class TaskContext:
     run_id: str
     step_name: str
     task_id: str
-    run_path: object = None   # the run's folder in the artifact store
-    store: object = None
-
-    def trigger(self):
-        from .store import RUN_RECORD, read_json
-        from .triggers import Trigger
-        record = read_json(self.run_path / RUN_RECORD) or {}
-        return Trigger(record.get("trigger", []), self.store)
+    trigger: Callable[[], object]   # reads the run's current.trigger (a client Trigger) when asked
 
 
 _context: ContextVar[TaskContext | None] = ContextVar("flow_triggers_task", default=None)

@@ -1,7 +1,7 @@
 """The finish Asset of a deployment: updated by its end task when a run succeeds."""
 from __future__ import annotations
 
-from .naming import Deployment
+from ..naming import Deployment
 
 FINISH_SCHEME = "x-flow-finished"  # Airflow keeps x- URIs verbatim
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 import datetime
 import logging
 
+from ..runtime.events import event_from_extra
 from .tasks import WINDOW_EVENTS
-from .triggers import event_from_extra
 
 log = logging.getLogger(__name__)
 USED = "flow_triggers_used_event_ids"

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import logging
 
-from . import config
+from .. import config
+from ..flows.parameters import flow_parameters
+from ..flows.triggers import event_parameters
+from ..naming import Deployment
+from ..runtime.events import depth_of, event_from_extra
+from ..runtime.store import RUN_RECORD, ArtifactStore, read_json
+from ..runtime.task import TaskRef, execute_task
 from .assets import finish_event_extra
-from .naming import Deployment
-from .parameters import flow_parameters
-from .runtime import TaskRef, execute_task
-from .store import RUN_RECORD, ArtifactStore, read_json
-from .triggers import depth_of, event_from_extra, event_parameters
 
 log = logging.getLogger(__name__)
 WINDOW_EVENTS = "flow_triggers_events"  # the upstream events a window keeper's trigger event carries

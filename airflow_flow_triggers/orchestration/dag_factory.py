@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import dataclasses
 
-from . import config
+from .. import config
+from ..errors import FlowDefinitionError, FlowTriggersError, NamingError
+from ..flows.decorators import deployment_of, step_settings
+from ..flows.graph import FlowGraph, flow_graph
+from ..flows.parameters import JSONType, flow_parameters
+from ..flows.triggers import trigger_loop
+from ..naming import Deployment, sanitize_user
 from .assets import event_asset, finish_asset, window_asset
-from .decorators import deployment_of, step_settings
-from .errors import FlowDefinitionError, FlowTriggersError, NamingError
-from .graph import FlowGraph
-from .naming import Deployment, sanitize_user
-from .parameters import JSONType, flow_parameters
-from .runtime import flow_graph
 from .tasks import step_callable
-from .triggers import trigger_loop
 from .windows import window_callable
 
 START_DATE = (2024, 1, 1)  # fixed, in UTC: a deployment never backfills
@@ -52,18 +51,6 @@ def validate_deployment(flow_cls: type, deployment: Deployment) -> set[str]:
     _build(flow_cls, deployment)
     spec = flow_cls._trigger_on_finish
     return {u.project_flow_name for u in spec.upstreams(deployment)} if spec else set()
-
-
-def build_dag_source_line(flow_name: str, deployment: Deployment) -> str:
-    """The line of a deployment's snapshot that builds its DAG, naming the deployment and deployer."""
-    by = f"deployed_by={deployment.deployer!r}"
-    if deployment.project is None:
-        return f"dag = _build_dag({flow_name}, {by})"
-    kind, _, rest = deployment.branch.partition(".")
-    args = {"user": f"user={rest!r}",
-            "test": f"branch={rest!r}, {by}",
-            "prod": f"branch={rest!r}, production=True, {by}" if rest else f"production=True, {by}"}
-    return f"dag = _build_dag({flow_name}, {args[kind]})"
 
 
 def _build(flow_cls, deployment: Deployment):

@@ -11,21 +11,20 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import hashlib
 import json
 import os
-import secrets
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import CommandLineError, FlowDefinitionError
-from .naming import Deployment
-from .triggers import trigger_loop
+from ..errors import CommandLineError, FlowDefinitionError
+from ..flows.triggers import trigger_loop
+from ..naming import Deployment
+from ..orchestration.dag_factory import validate_deployment
+from .tokens import TOKEN_FILE, check_token, hash_token
 
 NO_PROJECT = "_flows"
 RECORD_SUFFIX = ".deploy.json"
-TOKEN_FILE = ".production_token.json"
 
 
 def default_dags_folder() -> Path:
@@ -49,12 +48,11 @@ class Created:
 def create(flow_cls, source_file: Path, deployment: Deployment, dags_folder: Path, deployer: str,
            authorize: str | None = None, generate_new_token: bool = False) -> Created:
     """Check, then write the snapshot and record of one deployment."""
-    from .dag_factory import build_dag_source_line, validate_deployment
     deployment = dataclasses.replace(deployment, deployer=deployer)
     upstreams = validate_deployment(flow_cls, deployment)
     _refuse_trigger_loop(dags_folder, deployment.project_flow_name, upstreams)
     folder = branch_folder(dags_folder, deployment)
-    new_token = _check_token(folder, deployment, deployer, authorize, generate_new_token)
+    new_token = check_token(folder, deployment, deployer, authorize, generate_new_token)
 
     source = source_file.read_text()
     snapshot = (f"{source.rstrip()}\n\n\n# Deployed by airflow_flow_triggers: {deployment.project_flow_name}\n"
@@ -66,7 +64,7 @@ def create(flow_cls, source_file: Path, deployment: Deployment, dags_folder: Pat
               "source": str(source_file), "triggered_by": sorted(upstreams)}
     folder.mkdir(parents=True, exist_ok=True)
     if new_token is not None:
-        _write_atomically(folder / TOKEN_FILE, json.dumps({"owner": deployer, "token_sha256": _hash(new_token)}))
+        _write_atomically(folder / TOKEN_FILE, json.dumps({"owner": deployer, "token_sha256": hash_token(new_token)}))
     _write_atomically(folder / f"{deployment.flow_name}{RECORD_SUFFIX}", json.dumps(record, indent=1))
     _write_atomically(folder / f"{deployment.flow_name}.py", snapshot)
     return Created(deployment.project_flow_name, folder / f"{deployment.flow_name}.py", new_token)
@@ -83,7 +81,7 @@ def delete(dags_folder: Path, deployment: Deployment, deployer: str, authorize: 
             deployment.project_flow_name
         raise CommandLineError(f"There is no deployment of {what} in {dags_folder}: `airflow list` shows "
                                "what is deployed.")
-    _check_token(folder, deployment, deployer, authorize, False)
+    check_token(folder, deployment, deployer, authorize, False)
     for record in records:
         for path in (folder / f"{record['flow']}.py", folder / f"{record['flow']}{RECORD_SUFFIX}"):
             path.unlink(missing_ok=True)
@@ -107,36 +105,17 @@ def list_records(dags_folder: Path, project: str | None = None, branch: str | No
     return records
 
 
-# -- production tokens ------------------------------------------------------------------------
-
-def _check_token(folder: Path, deployment: Deployment, deployer: str, authorize: str | None,
-                 generate_new_token: bool) -> str | None:
-    """Metaflow's rule: the branch's first deployer owns it; anyone else needs --authorize TOKEN.
-
-    Returns a new token when one must be issued (first deployment, or --generate-new-token).
-    """
+def build_dag_source_line(flow_name: str, deployment: Deployment) -> str:
+    """The line of a deployment's snapshot that builds its DAG, naming the deployment and deployer."""
+    by = f"deployed_by={deployment.deployer!r}"
     if deployment.project is None:
-        return None
-    try:
-        stored = json.loads((folder / TOKEN_FILE).read_text())
-    except FileNotFoundError:
-        return secrets.token_urlsafe(16)
-    if stored["owner"] != deployer:
-        if authorize is None:
-            raise CommandLineError(f"Branch {deployment.branch} of project {deployment.project} belongs to "
-                                   f"{stored['owner']}: pass --authorize TOKEN with its production token to "
-                                   "change it.")
-        if not secrets.compare_digest(_hash(authorize), stored["token_sha256"]):
-            raise CommandLineError(f"The token given with --authorize is not the production token of branch "
-                                   f"{deployment.branch} of project {deployment.project}.")
-    return secrets.token_urlsafe(16) if generate_new_token else None
+        return f"dag = _build_dag({flow_name}, {by})"
+    kind, _, rest = deployment.branch.partition(".")
+    args = {"user": f"user={rest!r}",
+            "test": f"branch={rest!r}, {by}",
+            "prod": f"branch={rest!r}, production=True, {by}" if rest else f"production=True, {by}"}
+    return f"dag = _build_dag({flow_name}, {args[kind]})"
 
-
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-# -- helpers ------------------------------------------------------------------------------------
 
 def _refuse_trigger_loop(dags_folder: Path, dag_id: str, upstreams: set[str]) -> None:
     triggered_by = {r["dag_id"]: set(r.get("triggered_by", [])) for r in list_records(dags_folder)}

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .errors import CommandLineError, FlowDefinitionError
+from ..errors import CommandLineError, FlowDefinitionError
 
 
 class JSONType:

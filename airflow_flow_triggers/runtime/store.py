@@ -16,8 +16,8 @@ import json
 import pickle
 from typing import Any
 
-from . import config
-from .errors import ArtifactError
+from .. import config
+from ..errors import ArtifactError
 
 RUN_RECORD = "_run.json"
 TASK_RECORD = "_task.json"

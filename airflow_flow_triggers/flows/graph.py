@@ -6,7 +6,8 @@ import functools
 import linecache
 from dataclasses import dataclass, field
 
-from .errors import FlowDefinitionError, source_location
+from ..errors import FlowDefinitionError, source_location
+from .parameters import Parameter
 
 
 @dataclass
@@ -218,7 +219,6 @@ def _step_functions(flow_cls: type):
 
 
 def _parameter_names(flow_cls: type):
-    from .parameters import Parameter
     for klass in flow_cls.__mro__:
         for name, value in vars(klass).items():
             if isinstance(value, Parameter):
@@ -327,3 +327,9 @@ def _self_targets(n: ast.AST) -> set[str]:
         return set()
     return {t.attr for target in targets for t in ast.walk(target)
             if isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id == "self"}
+
+
+@functools.cache
+def flow_graph(flow_cls: type) -> FlowGraph:
+    """The checked graph of a flow class, built once per class."""
+    return FlowGraph(flow_cls)

@@ -2,14 +2,15 @@
 
 A bare flow name inside a running project flow means the same project branch; outside, it is a
 flow without @project. A fully qualified name ('project.branch.Flow') works anywhere.
+`current.trigger` and `Run.trigger` are a `Trigger`: the events that started a run, and their runs.
 """
 from __future__ import annotations
 
 import datetime
 
+from ..errors import RunNotFoundError
+from ..naming import qualify
 from .current import current
-from .errors import RunNotFoundError
-from .naming import qualify
 from .store import RUN_RECORD, TASK_RECORD, ArtifactStore, load_artifact, read_json
 
 
@@ -19,7 +20,7 @@ class Flow:
         self.name = qualify(name, current.deployment)
         self.pathspec = self.name
 
-    def runs(self) -> list["Run"]:
+    def runs(self) -> list[Run]:
         """All runs, newest first."""
         runs = [Run._at(self, run_id) for run_id in self.store.run_ids(self.name)]
         return sorted(runs, key=lambda run: run.created_at, reverse=True)
@@ -28,15 +29,15 @@ class Flow:
         return iter(self.runs())
 
     @property
-    def latest_run(self) -> "Run | None":
+    def latest_run(self) -> Run | None:
         runs = self.runs()
         return runs[0] if runs else None
 
     @property
-    def latest_successful_run(self) -> "Run | None":
+    def latest_successful_run(self) -> Run | None:
         return next((run for run in self.runs() if run.successful), None)
 
-    def __getitem__(self, run_id: str) -> "Run":
+    def __getitem__(self, run_id: str) -> Run:
         return Run(f"{self.name}/{run_id}", store=self.store)
 
     def __repr__(self):
@@ -56,7 +57,7 @@ class Run:
                                    f"(`Flow('{flow.name}').runs()` lists them).")
 
     @classmethod
-    def _at(cls, flow: Flow, run_id: str) -> "Run":
+    def _at(cls, flow: Flow, run_id: str) -> Run:
         run = cls.__new__(cls)
         run._init(flow, run_id)
         return run
@@ -78,7 +79,6 @@ class Run:
     @property
     def trigger(self):
         """The events that started this run (falsy when none did)."""
-        from .triggers import Trigger
         return Trigger(self._record.get("trigger", []), self.flow.store)
 
     @property
@@ -87,7 +87,7 @@ class Run:
         return self._record.get("trigger_depth", 0)
 
     @property
-    def end_task(self) -> "Task | None":
+    def end_task(self) -> Task | None:
         try:
             return self["end"].task
         except RunNotFoundError:
@@ -108,17 +108,17 @@ class Run:
         return end.finished_at if end is not None else None
 
     @property
-    def data(self) -> "DataArtifacts":
+    def data(self) -> DataArtifacts:
         end = self.end_task
         if end is None:
             raise RunNotFoundError(f"Run '{self.pathspec}' has not finished: its data is read from the "
                                    "'end' step, which has not run.")
         return end.data
 
-    def steps(self) -> list["Step"]:
+    def steps(self) -> list[Step]:
         return [Step(self, name) for name in self.flow.store.step_names(self.path)]
 
-    def __getitem__(self, step_name: str) -> "Step":
+    def __getitem__(self, step_name: str) -> Step:
         return Step(self, step_name)
 
     def __repr__(self):
@@ -131,13 +131,13 @@ class Step:
         self.pathspec = f"{run.pathspec}/{name}"
         self.path = run.path / name
 
-    def tasks(self) -> list["Task"]:
+    def tasks(self) -> list[Task]:
         if not self.path.exists():
             return []
         return [Task(self, task_id) for task_id in self.run.flow.store.task_ids(self.path)]
 
     @property
-    def task(self) -> "Task":
+    def task(self) -> Task:
         tasks = self.tasks()
         if not tasks:
             raise RunNotFoundError(f"Step '{self.pathspec}' has no task.")
@@ -167,7 +167,7 @@ class Task:
         return datetime.datetime.fromisoformat(self._record["finished_at"])
 
     @property
-    def data(self) -> "DataArtifacts":
+    def data(self) -> DataArtifacts:
         return DataArtifacts(self.step.run.path, self._record["artifacts"], self.pathspec)
 
     def __repr__(self):
@@ -199,3 +199,71 @@ class DataArtifacts:
 
     def __repr__(self):
         return f"<data of {self._owner}: {', '.join(sorted(self._locations))}>"
+
+
+# -- current.trigger --------------------------------------------------------------------------
+
+NOT_TRIGGERED = ("This run was not triggered by another flow: current.trigger is set in runs started by "
+                 "@trigger_on_finish, or locally with `python flow.py --trigger FlowName/RUN_ID run`.")
+
+
+class TriggerEvent:
+    """One event that started the run (Metaflow's MetaflowEvent)."""
+
+    def __init__(self, data: dict):
+        self._data = data
+        self.name, self.id, self.type = data["name"], data.get("id"), data.get("type", "run")
+        self.extra = data.get("extra") or {}
+        self.timestamp = datetime.datetime.fromisoformat(data["timestamp"]) if data.get("timestamp") else None
+        self.pathspec = data.get("pathspec")
+
+    def __repr__(self):
+        return f"TriggerEvent(name={self.name!r}, id={self.id!r}, timestamp={self.timestamp}, type={self.type!r})"
+
+
+class Trigger:
+    """`current.trigger`: the events (and so the runs) that started this run; falsy when none did."""
+
+    def __init__(self, events: list[dict], store=None):
+        self._events = [TriggerEvent(e) for e in events]
+        self._store = store
+
+    def __bool__(self):
+        return bool(self._events)
+
+    @property
+    def events(self) -> list[TriggerEvent]:
+        return list(self._require())
+
+    @property
+    def event(self) -> TriggerEvent:
+        return self._require()[0]
+
+    @property
+    def runs(self):
+        return [Run(e.pathspec, store=self._store) for e in self._require() if e.pathspec]
+
+    @property
+    def run(self):
+        runs = self.runs
+        if not runs:
+            raise RunNotFoundError("The events that started this run name no flow run (they are external "
+                                   "events): read current.trigger.event instead.")
+        return runs[0]
+
+    def __getitem__(self, flow_name: str):
+        """The triggering run of `flow_name` (bare, or fully qualified)."""
+        for run in self.runs:
+            full = run.flow.name
+            if flow_name in (full, full.rsplit(".", 1)[-1]):
+                return run
+        raise KeyError(f"No run of '{flow_name}' triggered this run; it was triggered by "
+                       f"{', '.join(e.name for e in self._events)}.")
+
+    def _require(self) -> list[TriggerEvent]:
+        if not self._events:
+            raise RunNotFoundError(NOT_TRIGGERED)
+        return self._events
+
+    def __repr__(self):
+        return f"Trigger({self._events!r})"

@@ -7,13 +7,14 @@ import traceback
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from .errors import FlowTriggersError, StepFailed
-from .naming import Deployment
+from ..errors import FlowTriggersError, StepFailed
+from ..flows.graph import flow_graph
+from ..naming import Deployment
 from .output import ProgressLog
-from .runtime import TaskRef, flow_graph, prepare_task
 from .store import ArtifactStore
+from .task import TaskRef, prepare_task
 
-_PACKAGE_DIR = str(Path(__file__).resolve().parent)
+_PACKAGE_DIR = str(Path(__file__).resolve().parent.parent)
 
 
 class _Cancelled(Exception):

@@ -1,16 +1,17 @@
-"""@trigger_on_finish: which upstream runs start a flow, and `current.trigger` inside the run.
+"""@trigger_on_finish and @trigger as declared on a flow class: which upstreams start a deployment.
 
-A trigger event is a plain dict, the same whether it came from an Airflow asset event or from
-`--trigger FLOW/RUN_ID` on a local run: {"name", "id", "timestamp", "type", "pathspec", "depth"}.
-It is stored in the run's record, so every step of the run reads the same `current.trigger`.
+What a running flow sees of its trigger (`current.trigger`) is in `runtime/`; this module holds the
+declarations, how their names resolve from a deployment, and loop detection among deployments.
 """
 from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
 
-from .errors import FlowDefinitionError, NamingError, RunNotFoundError, located_at
-from .naming import Deployment, split_flow_name, validate_name
+from ..errors import FlowDefinitionError, NamingError, located_at
+from ..naming import Deployment, split_flow_name, validate_name
+from .decorators import require_flow_class
+from .parameters import flow_parameters
 
 
 @dataclass(frozen=True)
@@ -30,10 +31,8 @@ def trigger_on_finish(flow=None, flows=None, within=None):
     qualified 'project.branch.Flow' (or a dict with 'name', 'project' and 'project_branch') pins one
     deployment. `within` (a timedelta or seconds) requires all of `flows` to finish within that window.
     """
-    from .decorators import _require_flow_class
-
     def decorate(flow_cls):
-        _require_flow_class(flow_cls, "@trigger_on_finish")
+        require_flow_class(flow_cls, "@trigger_on_finish")
         with located_at(flow_cls):
             spec = FinishTrigger(_flow_list(flow, flows), _window(within))
             for item in spec.flows:
@@ -120,13 +119,10 @@ def trigger(event=None, events=None, parameters=None):
     {'name': ..., 'parameters': {...}}. `parameters` maps flow parameters to fields of the event's
     `extra`: {'alpha': 'alpha_from_event'}, or ['alpha'] for the same name.
     """
-    from .decorators import _require_flow_class
-
     def decorate(flow_cls):
-        _require_flow_class(flow_cls, "@trigger")
+        require_flow_class(flow_cls, "@trigger")
         with located_at(flow_cls):
             spec = EventTrigger(tuple(_event_entry(item, parameters) for item in _event_list(event, events)))
-            from .parameters import flow_parameters
             known = set(flow_parameters(flow_cls))
             for name, mapping in spec.events:
                 _qualify_event(name, None)
@@ -212,112 +208,3 @@ def trigger_loop(triggered_by: dict[str, set[str]], dag_id: str) -> list[str] | 
 
     found = path(dag_id, set())
     return [dag_id, *found] if found else None
-
-
-# -- current.trigger --------------------------------------------------------------------------
-
-NOT_TRIGGERED = ("This run was not triggered by another flow: current.trigger is set in runs started by "
-                 "@trigger_on_finish, or locally with `python flow.py --trigger FlowName/RUN_ID run`.")
-
-
-class TriggerEvent:
-    """One event that started the run (Metaflow's MetaflowEvent)."""
-
-    def __init__(self, data: dict):
-        self._data = data
-        self.name, self.id, self.type = data["name"], data.get("id"), data.get("type", "run")
-        self.extra = data.get("extra") or {}
-        self.timestamp = datetime.datetime.fromisoformat(data["timestamp"]) if data.get("timestamp") else None
-        self.pathspec = data.get("pathspec")
-
-    def __repr__(self):
-        return f"TriggerEvent(name={self.name!r}, id={self.id!r}, timestamp={self.timestamp}, type={self.type!r})"
-
-
-class Trigger:
-    """`current.trigger`: the events (and so the runs) that started this run; falsy when none did."""
-
-    def __init__(self, events: list[dict], store=None):
-        self._events = [TriggerEvent(e) for e in events]
-        self._store = store
-
-    def __bool__(self):
-        return bool(self._events)
-
-    @property
-    def events(self) -> list[TriggerEvent]:
-        return list(self._require())
-
-    @property
-    def event(self) -> TriggerEvent:
-        return self._require()[0]
-
-    @property
-    def runs(self):
-        from .client import Run
-        return [Run(e.pathspec, store=self._store) for e in self._require() if e.pathspec]
-
-    @property
-    def run(self):
-        runs = self.runs
-        if not runs:
-            raise RunNotFoundError("The events that started this run name no flow run (they are external "
-                                   "events): read current.trigger.event instead.")
-        return runs[0]
-
-    def __getitem__(self, flow_name: str):
-        """The triggering run of `flow_name` (bare, or fully qualified)."""
-        for run in self.runs:
-            full = run.flow.name
-            if flow_name in (full, full.rsplit(".", 1)[-1]):
-                return run
-        raise KeyError(f"No run of '{flow_name}' triggered this run; it was triggered by "
-                       f"{', '.join(e.name for e in self._events)}.")
-
-    def _require(self) -> list[TriggerEvent]:
-        if not self._events:
-            raise RunNotFoundError(NOT_TRIGGERED)
-        return self._events
-
-    def __repr__(self):
-        return f"Trigger({self._events!r})"
-
-
-def depth_of(events: list[dict]) -> int:
-    """How many runs deep a chain of triggers is: 0 for a run nobody's finish started."""
-    return max((e.get("depth", 0) + 1 for e in events if e.get("type", "run") == "run"), default=0)
-
-
-def event_from_run(run) -> dict:
-    """The trigger event a finished run stands for (local --trigger)."""
-    return {"name": run.flow.name, "id": run.id, "type": "run", "pathspec": run.pathspec,
-            "timestamp": run.finished_at.isoformat() if run.finished_at else None,
-            "depth": run.trigger_depth}
-
-
-def events_for_runs(pathspecs: list[str], deployment: Deployment, store=None) -> list[dict]:
-    """Trigger events for `--trigger FLOW/RUN_ID` options: the runs must exist and have succeeded."""
-    from .client import Run
-    from .naming import qualify
-    events = []
-    for pathspec in pathspecs:
-        flow, _, run_id = pathspec.partition("/")
-        if not flow or not run_id or "/" in run_id:
-            raise RunNotFoundError(f"--trigger '{pathspec}' is not a run: write it as FlowName/RUN_ID (a bare "
-                                   "flow name means this project branch) or project.branch.FlowName/RUN_ID.")
-        run = Run(f"{qualify(flow, deployment)}/{run_id}", store=store)
-        if not run.successful:
-            raise RunNotFoundError(f"Run '{run.pathspec}' did not succeed (it failed or has not finished): "
-                                   "--trigger needs a successful run.")
-        events.append(event_from_run(run))
-    return events
-
-
-def event_from_extra(asset_name: str, timestamp, extra: dict) -> dict:
-    """The trigger event an Airflow asset event stands for: a flow's finish, or an external event."""
-    stamp = timestamp.isoformat() if timestamp else None
-    if "pathspec" in extra:
-        return {"name": asset_name, "id": extra.get("run_id"), "type": "run", "pathspec": extra["pathspec"],
-                "timestamp": stamp, "depth": extra.get("depth", 0)}
-    return {"name": asset_name, "id": stamp, "type": "event", "pathspec": None, "timestamp": stamp,
-            "extra": extra}

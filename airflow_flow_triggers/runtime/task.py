@@ -9,14 +9,24 @@ import datetime
 import functools
 from dataclasses import asdict, dataclass
 
+from ..errors import ArtifactError, FlowDefinitionError
+from ..flows.graph import flow_graph
+from ..flows.parameters import flow_parameters, resolve_parameter_values
+from ..naming import Deployment
+from .client import Trigger
 from .current import TaskContext, enter_task, leave_task
-from .errors import ArtifactError, FlowDefinitionError
-from .graph import FlowGraph
-from .naming import Deployment
-from .parameters import flow_parameters, resolve_parameter_values
-from .store import (RUN_RECORD, TASK_RECORD, ArtifactStore, file_digest, load_artifact, read_json,
-                    save_artifact, value_digest, write_json)
-from .triggers import depth_of
+from .events import depth_of
+from .store import (
+    RUN_RECORD,
+    TASK_RECORD,
+    ArtifactStore,
+    file_digest,
+    load_artifact,
+    read_json,
+    save_artifact,
+    value_digest,
+    write_json,
+)
 
 _IMMUTABLE = (int, float, complex, bool, str, bytes, type(None), range, datetime.date, datetime.time,
               datetime.timedelta)
@@ -34,13 +44,8 @@ class TaskRef:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "TaskRef":
+    def from_dict(cls, data: dict) -> TaskRef:
         return cls(**data)
-
-
-@functools.lru_cache(maxsize=None)
-def flow_graph(flow_cls: type) -> FlowGraph:
-    return FlowGraph(flow_cls)
 
 
 def now() -> str:
@@ -64,7 +69,7 @@ def execute_task(flow_cls: type, deployment: Deployment, run_id: str, step_name:
 def prepare_task(flow_cls: type, deployment: Deployment, run_id: str, step_name: str,
                  inputs: list[TaskRef], split_index: int | None = None, parameters: dict | None = None,
                  store: ArtifactStore | None = None, origin: str = "local",
-                 trigger_events: list[dict] | None = None) -> "TaskState":
+                 trigger_events: list[dict] | None = None) -> TaskState:
     """Load what the task needs (its inputs' records, its foreach branch) without running it.
 
     The start task also writes the run's record: parameters and the events that triggered it.
@@ -112,6 +117,12 @@ def _task_from_inputs(store, graph, flow_cls, deployment, run_path, step_name, i
     return TaskState(store, deployment, run_path, step_name, dict(parent["artifacts"]), stack, flow_cls)
 
 
+def run_trigger(run_path, store: ArtifactStore) -> Trigger:
+    """`current.trigger` of the run at `run_path`: the events its record says started it."""
+    record = read_json(run_path / RUN_RECORD) or {}
+    return Trigger(record.get("trigger", []), store)
+
+
 def read_task_record(run_path, step: str, task_id: str) -> dict:
     record = read_json(run_path / step / task_id / TASK_RECORD)
     if record is None:
@@ -146,7 +157,7 @@ class TaskState:
         object.__setattr__(flow, "_task", self)
         started_at = now()
         token = enter_task(TaskContext(self.deployment, self.run_path.name, self.step, self.task_id,
-                                       self.run_path, self.store))
+                                       functools.partial(run_trigger, self.run_path, self.store)))
         try:
             method = getattr(flow, self.step)
             method(Inputs(self.join_inputs)) if node.type == "join" else method()

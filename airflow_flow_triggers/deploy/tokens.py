@@ -1,0 +1,42 @@
+"""Production tokens (Metaflow's --authorize): the first deployer of a project branch owns it.
+
+    <dags folder>/<project>/<branch>/.production_token.json   {"owner", "token_sha256"}
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from pathlib import Path
+
+from ..errors import CommandLineError
+from ..naming import Deployment
+
+TOKEN_FILE = ".production_token.json"
+
+
+def check_token(folder: Path, deployment: Deployment, deployer: str, authorize: str | None,
+                generate_new_token: bool) -> str | None:
+    """Metaflow's rule: the branch's first deployer owns it; anyone else needs --authorize TOKEN.
+
+    Returns a new token when one must be issued (first deployment, or --generate-new-token).
+    """
+    if deployment.project is None:
+        return None
+    try:
+        stored = json.loads((folder / TOKEN_FILE).read_text())
+    except FileNotFoundError:
+        return secrets.token_urlsafe(16)
+    if stored["owner"] != deployer:
+        if authorize is None:
+            raise CommandLineError(f"Branch {deployment.branch} of project {deployment.project} belongs to "
+                                   f"{stored['owner']}: pass --authorize TOKEN with its production token to "
+                                   "change it.")
+        if not secrets.compare_digest(hash_token(authorize), stored["token_sha256"]):
+            raise CommandLineError(f"The token given with --authorize is not the production token of branch "
+                                   f"{deployment.branch} of project {deployment.project}.")
+    return secrets.token_urlsafe(16) if generate_new_token else None
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()

@@ -1,0 +1,48 @@
+"""Trigger events as plain dicts, the same whether they came from an Airflow asset event or from
+`--trigger FLOW/RUN_ID` on a local run: {"name", "id", "timestamp", "type", "pathspec", "depth"}.
+
+They are stored in the run's record, so every step of the run reads the same `current.trigger`.
+"""
+from __future__ import annotations
+
+from ..errors import RunNotFoundError
+from ..naming import Deployment, qualify
+from .client import Run
+
+
+def depth_of(events: list[dict]) -> int:
+    """How many runs deep a chain of triggers is: 0 for a run nobody's finish started."""
+    return max((e.get("depth", 0) + 1 for e in events if e.get("type", "run") == "run"), default=0)
+
+
+def event_from_run(run) -> dict:
+    """The trigger event a finished run stands for (local --trigger)."""
+    return {"name": run.flow.name, "id": run.id, "type": "run", "pathspec": run.pathspec,
+            "timestamp": run.finished_at.isoformat() if run.finished_at else None,
+            "depth": run.trigger_depth}
+
+
+def events_for_runs(pathspecs: list[str], deployment: Deployment, store=None) -> list[dict]:
+    """Trigger events for `--trigger FLOW/RUN_ID` options: the runs must exist and have succeeded."""
+    events = []
+    for pathspec in pathspecs:
+        flow, _, run_id = pathspec.partition("/")
+        if not flow or not run_id or "/" in run_id:
+            raise RunNotFoundError(f"--trigger '{pathspec}' is not a run: write it as FlowName/RUN_ID (a bare "
+                                   "flow name means this project branch) or project.branch.FlowName/RUN_ID.")
+        run = Run(f"{qualify(flow, deployment)}/{run_id}", store=store)
+        if not run.successful:
+            raise RunNotFoundError(f"Run '{run.pathspec}' did not succeed (it failed or has not finished): "
+                                   "--trigger needs a successful run.")
+        events.append(event_from_run(run))
+    return events
+
+
+def event_from_extra(asset_name: str, timestamp, extra: dict) -> dict:
+    """The trigger event an Airflow asset event stands for: a flow's finish, or an external event."""
+    stamp = timestamp.isoformat() if timestamp else None
+    if "pathspec" in extra:
+        return {"name": asset_name, "id": extra.get("run_id"), "type": "run", "pathspec": extra["pathspec"],
+                "timestamp": stamp, "depth": extra.get("depth", 0)}
+    return {"name": asset_name, "id": stamp, "type": "event", "pathspec": None, "timestamp": stamp,
+            "extra": extra}

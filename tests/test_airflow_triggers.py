@@ -189,20 +189,24 @@ def test_and_of_two_flows_without_window(airflow):
 
 
 def test_and_of_two_flows_within_a_window(airflow):
-    window = 45
+    window = 30
     for name in ("WinA", "WinB"):
         airflow.drop(f"{name}.py", PLAIN.format(name=name))
     airflow.drop("win_c.py", AND_DOWN.format(a="WinA", b="WinB", within=f", within={window}", name="WinC"))
-    for dag_id in ("WinA", "WinB", "WinC", "WinC.trigger_window"):
+    for dag_id in ("WinA", "WinB", "WinC", "WinC.wait_for_all"):
         airflow.wait_for_dag(dag_id)
 
     stale_a = finish(airflow, "WinA")
     finished_a = time.time()
     time.sleep(max(0, finished_a + window + 5 - time.time()))
     b = finish(airflow, "WinB")               # A's finish is stale by now: no run of WinC
-    airflow.wait_for_runs("WinC.trigger_window", 2)
+    gate_runs = airflow.wait_for_runs("WinC.wait_for_all", 2)
     airflow.settle()
     assert airflow.runs("WinC") == []
+    logged = " ".join(e.get("event", "") for e in airflow.task_log("WinC.wait_for_all", gate_runs[-1]["dag_run_id"],
+                                                                     "match_finishes"))
+    assert f"expired: WinA/{stale_a} finished at" in logged and f"more than 0:00:{window} ago" in logged
+    assert f"waiting: WinB/{b}" in logged
 
     fresh_a = finish(airflow, "WinA")          # B's finish is still fresh: it was not lost
     [c] = airflow.wait_for_runs("WinC", 1)
@@ -210,6 +214,116 @@ def test_and_of_two_flows_within_a_window(airflow):
     assert data.upstream_runs == [f"WinA/{fresh_a}", f"WinB/{b}"] and stale_a != fresh_a
     airflow.settle()
     assert len(airflow.runs("WinC")) == 1
+
+
+BURST_UP = '''
+from airflow_flow_triggers import FlowSpec, Parameter, step, build_dag
+
+class BurstUp(FlowSpec):
+    batch = Parameter('batch', default=0)
+
+    @step
+    def start(self):
+        self.rows = self.batch * 10
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+dag = build_dag(BurstUp)
+'''
+
+BURST_DOWN = '''
+from airflow_flow_triggers import FlowSpec, step, trigger_on_finish, current, build_dag
+
+@trigger_on_finish(flow='BurstUp')
+class BurstDown(FlowSpec):
+    @step
+    def start(self):
+        self.upstream = current.trigger.run.pathspec
+        self.event_id = current.trigger.event.id
+        self.rows = current.trigger.run.data.rows
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+dag = build_dag(BurstDown)
+'''
+
+
+def test_a_burst_of_finishes_starts_one_run_each(airflow):
+    """Metaflow's semantics: N finishes of the upstream start exactly N downstream runs, one each."""
+    airflow.drop("burst_up.py", BURST_UP)
+    airflow.drop("burst_down.py", BURST_DOWN)
+    airflow.wait_for_dag("BurstUp")
+    airflow.wait_for_dag("BurstDown")
+    ups = [airflow.trigger("BurstUp", {"batch": batch}) for batch in (1, 2, 3, 4)]
+    assert all(run["state"] == "success" for run in airflow.wait_for_runs("BurstUp", 4))
+    downs = airflow.wait_for_runs("BurstDown", 4)
+    airflow.settle()
+    assert len(airflow.runs("BurstDown")) == 4 and all(run["state"] == "success" for run in downs)
+    seen = [Run(f"BurstDown/{run['dag_run_id']}", store=airflow.store()).data for run in downs]
+    assert sorted(data.upstream for data in seen) == sorted(f"BurstUp/{up}" for up in ups)
+    assert sorted(data.event_id for data in seen) == sorted(ups)
+    assert sorted(data.rows for data in seen) == [10, 20, 30, 40]
+    assert sorted(run["partition_key"] for run in downs) == sorted(f"BurstUp/{up}" for up in ups)
+
+
+def test_and_burst_matches_finishes_first_in_first_out(airflow):
+    """Three finishes of A and one of B start one run (A1 + B1); A2 and A3 wait for B's next two."""
+    for name in ("FifoA", "FifoB"):
+        airflow.drop(f"{name}.py", PLAIN.format(name=name))
+    airflow.drop("fifo_c.py", AND_DOWN.format(a="FifoA", b="FifoB", within="", name="FifoC"))
+    for dag_id in ("FifoA", "FifoB", "FifoC", "FifoC.wait_for_all"):
+        airflow.wait_for_dag(dag_id)
+    a = [airflow.trigger("FifoA") for _ in range(3)]
+    airflow.wait_for_runs("FifoA", 3)
+    b = [finish(airflow, "FifoB")]
+    [first] = airflow.wait_for_runs("FifoC", 1)
+    airflow.wait_for_runs("FifoC.wait_for_all", 4)
+    airflow.settle()
+    assert len(airflow.runs("FifoC")) == 1
+    logs = " ".join(e.get("event", "") for run in airflow.runs("FifoC.wait_for_all")
+                    for e in airflow.task_log("FifoC.wait_for_all", run["dag_run_id"], "match_finishes"))
+    assert f"waiting: FifoA/{a[1]}" in logs and f"waiting: FifoA/{a[2]}" in logs
+
+    b += [airflow.trigger("FifoB") for _ in range(2)]
+    runs = airflow.wait_for_runs("FifoC", 3)
+    airflow.settle()
+    assert len(airflow.runs("FifoC")) == 3
+    sets = sorted(Run(f"FifoC/{run['dag_run_id']}", store=airflow.store()).data.upstream_runs for run in runs)
+    assert sets == sorted([f"FifoA/{x}", f"FifoB/{y}"] for x, y in zip(a, b, strict=True))
+    assert first["dag_run_id"] in [run["dag_run_id"] for run in runs]
+
+
+def test_a_hand_posted_finish_event_runs_no_step_code(airflow):
+    """POST /api/v2/assets/events naming a run that never happened: the run is skipped, with one line."""
+    airflow.drop("forge_up.py", PLAIN.format(name="ForgeUp"))
+    airflow.drop("forge_down.py", LOOP.format(name="ForgeDown", other="ForgeUp"))
+    airflow.wait_for_dag("ForgeUp")
+    airflow.wait_for_dag("ForgeDown")
+    [asset] = [a for a in airflow.assets() if a["name"] == "ForgeUp"]
+    bogus = {"run_id": "made_up", "pathspec": "ForgeUp/made_up", "flow": "ForgeUp"}
+    airflow.api("POST", "assets/events", {"asset_id": asset["id"], "extra": bogus})   # no key: no consumer at all
+    airflow.api("POST", "assets/events", {"asset_id": asset["id"], "extra": bogus, "partition_key": "ForgeUp/made_up"})
+    [forged] = airflow.wait_for_runs("ForgeDown", 1)
+    states = {ti["task_id"]: ti["state"] for ti in airflow.task_instances("ForgeDown", forged["dag_run_id"])}
+    assert states == {"start": "skipped", "end": "skipped"}
+    assert airflow.store().run_ids("ForgeDown") == []            # no step code ran: no run record
+    logged = [e.get("event", "") for e in airflow.task_log("ForgeDown", forged["dag_run_id"], "start")]
+    [line] = [text for text in logged if text.startswith("Not running ForgeDown")]
+    assert "the finish event of ForgeUp at" in line and "run 'ForgeUp/made_up' does not exist in the artifact store" \
+        in line and "start ForgeDown with `airflow dags trigger`, or let a real run of ForgeUp finish." in line
+
+    real = finish(airflow, "ForgeUp")
+    runs = airflow.wait_for_runs("ForgeDown", 2)
+    airflow.settle()
+    assert len(airflow.runs("ForgeDown")) == 2 and runs[-1]["state"] == "success"
+    assert airflow.store().run_ids("ForgeDown") == [runs[-1]["dag_run_id"]]
+    assert Run(f"ForgeDown/{runs[-1]['dag_run_id']}", store=airflow.store()).trigger.run.pathspec == f"ForgeUp/{real}"
 
 
 def test_inference_flow_reads_the_model(airflow, tmp_path):

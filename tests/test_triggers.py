@@ -187,15 +187,19 @@ def test_schedules_from_triggers(tmp_path):
     bag = dagbag(tmp_path)
     assert not bag.import_errors, bag.import_errors
     dags = bag.dags
-    assert uris(dags["p.user.alice.OneFlow"].timetable.asset_condition) == ["x-flow-finished://p.user.alice.Up"]
-    assert uris(dags["AndFlow"].timetable.asset_condition) == ["x-flow-finished://A", "x-flow-finished://q.prod.B"]
-    assert type(dags["AndFlow"].timetable.asset_condition).__name__ == "AssetAll"
-    assert uris(dags["WinFlow"].timetable.asset_condition) == ["x-flow-trigger-window://WinFlow"]
-    keeper = dags["WinFlow.trigger_window"]
-    assert type(keeper.timetable.asset_condition).__name__ == "AssetAny"
-    assert uris(keeper.timetable.asset_condition) == ["x-flow-finished://A", "x-flow-finished://B"]
-    assert keeper.max_active_runs == 1 and keeper.is_paused_upon_creation is False
-    assert [o.uri for o in keeper.get_task("check_window").outlets] == ["x-flow-trigger-window://WinFlow"]
+    one = dags["p.user.alice.OneFlow"].timetable
+    assert type(one).__name__ == "PartitionedAssetTimetable"          # one run per upstream finish
+    assert uris(one.asset_condition) == ["x-flow-finished://p.user.alice.Up"]
+    for consumer, upstreams in (("AndFlow", ["x-flow-finished://A", "x-flow-finished://q.prod.B"]),
+                                ("WinFlow", ["x-flow-finished://A", "x-flow-finished://B"])):
+        assert type(dags[consumer].timetable).__name__ == "PartitionedAssetTimetable"
+        assert uris(dags[consumer].timetable.asset_condition) == [f"x-flow-all-finished://{consumer}"]
+        gate = dags[f"{consumer}.wait_for_all"]
+        assert type(gate.timetable).__name__ == "PartitionedAssetTimetable"
+        assert type(gate.timetable.asset_condition).__name__ == "AssetAny"
+        assert uris(gate.timetable.asset_condition) == upstreams
+        assert gate.max_active_runs == 1 and gate.is_paused_upon_creation is False
+        assert [o.uri for o in gate.get_task("match_finishes").outlets] == [f"x-flow-all-finished://{consumer}"]
     assert uris(dags["p.test.x.EventFlow"].timetable.asset_condition) == ["x-flow-event://p.test.x.data_updated"]
 
 
@@ -283,4 +287,31 @@ def test_bad_setting_is_a_clear_error(tmp_path, monkeypatch):
         "[flow_triggers] trigger_window = 'an hour' must be a float (env AIRFLOW__FLOW_TRIGGERS__TRIGGER_WINDOW).")
     monkeypatch.setenv("AIRFLOW__FLOW_TRIGGERS__TRIGGER_WINDOW", "600")
     bag = dagbag(tmp_path)
-    assert "WindowDefaultFlow.trigger_window" in bag.dags
+    assert "WindowDefaultFlow.wait_for_all" in bag.dags
+
+
+OWN_DAG = '''
+import pendulum
+from airflow.sdk import DAG, Asset, PartitionedAssetTimetable, task
+
+finish = Asset(name="variant_demo.prod.TrainFlow", uri="x-flow-finished://variant_demo.prod.TrainFlow")
+with DAG("{dag_id}", schedule={schedule}, start_date=pendulum.datetime(2024, 1, 1, tz="UTC")):
+    task(task_id="report")(lambda: None)()
+'''
+
+
+def test_own_dags_on_a_finish_asset_must_be_partitioned(tmp_path):
+    """The cluster policy: a plain asset schedule on a (partitioned) finish asset would never run."""
+    (tmp_path / "plain.py").write_text(OWN_DAG.format(dag_id="plain_report", schedule="[finish]"))
+    (tmp_path / "ref.py").write_text(OWN_DAG.format(
+        dag_id="ref_report", schedule="[Asset.ref(uri='x-flow-finished://variant_demo.prod.TrainFlow')]"))
+    (tmp_path / "partitioned.py").write_text(OWN_DAG.format(
+        dag_id="partitioned_report", schedule="PartitionedAssetTimetable(assets=finish)"))
+    bag = dagbag(tmp_path)
+    assert set(bag.dags) == {"partitioned_report"}
+    for name, dag_id in (("plain.py", "plain_report"), ("ref.py", "ref_report")):
+        assert bag.import_errors[str(tmp_path / name)].strip().splitlines()[-1].endswith(
+            f"DAG {dag_id} is scheduled on the finish asset "
+            + ("variant_demo.prod.TrainFlow" if name == "plain.py" else "x-flow-finished://variant_demo.prod.TrainFlow")
+            + ", whose events are partitioned by the run that finished, so a plain asset schedule never starts "
+            "it: use schedule=PartitionedAssetTimetable(assets=...) (from airflow.sdk) to run once per finish.")

@@ -1,9 +1,18 @@
-"""The finish Asset of a deployment: updated by its end task when a run succeeds."""
+"""The assets a deployment emits and listens to, and the partition key of a finish event.
+
+Every finish event is partitioned by the run that finished (key = its pathspec), so a consumer
+scheduled with `PartitionedAssetTimetable` gets exactly one run per upstream finish, however many
+finishes reach the scheduler at once.
+"""
 from __future__ import annotations
+
+import hashlib
 
 from ..naming import Deployment
 
 FINISH_SCHEME = "x-flow-finished"  # Airflow keeps x- URIs verbatim
+GATE_SUFFIX = "wait_for_all"  # the gate DAG and its asset: `<consumer DAG id>.wait_for_all`
+MAX_PARTITION_KEY = 250  # Airflow's ID_LEN, the partition_key column
 
 
 def finish_asset(deployment: Deployment):
@@ -13,18 +22,31 @@ def finish_asset(deployment: Deployment):
     return Asset(name=name, uri=f"{FINISH_SCHEME}://{name}", group=deployment.project or "asset")
 
 
+def is_finish_asset(asset) -> bool:
+    """Whether `asset` (anything with a `uri`) is a deployment's finish asset."""
+    return asset.uri.startswith(f"{FINISH_SCHEME}://")
+
+
 def event_asset(full_event_name: str, project: str | None):
     """The asset an external event named `full_event_name` updates (see @trigger)."""
     from airflow.sdk import Asset
     return Asset(name=full_event_name, uri=f"x-flow-event://{full_event_name}", group=project or "asset")
 
 
-def window_asset(deployment: Deployment):
-    """The asset a window keeper updates to start `deployment` (see windows.py)."""
+def gate_asset(deployment: Deployment):
+    """The asset the wait-for-all gate updates to start `deployment` (see gates.py)."""
     from airflow.sdk import Asset
     name = deployment.project_flow_name
-    return Asset(name=f"{name}.trigger_window", uri=f"x-flow-trigger-window://{name}",
+    return Asset(name=f"{name}.{GATE_SUFFIX}", uri=f"x-flow-all-finished://{name}",
                  group=deployment.project or "asset")
+
+
+
+def partition_key(pathspec: str) -> str:
+    """The partition key of a finish event: the finished run's pathspec (a digest if over 250 chars)."""
+    if len(pathspec) <= MAX_PARTITION_KEY:
+        return pathspec
+    return "sha256:" + hashlib.sha256(pathspec.encode()).hexdigest()
 
 
 def finish_event_extra(deployment: Deployment, run_id: str, run_location: str, depth: int) -> dict:

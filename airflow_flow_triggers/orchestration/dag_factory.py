@@ -17,10 +17,10 @@ from ..flows.decorators import deployment_of, step_settings
 from ..flows.graph import FlowGraph, flow_graph
 from ..flows.parameters import JSONType, flow_parameters
 from ..flows.triggers import trigger_loop
-from ..naming import Deployment, sanitize_user
-from .assets import event_asset, finish_asset, window_asset
+from ..naming import Deployment, check_dag_id, sanitize_user
+from .assets import GATE_SUFFIX, event_asset, finish_asset, gate_asset
+from .gates import gate_callable
 from .tasks import step_callable
-from .windows import window_callable
 
 START_DATE = (2024, 1, 1)  # fixed, in UTC: a deployment never backfills
 _TAG_MAX_LEN = 100  # Airflow's TAG_MAX_LEN
@@ -102,7 +102,11 @@ def _deployment(flow_cls, user, branch, production, deployed_by) -> Deployment:
 
 
 def _schedule(flow_cls, graph: FlowGraph, deployment: Deployment, owner: str):
-    """@schedule's cron, or the upstream finish assets of @trigger_on_finish (AND, or a window keeper)."""
+    """@schedule's cron, the external events of @trigger, or the finish partitions of @trigger_on_finish.
+
+    One upstream: partitioned on its finish asset, one run per finish. Several: partitioned on the
+    asset of a wait-for-all gate DAG, one run per complete set of finishes (gates.py).
+    """
     spec, events = flow_cls._trigger_on_finish, flow_cls._trigger_events
     chosen = [name for name, on in (("@schedule", flow_cls._schedule is not None), ("@trigger", events is not None),
                                     ("@trigger_on_finish", spec is not None)) if on]
@@ -121,12 +125,11 @@ def _schedule(flow_cls, graph: FlowGraph, deployment: Deployment, owner: str):
                                   f"({deployment.project_flow_name}), a loop that would never stop: trigger it "
                                   "on another flow.", graph.file, graph.line)
     _report_trigger_loop(deployment, upstreams)
+    from airflow.sdk import PartitionedAssetTimetable
     assets = [finish_asset(u) for u in upstreams]
-    window = spec.within or _default_window()
-    if len(assets) == 1 or window is None:
-        from airflow.sdk import AssetAll
-        return assets[0] if len(assets) == 1 else AssetAll(*assets)
-    return _window_keeper(deployment, assets, window, owner)
+    if len(assets) == 1:
+        return PartitionedAssetTimetable(assets=assets[0])
+    return PartitionedAssetTimetable(assets=_gate(deployment, assets, spec.within or _default_window(), owner))
 
 
 _TRIGGERED_BY: dict[str, set[str]] = {}  # consumer -> upstreams, for every DAG built in this process
@@ -154,18 +157,20 @@ def _default_window():
     return None if seconds is None else datetime.timedelta(seconds=seconds)
 
 
-def _window_keeper(deployment: Deployment, upstreams: list, window, owner: str):
-    """The keeper DAG that starts `deployment` when all upstreams finished within `window`; returns its asset."""
+def _gate(deployment: Deployment, upstreams: list, window, owner: str):
+    """The gate DAG that starts `deployment` once per set of upstream finishes; returns its asset."""
     import pendulum
-    from airflow.sdk import DAG, AssetAny, task
-    gate = window_asset(deployment)
-    with DAG(dag_id=f"{deployment.project_flow_name}.trigger_window", schedule=AssetAny(*upstreams),
+    from airflow.sdk import DAG, AssetAny, PartitionedAssetTimetable, task
+    gate = gate_asset(deployment)
+    within = f" within {window}" if window else ""
+    with DAG(dag_id=check_dag_id(f"{deployment.project_flow_name}.{GATE_SUFFIX}"),
+             schedule=PartitionedAssetTimetable(assets=AssetAny(*upstreams)),
              start_date=pendulum.datetime(*START_DATE, tz="UTC"), catchup=False, is_paused_upon_creation=False,
-             max_active_runs=1, tags=_tags(deployment) + ["trigger_window"], default_args={"owner": owner},
-             description=f"Starts {deployment.project_flow_name} when "
-                         f"{', '.join(a.name for a in upstreams)} all finished within {window}."):
-        task(task_id="check_window", inlets=[*upstreams, gate], outlets=[gate])(
-            window_callable(deployment.project_flow_name, upstreams, gate, window))()
+             max_active_runs=1, tags=_tags(deployment) + [GATE_SUFFIX], default_args={"owner": owner},
+             description=f"Starts {deployment.project_flow_name} once per set of finishes of "
+                         f"{', '.join(a.name for a in upstreams)}{within}."):
+        task(task_id="match_finishes", inlets=[*upstreams, gate], outlets=[gate])(
+            gate_callable(deployment.project_flow_name, upstreams, gate, window))()
     return gate
 
 

@@ -7,13 +7,13 @@ from .. import config
 from ..flows.parameters import flow_parameters
 from ..flows.triggers import event_parameters
 from ..naming import Deployment
-from ..runtime.events import depth_of, event_from_extra
+from ..runtime.events import depth_of, event_from_extra, forged_finish
 from ..runtime.store import RUN_RECORD, ArtifactStore, read_json
 from ..runtime.task import TaskRef, execute_task
-from .assets import finish_event_extra
+from .assets import finish_event_extra, is_finish_asset, partition_key
 
 log = logging.getLogger(__name__)
-WINDOW_EVENTS = "flow_triggers_events"  # the upstream events a window keeper's trigger event carries
+GATE_BATCHES = "flow_triggers_batches"  # a gate event's extra: {partition key: the upstream events it starts}
 CONF_TRIGGER = "flow_triggers_trigger"  # `airflow trigger --trigger`: the events, in the run's conf
 
 
@@ -27,6 +27,7 @@ def step_callable(flow_cls: type, deployment: Deployment, step: str, step_type: 
         events = params = None
         if step == "start":
             events = triggering_events(context)
+            _skip_forged(deployment, events, store)
             _stop_runaway_chain(deployment, events)
             names = flow_parameters(flow_cls)  # conf may carry more keys than the flow's parameters
             params = {name: value for name, value in dict(context["params"]).items() if name in names}
@@ -38,7 +39,9 @@ def step_callable(flow_cls: type, deployment: Deployment, step: str, step_type: 
         if finish is not None:
             run_path = store.run_path(deployment.project_flow_name, run_id)
             depth = (read_json(run_path / RUN_RECORD) or {}).get("trigger_depth", 0)
-            context["outlet_events"][finish].extra = finish_event_extra(deployment, run_id, str(run_path), depth)
+            outlet = context["outlet_events"][finish]
+            outlet.extra = finish_event_extra(deployment, run_id, str(run_path), depth)
+            outlet.add_partitions(partition_key(outlet.extra["pathspec"]))
         return ref.to_dict()
 
     run_step.__name__ = step
@@ -46,7 +49,7 @@ def step_callable(flow_cls: type, deployment: Deployment, step: str, step_type: 
 
 
 def triggering_events(context) -> list[dict]:
-    """The run's triggering asset events as trigger events (a window's are the upstreams it gathered).
+    """The run's triggering asset events as trigger events (a gate's are the upstream finishes it matched).
 
     A run started by `airflow trigger --trigger FLOW/RUN_ID` carries its events in its conf instead.
     """
@@ -58,24 +61,41 @@ def triggering_events(context) -> list[dict]:
     for asset in accessor:
         for event in accessor[asset]:
             extra = dict(event.extra or {})
-            if WINDOW_EVENTS in extra:
-                events.extend(extra[WINDOW_EVENTS])
+            if GATE_BATCHES in extra:
+                events.extend(extra[GATE_BATCHES].get(event.partition_key, []))
             else:
-                events.append(event_from_extra(event.asset.name, event.timestamp, extra))
+                events.append(event_from_extra(event.asset.name, event.timestamp, extra, is_finish_asset(event.asset),
+                                               (event.source_dag_id, event.source_run_id)))
     return sorted(events, key=lambda e: e.get("timestamp") or "")
+
+
+def _skip_forged(deployment: Deployment, events: list[dict], store: ArtifactStore) -> None:
+    """Run no step code for a finish event that no successful run of its upstream produced."""
+    for event in events:
+        reason = forged_finish(event, store)
+        if reason is not None:
+            _skip(f"Not running {deployment.project_flow_name}: the finish event of {event['name']} at "
+                  f"{event.get('timestamp')} that started it stands for no successful run ({reason}; artifact "
+                  f"store {store.url}); such an event is posted by hand (POST /api/v2/assets/events), not emitted "
+                  f"by a run: start {deployment.project_flow_name} with `airflow dags trigger`, or let a real run "
+                  f"of {event['name']} finish.")
 
 
 def _stop_runaway_chain(deployment: Deployment, events: list[dict]) -> None:
     limit = config.get_number("max_trigger_depth", int)
     depth = depth_of(events)
     if depth > limit:
-        from airflow.sdk.exceptions import AirflowSkipException
         chain = ", ".join(e["name"] for e in events)
-        message = (f"Not running {deployment.project_flow_name}: it was triggered by {chain} at trigger depth "
-                   f"{depth}, over [flow_triggers] max_trigger_depth = {limit}; flows that trigger each other "
-                   "in a loop stop here. Raise max_trigger_depth if the chain is meant to be this long.")
-        log.warning(message)
-        raise AirflowSkipException(message)
+        _skip(f"Not running {deployment.project_flow_name}: it was triggered by {chain} at trigger depth "
+              f"{depth}, over [flow_triggers] max_trigger_depth = {limit}; flows that trigger each other "
+              "in a loop stop here. Raise max_trigger_depth if the chain is meant to be this long.")
+
+
+def _skip(message: str):
+    """Skip the run's start task (and so the run), saying why in one log line."""
+    from airflow.sdk.exceptions import AirflowSkipException
+    log.warning(message)
+    raise AirflowSkipException(message)
 
 
 def _refs(inputs) -> tuple[list[TaskRef], int | None]:

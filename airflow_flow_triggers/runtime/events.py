@@ -38,11 +38,43 @@ def events_for_runs(pathspecs: list[str], deployment: Deployment, store=None) ->
     return events
 
 
-def event_from_extra(asset_name: str, timestamp, extra: dict) -> dict:
-    """The trigger event an Airflow asset event stands for: a flow's finish, or an external event."""
+def event_from_extra(asset_name: str, timestamp, extra: dict, finish: bool,
+                     source: tuple[str | None, str | None] = (None, None)) -> dict:
+    """The trigger event an Airflow asset event stands for: a flow's finish, or an external event.
+
+    `source` is the (DAG id, run id) of the task that emitted it; (None, None) when it was posted
+    through the REST API.
+    """
     stamp = timestamp.isoformat() if timestamp else None
-    if "pathspec" in extra:
-        return {"name": asset_name, "id": extra.get("run_id"), "type": "run", "pathspec": extra["pathspec"],
-                "timestamp": stamp, "depth": extra.get("depth", 0)}
+    if finish:
+        return {"name": asset_name, "id": extra.get("run_id"), "type": "run", "pathspec": extra.get("pathspec"),
+                "timestamp": stamp, "depth": extra.get("depth", 0), "source_dag_id": source[0],
+                "source_run_id": source[1]}
     return {"name": asset_name, "id": stamp, "type": "event", "pathspec": None, "timestamp": stamp,
             "extra": extra}
+
+
+def forged_finish(event: dict, store=None) -> str | None:
+    """Why a finish event does not stand for a successful run of the flow it names; None when it does.
+
+    A task emits its deployment's finish asset with its own DAG and run as source; an event posted
+    through the REST API has no source and is accepted only as a replay of a run that really
+    succeeded (as `--trigger` is).
+    """
+    if event.get("type", "run") != "run":
+        return None
+    name, run_id, pathspec = event["name"], event.get("id"), event.get("pathspec")
+    if not pathspec:
+        return "it names no run (its extra has no pathspec)"
+    if pathspec != f"{name}/{run_id}":
+        return f"it names run '{pathspec}', which is not a run of {name}"
+    source = (event.get("source_dag_id"), event.get("source_run_id"))
+    if source[0] is not None and source != (name, run_id):
+        return f"it was emitted by {source[0]}/{source[1]}, not by the run it names"
+    try:
+        run = Run(pathspec, store=store)
+    except RunNotFoundError:
+        return f"run '{pathspec}' does not exist in the artifact store"
+    if not run.successful:
+        return f"run '{pathspec}' did not succeed"
+    return None

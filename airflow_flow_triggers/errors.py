@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import sys
 
 
 class FlowTriggersError(Exception):
@@ -54,21 +55,30 @@ def source_location(obj) -> tuple[str | None, int | None]:
         return None, None
 
 
+def caller_location() -> tuple[str | None, int | None]:
+    """The file and line of the code that called the function calling this: where a decorator is written."""
+    frame = sys._getframe(2)
+    return frame.f_code.co_filename, frame.f_lineno
+
+
 @contextlib.contextmanager
-def located_at(obj):
-    """Errors raised inside that name no place get the file and line of `obj` (a flow class)."""
+def located(where: tuple[str | None, int | None]):
+    """Errors raised inside that name no place get the file and line `where`."""
     try:
         yield
     except FlowTriggersError as error:
         if error.file is None:
-            error.file, error.line = source_location(obj)
+            error.file, error.line = where
         raise error.with_traceback(None) from None
+
+
+def located_at(obj):
+    """Errors raised inside that name no place get the file and line of `obj` (a flow class)."""
+    return located(source_location(obj))
 
 
 def install_excepthook() -> None:
     """Flow files raise our errors at import (e.g. a bad @project name): print them as one line."""
-    import sys
-
     previous = sys.excepthook
 
     def hook(kind, value, tb):

@@ -1,4 +1,5 @@
 """`python flow.py airflow create/delete/list` on a dags folder, and what they refuse (no Airflow needed)."""
+import json
 import re
 import shutil
 
@@ -23,7 +24,7 @@ def airflow_cmd(flows, airflow_home, script, *args, user="alice", **env):
 
 
 def token_of(result):
-    return re.search(r"--authorize\): (\S+)", result.stdout).group(1)
+    return re.search(r"passes --authorize=(\S+)\)", result.stdout).group(1)
 
 
 def test_create_list_delete(flows, airflow_home):
@@ -67,7 +68,7 @@ def test_production_tokens(flows, airflow_home):
     before = snapshot(flows / "dags")
     refused = airflow_cmd(flows, airflow_home, "firstproject.py", "--production", "airflow", "create", user="bob")
     assert refused.returncode == 1
-    assert refused.stderr == ("error: Branch prod of project variant_demo belongs to alice: pass --authorize TOKEN "
+    assert refused.stderr == ("error: Branch prod of project variant_demo belongs to alice: pass --authorize=TOKEN "
                               "with its production token to change it.\n")
     wrong = airflow_cmd(flows, airflow_home, "firstproject.py", "--production", "airflow", "create",
                         "--authorize", "guess", user="bob")
@@ -129,3 +130,74 @@ def test_trigger_needs_a_reachable_airflow(flows, airflow_home):
     assert result.stderr.startswith("error: Cannot reach Airflow's REST API at http://127.0.0.1:9 (")
     assert result.stderr.rstrip().endswith("start Airflow's api-server, or set [flow_triggers] api_url "
                                            "(env AIRFLOW__FLOW_TRIGGERS__API_URL).")
+
+
+def test_tokens_never_start_with_a_dash(monkeypatch):
+    """token_urlsafe starts with '-' one time in 64; argparse would read `--authorize -AbC` as an option."""
+    from airflow_flow_triggers.deploy import tokens
+    drawn = iter(["-starts_with_a_dash", "-again", "fine_token"])
+    monkeypatch.setattr(tokens.secrets, "token_urlsafe", lambda n: next(drawn))
+    assert tokens.new_token() == "fine_token"
+
+
+def test_a_token_starting_with_a_dash_is_accepted_as_authorize_equals(flows, airflow_home):
+    """Tokens issued before this rule may start with '-': `--authorize=TOKEN` takes them."""
+    from airflow_flow_triggers.deploy.tokens import TOKEN_FILE, hash_token
+    assert airflow_cmd(flows, airflow_home, "firstproject.py", "--production", "airflow", "create").returncode == 0
+    token_file = flows / "dags" / "variant_demo" / "prod" / TOKEN_FILE
+    token_file.write_text(json.dumps({"owner": "alice", "token_sha256": hash_token("-dashed_token")}))
+    refused = airflow_cmd(flows, airflow_home, "firstproject.py", "--production", "airflow", "create",
+                          "--authorize", "-dashed_token", user="bob")
+    assert refused.returncode == 1 and refused.stderr.startswith("error: argument --authorize: expected one argument")
+    accepted = airflow_cmd(flows, airflow_home, "firstproject.py", "--production", "airflow", "create",
+                           "--authorize=-dashed_token", user="bob")
+    assert accepted.returncode == 0, accepted.stderr
+
+
+CONCURRENT_CREATE = '''
+import sys, time
+sys.path.insert(0, {flows!r})
+from pathlib import Path
+from airflow_flow_triggers.deploy import snapshots, tokens
+from airflow_flow_triggers.flows.decorators import deployment_of
+
+check = tokens.check_token
+def slow_check(*args, **kwargs):  # widen the window between reading the token file and writing it
+    result = check(*args, **kwargs)
+    time.sleep(1.0)
+    return result
+snapshots.check_token = slow_check
+
+import firstproject
+deployment = deployment_of(firstproject.FirstProjectFlow, None, True)
+while time.time() < {start}:
+    time.sleep(0.001)
+try:
+    created = snapshots.create(firstproject.FirstProjectFlow, Path({flows!r}) / "firstproject.py", deployment,
+                               Path({flows!r}) / "dags", sys.argv[1])
+    print("OWNER" if created.new_token else "AUTHORIZED")
+except Exception as error:
+    print("REFUSED", error)
+'''
+
+
+def test_concurrent_deployments_of_one_branch_have_one_owner(flows, airflow_home):
+    """Two `airflow create` of a new production branch at the same moment: exactly one becomes its owner."""
+    import subprocess
+    import sys
+    import time
+
+    from conftest import flow_env
+    script = flows / "race.py"
+    script.write_text(CONCURRENT_CREATE.format(flows=str(flows), start=time.time() + 8))
+    processes = [subprocess.Popen([sys.executable, str(script), user], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True, env=flow_env(airflow_home), cwd=str(flows)) for user in ("alice", "bob")]
+    outcomes = {user: p.communicate(timeout=120)[0].strip() for user, p in zip(("alice", "bob"), processes,
+                                                                                  strict=True)}
+    assert sorted(o.split()[0] for o in outcomes.values()) == ["OWNER", "REFUSED"], outcomes
+    owner = next(user for user, outcome in outcomes.items() if outcome == "OWNER")
+    other = next(user for user in outcomes if user != owner)
+    assert f"belongs to {owner}: pass --authorize=TOKEN" in outcomes[other]
+    folder = flows / "dags" / "variant_demo" / "prod"
+    assert json.loads((folder / ".production_token.json").read_text())["owner"] == owner
+    assert json.loads((folder / "FirstProjectFlow.deploy.json").read_text())["deployer"] == owner

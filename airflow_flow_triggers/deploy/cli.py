@@ -20,10 +20,9 @@ def main(flow_cls: type, argv: list[str] | None = None) -> None:
 
 
 def run_cli(flow_cls: type, argv: list[str]) -> int:
-    parser = _parser(flow_cls)
-    args = parser.parse_args(argv)
     try:
         flow_graph(flow_cls)
+        args = _parser(flow_cls).parse_args(argv)
         deployment = deployment_of(flow_cls, args.branch, args.production)
         return args.handler(flow_cls, deployment, args)
     except FlowTriggersError as error:
@@ -31,9 +30,22 @@ def run_cli(flow_cls: type, argv: list[str]) -> int:
         return 1
 
 
+class _ArgumentParser(argparse.ArgumentParser):
+    """A bad option is one `error:` line and exit status 1, like every other bad input (not usage + 2).
+
+    Options are never abbreviated: `--branch-al` is a mistake, not --branch-all.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **dict(kwargs, allow_abbrev=False))
+
+    def error(self, message):
+        raise CommandLineError(f"{message}: see `{self.prog} --help`.")
+
+
 def _parser(flow_cls: type) -> argparse.ArgumentParser:
     script = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "flow.py"
-    parser = argparse.ArgumentParser(prog=f"python {script}", description=f"Flow {flow_cls.__name__}.")
+    parser = _ArgumentParser(prog=f"python {script}", description=f"Flow {flow_cls.__name__}.")
     parser.add_argument("--branch", help="deploy or run on the custom branch test.BRANCH "
                                          "(prod.BRANCH with --production); needs @project")
     parser.add_argument("--production", action="store_true",
@@ -60,8 +72,9 @@ def _parser(flow_cls: type) -> argparse.ArgumentParser:
     for action in (create, delete, listing):
         action.add_argument("--dags-folder", help="default: Airflow's [core] dags_folder")
     for action in (create, delete):
-        action.add_argument("--authorize", metavar="TOKEN", help="the branch's production token, when "
-                                                                 "someone else owns the branch")
+        action.add_argument("--authorize", metavar="TOKEN",
+                            help="the branch's production token, when someone else owns the branch (write "
+                                 "--authorize=TOKEN)")
     create.add_argument("--generate-new-token", action="store_true", help="rotate the branch's production token")
     delete.add_argument("--branch-all", action="store_true", help="remove every flow of this project branch")
     trigger = actions.add_parser("trigger", help="start the deployed DAG through Airflow's REST API")
@@ -108,7 +121,11 @@ def _run(flow_cls, deployment, args) -> int:
 
 def _dags_folder(args) -> Path:
     from .snapshots import default_dags_folder
-    return Path(args.dags_folder).resolve() if args.dags_folder else default_dags_folder()
+    folder = Path(args.dags_folder).resolve() if args.dags_folder else default_dags_folder()
+    if folder.exists() and not folder.is_dir():
+        raise CommandLineError(f"The dags folder {folder} is a file, not a folder: pass --dags-folder DIR, or set "
+                               "Airflow's [core] dags_folder to a folder.")
+    return folder
 
 
 def _airflow_create(flow_cls, deployment, args) -> int:
@@ -122,7 +139,7 @@ def _airflow_create(flow_cls, deployment, args) -> int:
     print(f"Deployed {created.dag_id} to {created.path}")
     if created.new_token:
         print(f"Production token of branch {deployment.branch} of project {deployment.project} (shown only "
-              f"now; anyone else changing this branch needs it with --authorize): {created.new_token}")
+              f"now; anyone else changing this branch passes --authorize={created.new_token})")
     options = " ".join(filter(None, [f"--branch {args.branch}" if args.branch else "",
                                      "--production" if args.production else ""]))
     print(f"Start it with: python {Path(sys.argv[0]).name} {options + ' ' if options else ''}airflow trigger"

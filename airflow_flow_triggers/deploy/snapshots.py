@@ -3,14 +3,17 @@
     <dags folder>/<project>/<branch>/<FlowName>.py          the flow file as it was, plus its build_dag line
     <dags folder>/<project>/<branch>/<FlowName>.deploy.json  deployer, time, DAG id, upstream DAG ids
     <dags folder>/<project>/<branch>/.production_token.json  the branch's owner and token hash
+    <dags folder>/<project>/<branch>/.deploy.lock             changes to a branch hold an OS lock on it
 
 Flows without @project go to `<dags folder>/_flows/`. Everything is checked before anything is
 written, and each file is replaced atomically, so a refused deployment leaves the folder as it was.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
+import fcntl
 import json
 import os
 import tempfile
@@ -25,6 +28,7 @@ from .tokens import TOKEN_FILE, check_token, hash_token
 
 NO_PROJECT = "_flows"
 RECORD_SUFFIX = ".deploy.json"
+LOCK_FILE = ".deploy.lock"
 
 
 def default_dags_folder() -> Path:
@@ -52,8 +56,6 @@ def create(flow_cls, source_file: Path, deployment: Deployment, dags_folder: Pat
     upstreams = validate_deployment(flow_cls, deployment)
     _refuse_trigger_loop(dags_folder, deployment.project_flow_name, upstreams)
     folder = branch_folder(dags_folder, deployment)
-    new_token = check_token(folder, deployment, deployer, authorize, generate_new_token)
-
     source = source_file.read_text()
     snapshot = (f"{source.rstrip()}\n\n\n# Deployed by airflow_flow_triggers: {deployment.project_flow_name}\n"
                 f"from airflow_flow_triggers import build_dag as _build_dag  # noqa: E402\n"
@@ -62,46 +64,52 @@ def create(flow_cls, source_file: Path, deployment: Deployment, dags_folder: Pat
               "branch": deployment.branch, "production": deployment.is_production, "deployer": deployer,
               "deployed_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
               "source": str(source_file), "triggered_by": sorted(upstreams)}
-    folder.mkdir(parents=True, exist_ok=True)
-    if new_token is not None:
-        _write_atomically(folder / TOKEN_FILE, json.dumps({"owner": deployer, "token_sha256": hash_token(new_token)}))
-    _write_atomically(folder / f"{deployment.flow_name}{RECORD_SUFFIX}", json.dumps(record, indent=1))
-    _write_atomically(folder / f"{deployment.flow_name}.py", snapshot)
+    with branch_locked(folder):
+        new_token = check_token(folder, deployment, deployer, authorize, generate_new_token)
+        if new_token is not None:
+            _write_atomically(folder / TOKEN_FILE, json.dumps({"owner": deployer,
+                                                                "token_sha256": hash_token(new_token)}))
+        _write_atomically(folder / f"{deployment.flow_name}{RECORD_SUFFIX}", json.dumps(record, indent=1))
+        _write_atomically(folder / f"{deployment.flow_name}.py", snapshot)
     return Created(deployment.project_flow_name, folder / f"{deployment.flow_name}.py", new_token)
 
 
 def delete(dags_folder: Path, deployment: Deployment, deployer: str, authorize: str | None,
            whole_branch: bool = False) -> list[str]:
     """Remove one deployment (or all of its branch); returns the DAG ids removed."""
+    if whole_branch and deployment.project is None:
+        raise CommandLineError(f"--branch-all removes every flow of a project branch, and flow {deployment.flow_name} "
+                               "has no @project: delete it alone, without --branch-all.")
     folder = branch_folder(dags_folder, deployment)
-    records = [r for r in list_records(dags_folder, deployment.project, deployment.branch)
+    records = [r for r in _read_records(folder.glob(f"*{RECORD_SUFFIX}"))
                if whole_branch or r["flow"] == deployment.flow_name]
     if not records:
         what = f"branch {deployment.branch} of project {deployment.project}" if whole_branch else \
             deployment.project_flow_name
         raise CommandLineError(f"There is no deployment of {what} in {dags_folder}: `airflow list` shows "
                                "what is deployed.")
-    check_token(folder, deployment, deployer, authorize, False)
-    for record in records:
-        for path in (folder / f"{record['flow']}.py", folder / f"{record['flow']}{RECORD_SUFFIX}"):
-            path.unlink(missing_ok=True)
-    if whole_branch:
-        (folder / TOKEN_FILE).unlink(missing_ok=True)
+    with branch_locked(folder):
+        check_token(folder, deployment, deployer, authorize, False)
+        for record in records:
+            for path in (folder / f"{record['flow']}.py", folder / f"{record['flow']}{RECORD_SUFFIX}"):
+                path.unlink(missing_ok=True)
+        if whole_branch:
+            (folder / TOKEN_FILE).unlink(missing_ok=True)
     return [r["dag_id"] for r in records]
 
 
-def list_records(dags_folder: Path, project: str | None = None, branch: str | None = None) -> list[dict]:
-    """Every deployment record under `dags_folder`, optionally of one project branch."""
-    if not dags_folder.exists():
-        return []
+def list_records(dags_folder: Path) -> list[dict]:
+    """Every deployment record under `dags_folder`."""
+    return _read_records(dags_folder.glob(f"*/**/*{RECORD_SUFFIX}"))
+
+
+def _read_records(paths) -> list[dict]:
     records = []
-    for path in sorted(dags_folder.glob(f"*/**/*{RECORD_SUFFIX}")):
+    for path in sorted(paths):
         try:
-            record = json.loads(path.read_text())
+            records.append(json.loads(path.read_text()))
         except (OSError, ValueError):
             continue
-        if (project is None or record["project"] == project) and (branch is None or record["branch"] == branch):
-            records.append(record)
     return records
 
 
@@ -125,6 +133,15 @@ def _refuse_trigger_loop(dags_folder: Path, dag_id: str, upstreams: set[str]) ->
         raise FlowDefinitionError(f"Deploying {dag_id} would make flows trigger each other in a loop "
                                   f"({' <- '.join(loop)}, each started by the next): remove one "
                                   "@trigger_on_finish, or delete one of the deployments first.")
+
+
+@contextlib.contextmanager
+def branch_locked(folder: Path):
+    """Hold an OS lock on the branch folder's lock file: changes to one branch happen one at a time."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / LOCK_FILE, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield                       # closing the file releases the lock
 
 
 def _write_atomically(path: Path, text: str) -> None:

@@ -26,16 +26,24 @@ def check_token(folder: Path, deployment: Deployment, deployer: str, authorize: 
     try:
         stored = json.loads((folder / TOKEN_FILE).read_text())
     except FileNotFoundError:
-        return secrets.token_urlsafe(16)
+        return new_token()
     if stored["owner"] != deployer:
         if authorize is None:
             raise CommandLineError(f"Branch {deployment.branch} of project {deployment.project} belongs to "
-                                   f"{stored['owner']}: pass --authorize TOKEN with its production token to "
+                                   f"{stored['owner']}: pass --authorize=TOKEN with its production token to "
                                    "change it.")
         if not secrets.compare_digest(hash_token(authorize), stored["token_sha256"]):
             raise CommandLineError(f"The token given with --authorize is not the production token of branch "
                                    f"{deployment.branch} of project {deployment.project}.")
-    return secrets.token_urlsafe(16) if generate_new_token else None
+    return new_token() if generate_new_token else None
+
+
+def new_token() -> str:
+    """A fresh token. Never one starting with '-', which a command line would read as an option."""
+    while True:
+        token = secrets.token_urlsafe(16)
+        if not token.startswith("-"):
+            return token
 
 
 def hash_token(token: str) -> str:

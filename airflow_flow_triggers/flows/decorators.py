@@ -5,7 +5,7 @@ import dataclasses
 import datetime
 from dataclasses import dataclass
 
-from ..errors import FlowDefinitionError, located_at, source_location
+from ..errors import FlowDefinitionError, caller_location, located, located_at, source_location
 from ..naming import Deployment, validate_name
 from .flowspec import FlowSpec
 
@@ -38,16 +38,15 @@ def step_settings(func) -> StepSettings:
 
 def retry(times: int = 3, minutes_between_retries: float = 2):
     """Retry the step `times` more times after a failure (Airflow task retries)."""
-    if not isinstance(times, int) or times < 0:
-        raise FlowDefinitionError(f"@retry(times={times!r}) needs a whole number of retries, 0 or more.")
-    if not isinstance(minutes_between_retries, (int, float)) or minutes_between_retries < 0:
-        raise FlowDefinitionError(f"@retry(minutes_between_retries={minutes_between_retries!r}) needs a "
-                                  "number of minutes, 0 or more.")
+    with located(caller_location()):
+        if not _whole(times):
+            raise FlowDefinitionError(f"@retry(times={times!r}) needs a whole number of retries, 0 or more.")
+        _require_duration("@retry", "minutes_between_retries", minutes_between_retries)
 
     def decorate(func):
         _require_step(func, "@retry")
         func.step_settings = dataclasses.replace(step_settings(func), retries=times,
-                                      retry_delay=datetime.timedelta(minutes=minutes_between_retries))
+                                                 retry_delay=datetime.timedelta(minutes=minutes_between_retries))
         return func
 
     return decorate
@@ -55,9 +54,12 @@ def retry(times: int = 3, minutes_between_retries: float = 2):
 
 def timeout(seconds: float = 0, minutes: float = 0, hours: float = 0):
     """Fail the step (this attempt) when it runs longer than the sum given (Airflow execution_timeout)."""
-    limit = datetime.timedelta(seconds=seconds, minutes=minutes, hours=hours)
-    if limit <= datetime.timedelta(0):
-        raise FlowDefinitionError("@timeout needs a positive duration: seconds=, minutes= and/or hours=.")
+    with located(caller_location()):
+        for name, value in (("seconds", seconds), ("minutes", minutes), ("hours", hours)):
+            _require_duration("@timeout", name, value)
+        limit = datetime.timedelta(seconds=seconds, minutes=minutes, hours=hours)
+        if limit <= datetime.timedelta(0):
+            raise FlowDefinitionError("@timeout needs a positive duration: seconds=, minutes= and/or hours=.")
 
     def decorate(func):
         _require_step(func, "@timeout")
@@ -65,6 +67,15 @@ def timeout(seconds: float = 0, minutes: float = 0, hours: float = 0):
         return func
 
     return decorate
+
+
+def _whole(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _require_duration(decorator: str, name: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 10**9:
+        raise FlowDefinitionError(f"{decorator}({name}={value!r}) needs a number, 0 or more.")
 
 
 def _require_step(func, decorator: str):
@@ -77,11 +88,18 @@ def _require_step(func, decorator: str):
 
 def schedule(cron: str | None = None, hourly: bool = False, daily: bool = False, weekly: bool = False):
     """Run the deployed flow on a schedule: a cron expression, or hourly/daily/weekly."""
-    chosen = [value for value, on in ((cron, cron is not None), ("@hourly", hourly), ("@daily", daily),
-                                      ("@weekly", weekly)) if on]
-    if len(chosen) != 1:
-        raise FlowDefinitionError("@schedule takes exactly one of cron='...', hourly=True, daily=True or "
-                                  "weekly=True.")
+    with located(caller_location()):
+        if cron is not None and (not isinstance(cron, str) or not cron.strip()):
+            raise FlowDefinitionError(f"@schedule(cron={cron!r}) needs a cron expression as a string, e.g. "
+                                      "cron='0 * * * *'.")
+        for name, value in (("hourly", hourly), ("daily", daily), ("weekly", weekly)):
+            if not isinstance(value, bool):
+                raise FlowDefinitionError(f"@schedule({name}={value!r}) must be True or False.")
+        chosen = [value for value, on in ((cron, cron is not None), ("@hourly", hourly), ("@daily", daily),
+                                          ("@weekly", weekly)) if on]
+        if len(chosen) != 1:
+            raise FlowDefinitionError("@schedule takes exactly one of cron='...', hourly=True, daily=True or "
+                                      "weekly=True.")
 
     def decorate(flow_cls):
         require_flow_class(flow_cls, "@schedule")
@@ -111,7 +129,7 @@ def project(name: str, branch: str | None = None, production: bool | None = None
 def require_flow_class(obj, decorator: str):
     if not (isinstance(obj, type) and issubclass(obj, FlowSpec)):
         raise FlowDefinitionError(f"{decorator} decorates flow classes (subclasses of FlowSpec), not "
-                                  f"{getattr(obj, '__name__', obj)!r}.")
+                                  f"{getattr(obj, '__name__', obj)!r}.", *source_location(obj))
 
 
 def deployment_of(flow_cls: type, branch: str | None = None, production: bool = False,

@@ -7,7 +7,7 @@ import linecache
 from dataclasses import dataclass, field
 
 from ..errors import FlowDefinitionError, source_location
-from .parameters import Parameter
+from .parameters import flow_parameters
 
 
 @dataclass
@@ -38,7 +38,7 @@ class FlowGraph:
         self._check_transitions_and_types()
         self.order = self._reachable_order()
         self._check_splits_and_joins()
-        self._check_foreach_vars(set(_parameter_names(flow_cls)))
+        self._check_foreach_vars({p.attr_name for p in flow_parameters(flow_cls).values()})
 
     @functools.cached_property
     def _location(self) -> tuple[str, int | None]:
@@ -97,6 +97,9 @@ class FlowGraph:
                                       node)
             elif node.name == "end":
                 node.type = "end"
+                if node.takes_inputs:
+                    raise self._error("The 'end' step cannot be a join: define it as 'def end(self)', with a join "
+                                      "step before it.", node)
             elif node.takes_inputs:
                 node.type = "join"
             if node.foreach_var is not None:
@@ -216,13 +219,6 @@ def _step_functions(flow_cls: type):
             if name not in seen and getattr(value, "is_step", False):
                 seen.add(name)
                 yield name, value
-
-
-def _parameter_names(flow_cls: type):
-    for klass in flow_cls.__mro__:
-        for name, value in vars(klass).items():
-            if isinstance(value, Parameter):
-                yield name
 
 
 def _parse_step(name: str, func) -> StepNode:

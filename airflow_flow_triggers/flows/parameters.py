@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..errors import CommandLineError, FlowDefinitionError
+from ..errors import CommandLineError, FlowDefinitionError, caller_location, located
 
 
 class JSONType:
@@ -20,13 +20,17 @@ class Parameter:
 
     def __init__(self, name: str, default: Any = None, type: type | None = None, help: str | None = None,
                  required: bool = False):
-        if not isinstance(name, str) or not name.replace("_", "").replace("-", "").isalnum():
-            raise FlowDefinitionError(f"Parameter name {name!r} is invalid: use letters, digits, '_' or '-'.")
-        if type is None:
-            type = builtin_type(default) if default is not None else str
-        if type not in _TYPE_NAMES:
-            raise FlowDefinitionError(f"Parameter '{name}' has type {type!r}: use str, int, float, bool or "
-                                      "JSONType.")
+        self.location = caller_location()  # the line of the class body that defines it, for errors
+        with located(self.location):
+            if not isinstance(name, str) or not name.replace("_", "").replace("-", "").isalnum():
+                raise FlowDefinitionError(f"Parameter name {name!r} is invalid: use letters, digits, '_' or '-'.")
+            if type is None:
+                type = builtin_type(default) if default is not None else str
+            if type not in _TYPE_NAMES:
+                raise FlowDefinitionError(f"Parameter '{name}' has type {type!r}: use str, int, float, bool or "
+                                          "JSONType.")
+            if not isinstance(required, bool):
+                raise FlowDefinitionError(f"Parameter '{name}' has required={required!r}: use True or False.")
         self.name, self.default, self.type, self.help, self.required = name, default, type, help, required
         self.attr_name = name
 
@@ -73,12 +77,18 @@ def builtin_type(value: Any) -> type:
 
 
 def flow_parameters(flow_cls: type) -> dict[str, Parameter]:
-    """The flow's parameters by name, base classes first."""
+    """The flow's parameters by name, base classes first (a subclass may redefine one under its attribute)."""
     found: dict[str, Parameter] = {}
     for klass in reversed(flow_cls.__mro__):
-        for value in vars(klass).values():
-            if isinstance(value, Parameter):
-                found[value.name] = value
+        for attr, value in vars(klass).items():
+            if not isinstance(value, Parameter):
+                continue
+            other = found.get(value.name)
+            if other is not None and other.attr_name != attr:
+                raise FlowDefinitionError(f"Flow {flow_cls.__name__} has two parameters named '{value.name}' "
+                                          f"(attributes '{other.attr_name}' and '{attr}'): give each its own name.",
+                                          *value.location)
+            found[value.name] = value
     return found
 
 

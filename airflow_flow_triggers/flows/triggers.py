@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
-from ..errors import FlowDefinitionError, NamingError, located_at
+from ..errors import FlowDefinitionError, NamingError, caller_location, located
 from ..naming import Deployment, split_flow_name, validate_name
 from .decorators import require_flow_class
 from .parameters import flow_parameters
@@ -31,12 +31,13 @@ def trigger_on_finish(flow=None, flows=None, within=None):
     qualified 'project.branch.Flow' (or a dict with 'name', 'project' and 'project_branch') pins one
     deployment. `within` (a timedelta or seconds) requires all of `flows` to finish within that window.
     """
+    with located(caller_location()):
+        spec = FinishTrigger(_flow_list(flow, flows), _window(within))
+        for item in spec.flows:
+            upstream_deployment(item, None)
+
     def decorate(flow_cls):
         require_flow_class(flow_cls, "@trigger_on_finish")
-        with located_at(flow_cls):
-            spec = FinishTrigger(_flow_list(flow, flows), _window(within))
-            for item in spec.flows:
-                upstream_deployment(item, None)
         flow_cls._trigger_on_finish = spec
         return flow_cls
 
@@ -56,12 +57,12 @@ def _flow_list(flow, flows) -> tuple:
 def _window(within) -> datetime.timedelta | None:
     if within is None:
         return None
-    if isinstance(within, (int, float)) and not isinstance(within, bool):
-        within = datetime.timedelta(seconds=within)
-    if not isinstance(within, datetime.timedelta) or within <= datetime.timedelta(0):
+    window = datetime.timedelta(seconds=within) if isinstance(within, (int, float)) and \
+        not isinstance(within, bool) else within
+    if not isinstance(window, datetime.timedelta) or window <= datetime.timedelta(0):
         raise FlowDefinitionError(f"@trigger_on_finish(within={within!r}) needs a positive timedelta or number "
                                   "of seconds.")
-    return within
+    return window
 
 
 def upstream_deployment(item, within: Deployment | None) -> Deployment:
@@ -119,13 +120,17 @@ def trigger(event=None, events=None, parameters=None):
     {'name': ..., 'parameters': {...}}. `parameters` maps flow parameters to fields of the event's
     `extra`: {'alpha': 'alpha_from_event'}, or ['alpha'] for the same name.
     """
+    where = caller_location()
+    with located(where):
+        spec = EventTrigger(tuple(_event_entry(item, parameters) for item in _event_list(event, events)))
+        for name, _ in spec.events:
+            _qualify_event(name, None)
+
     def decorate(flow_cls):
         require_flow_class(flow_cls, "@trigger")
-        with located_at(flow_cls):
-            spec = EventTrigger(tuple(_event_entry(item, parameters) for item in _event_list(event, events)))
+        with located(where):
             known = set(flow_parameters(flow_cls))
             for name, mapping in spec.events:
-                _qualify_event(name, None)
                 unknown = set(mapping) - known
                 if unknown:
                     raise FlowDefinitionError(f"@trigger maps event '{name}' to parameter "

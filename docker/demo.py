@@ -6,13 +6,14 @@ Starts api-server, scheduler and dag-processor on `.demo/` (SQLite, LocalExecuto
 seed flows of dags/ with `python <flow>.py [--branch B] airflow create`, starts the first flow of
 every chain with `python <flow>.py airflow trigger`, waits for the downstream flows to start by
 themselves and finish, and prints what happened. With --keep-running, Airflow stays up (UI address printed)
-until Ctrl-C.
+until Ctrl-C or SIGTERM; either stops it.
 """
 from __future__ import annotations
 
 import argparse
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -53,6 +54,8 @@ def main() -> None:
     parser.add_argument("--keep-running", action="store_true", help="leave Airflow up until Ctrl-C")
     parser.add_argument("--home", default=str(REPO / ".demo"), help="where Airflow's home and dags go")
     args = parser.parse_args()
+    # kill, systemd and containers stop a process with SIGTERM: leave through `finally` as Ctrl-C does.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     user = current_user()
     base = Path(args.home)
     shutil.rmtree(base, ignore_errors=True)

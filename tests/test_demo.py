@@ -50,3 +50,5 @@ def test_sigterm_stops_the_demos_airflow(tmp_path):
     finally:
         if demo.poll() is None:
             demo.kill()
+        for pid in processes_with_home(home / "airflow_home"):   # what this test started and left behind
+            os.kill(pid, signal.SIGKILL)

@@ -98,7 +98,7 @@ def main() -> None:
               else f"\nUnexpected runs in {others}", flush=True)
         if args.keep_running:
             print(f"\nAirflow UI: {airflow.url} (Assets shows the finish assets). Ctrl-C stops Airflow.", flush=True)
-            airflow.processes[0].wait()
+            airflow.processes["api-server"].wait()
     except KeyboardInterrupt:
         pass
     finally:

@@ -1,7 +1,8 @@
 """A real Airflow for tests: api-server, scheduler and dag-processor on a temporary AIRFLOW_HOME.
 
 SQLite, LocalExecutor, low parallelism, short intervals, DAGs unpaused at creation. The three
-processes share one process group of their own, which `stop` ends (only it, by its id).
+processes each lead a process group of their own (with what they start), which `stop` ends
+(only those, by their ids); a test can kill and restart one component.
 """
 from __future__ import annotations
 
@@ -63,47 +64,62 @@ class AirflowHarness:
             "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.5",
             "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
             "AIRFLOW__SCHEDULER__JOB_HEARTBEAT_SEC": "2",
+            # a task whose process died (killed scheduler, lost worker) is failed, and retried, within seconds
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_SEC": "2",
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "20",
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
+            "AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL": "10",
             "AIRFLOW__FLOW_TRIGGERS__MAX_TRIGGER_DEPTH": "3",  # a loop of two flows stops within minutes
         })
-        self.group: int | None = None
-        self.processes: list[subprocess.Popen] = []
+        self.processes: dict[str, subprocess.Popen] = {}   # component -> its process, leader of its group
         self._token: str | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
 
     def start(self, timeout: float = 180) -> AirflowHarness:
         self.cli("db", "migrate", timeout=300)
-        for command in (["api-server"], ["scheduler"], ["dag-processor"]):
-            log = open(self.logs / f"{command[0]}.log", "wb")
-            process = subprocess.Popen([AIRFLOW, *command], env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                       stdin=subprocess.DEVNULL, cwd=self.base,
-                                       process_group=0 if self.group is None else self.group)
-            if self.group is None:
-                self.group = process.pid
-            self.processes.append(process)
+        for component in self.COMPONENTS:
+            self.start_component(component)
         self._wait(lambda: self._healthy(), timeout, "the api-server to answer")
         return self
 
-    def stop(self) -> None:
-        if self.group is None:
-            return
+    COMPONENTS = ("api-server", "scheduler", "dag-processor")
+
+    def start_component(self, component: str) -> None:
+        """Start one Airflow component in a process group of its own (it and everything it starts)."""
+        log = open(self.logs / f"{component}.log", "ab")
+        self.processes[component] = subprocess.Popen([AIRFLOW, component], env=self.env, stdout=log,
+                                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                                     cwd=self.base, process_group=0)
+
+    def kill_component(self, component: str, sig: int = signal.SIGKILL) -> None:
+        """Send `sig` to the component's whole process group (its workers and task processes too)."""
+        process = self.processes.pop(component)
         try:
-            os.killpg(self.group, signal.SIGTERM)
+            os.killpg(process.pid, sig)
         except ProcessLookupError:
-            return
+            pass
+        process.wait()
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            try:
+                os.killpg(process.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
         deadline = time.time() + 30
-        for process in self.processes:
+        for process in self.processes.values():
             try:
                 process.wait(max(0.1, deadline - time.time()))
             except subprocess.TimeoutExpired:
                 pass
-        try:
-            os.killpg(self.group, signal.SIGKILL)  # task runners the scheduler left behind, if any
-        except ProcessLookupError:
-            pass
-        for process in self.processes:
+        for process in self.processes.values():
+            try:
+                os.killpg(process.pid, signal.SIGKILL)  # task runners left behind, if any
+            except ProcessLookupError:
+                pass
             process.wait()
-        self.group = None
+        self.processes.clear()
 
     def _healthy(self) -> bool:
         try:
@@ -114,9 +130,8 @@ class AirflowHarness:
             return False
 
     def _check_alive(self) -> None:
-        for process in self.processes:
+        for name, process in self.processes.items():
             if process.poll() is not None:
-                name = Path(process.args[1]).name
                 raise RuntimeError(f"airflow {name} exited with {process.returncode}; see "
                                    f"{self.logs}/{name}.log:\n" + (self.logs / f"{name}.log").read_text()[-3000:])
 

@@ -279,24 +279,33 @@ def test_and_burst_matches_finishes_first_in_first_out(airflow):
     airflow.drop("fifo_c.py", AND_DOWN.format(a="FifoA", b="FifoB", within="", name="FifoC"))
     for dag_id in ("FifoA", "FifoB", "FifoC", "FifoC.wait_for_all"):
         airflow.wait_for_dag(dag_id)
-    a = [airflow.trigger("FifoA") for _ in range(3)]
+    triggered_a = [airflow.trigger("FifoA") for _ in range(3)]
     airflow.wait_for_runs("FifoA", 3)
-    b = [finish(airflow, "FifoB")]
+    finish(airflow, "FifoB")
     [first] = airflow.wait_for_runs("FifoC", 1)
     airflow.wait_for_runs("FifoC.wait_for_all", 4)
     airflow.settle()
     assert len(airflow.runs("FifoC")) == 1
+    a = finish_order(airflow, "FifoA")              # first in = first finished, not first triggered
+    assert sorted(a) == sorted(triggered_a) and len(a) == 3
     logs = " ".join(e.get("event", "") for run in airflow.runs("FifoC.wait_for_all")
                     for e in airflow.task_log("FifoC.wait_for_all", run["dag_run_id"], "match_finishes"))
     assert f"waiting: FifoA/{a[1]}" in logs and f"waiting: FifoA/{a[2]}" in logs
 
-    b += [airflow.trigger("FifoB") for _ in range(2)]
+    for _ in range(2):
+        airflow.trigger("FifoB")
     runs = airflow.wait_for_runs("FifoC", 3)
     airflow.settle()
     assert len(airflow.runs("FifoC")) == 3
+    b = finish_order(airflow, "FifoB")
     sets = sorted(Run(f"FifoC/{run['dag_run_id']}", store=airflow.store()).data.upstream_runs for run in runs)
     assert sets == sorted([f"FifoA/{x}", f"FifoB/{y}"] for x, y in zip(a, b, strict=True))
     assert first["dag_run_id"] in [run["dag_run_id"] for run in runs]
+
+
+def finish_order(airflow, dag_id) -> list[str]:
+    """The run ids of `dag_id` in the order their finish events were registered."""
+    return [event["source_run_id"] for event in airflow.asset_events(dag_id)]
 
 
 def test_a_hand_posted_finish_event_runs_no_step_code(airflow):

@@ -1,5 +1,6 @@
 """@trigger_on_finish and @trigger: names, errors, the DAGs' schedules, and local --trigger runs."""
 import datetime
+import json
 import re
 import shutil
 
@@ -315,3 +316,48 @@ def test_own_dags_on_a_finish_asset_must_be_partitioned(tmp_path):
             + ("variant_demo.prod.TrainFlow" if name == "plain.py" else "x-flow-finished://variant_demo.prod.TrainFlow")
             + ", whose events are partitioned by the run that finished, so a plain asset schedule never starts "
             "it: use schedule=PartitionedAssetTimetable(assets=...) (from airflow.sdk) to run once per finish.")
+
+
+def test_gate_matches_first_in_first_out_and_replays_on_retry(monkeypatch):
+    """The wait-for-all gate's task, fed one finish per run as Airflow does, with its Variable in a dict."""
+    import types
+
+    from airflow.sdk import Asset, Variable
+
+    from airflow_flow_triggers.orchestration import gates
+
+    variables = {}
+    monkeypatch.setattr(Variable, "get", classmethod(lambda cls, key, default=None, deserialize_json=False:
+                                                     json.loads(variables[key]) if key in variables else default))
+    monkeypatch.setattr(Variable, "set", classmethod(lambda cls, key, value, description=None, serialize_json=False:
+                                                     variables.__setitem__(key, json.dumps(value))))
+    monkeypatch.setattr(gates, "forged_finish", lambda event, store: None)
+    a, b, gate = Asset(name="A", uri="x-flow-finished://A"), Asset(name="B", uri="x-flow-finished://B"), \
+        Asset(name="C.wait_for_all", uri="x-flow-all-finished://C")
+    match = gates.gate_callable("C", [a, b], gate, None)
+
+    def finish(asset, run_id, minute):
+        event = types.SimpleNamespace(asset=asset, timestamp=datetime.datetime(2026, 1, 1, 0, minute,
+                                                                               tzinfo=datetime.timezone.utc),
+                                      extra={"run_id": run_id, "pathspec": f"{asset.name}/{run_id}"},
+                                      source_dag_id=asset.name, source_run_id=run_id)
+        outlet = types.SimpleNamespace(extra=None, keys=[])
+        outlet.add_partitions = outlet.keys.extend
+        try:
+            match(triggering_asset_events={asset: [event]}, outlet_events={gate: outlet})
+        except Exception as skipped:
+            assert type(skipped).__name__ == "AirflowSkipException"
+        return {key: [e["pathspec"] for e in batch] for key, batch in (outlet.extra or {}).get(
+            "flow_triggers_batches", {}).items()}
+
+    assert finish(a, "a1", 1) == {} and finish(a, "a2", 2) == {} and finish(a, "a3", 3) == {}
+    assert finish(b, "b1", 4) == {"B/b1": ["A/a1", "B/b1"]}
+    assert finish(b, "b1", 4) == {"B/b1": ["A/a1", "B/b1"]}          # the same run retried: the same set
+    assert finish(b, "b2", 5) == {"B/b2": ["A/a2", "B/b2"]}
+    state = json.loads(variables["flow_triggers.wait_for_all.C"])
+    assert [e["pathspec"] for e in state["waiting"]["A"]] == ["A/a3"] and state["waiting"]["B"] == []
+
+    match = gates.gate_callable("W", [a, b], gate, datetime.timedelta(minutes=10))
+    assert finish(a, "old", 0) == {}            # 2026-01-01: long before now, so expired when B arrives
+    assert finish(b, "new", 0) == {}
+    assert json.loads(variables["flow_triggers.wait_for_all.W"])["waiting"]["A"] == []

@@ -95,6 +95,9 @@ def delete(dags_folder: Path, deployment: Deployment, deployer: str, authorize: 
                 path.unlink(missing_ok=True)
         if whole_branch:
             (folder / TOKEN_FILE).unlink(missing_ok=True)
+            (folder / LOCK_FILE).unlink(missing_ok=True)   # still held: nobody changes the branch meanwhile
+    if whole_branch and not any(folder.iterdir()):
+        folder.rmdir()
     return [r["dag_id"] for r in records]
 
 

@@ -159,6 +159,8 @@ def _default_window():
 
 def _gate(deployment: Deployment, upstreams: list, window, owner: str):
     """The gate DAG that starts `deployment` once per set of upstream finishes; returns its asset."""
+    import datetime
+
     import pendulum
     from airflow.sdk import DAG, AssetAny, PartitionedAssetTimetable, task
     gate = gate_asset(deployment)
@@ -169,7 +171,7 @@ def _gate(deployment: Deployment, upstreams: list, window, owner: str):
              max_active_runs=1, tags=_tags(deployment) + [GATE_SUFFIX], default_args={"owner": owner},
              description=f"Starts {deployment.project_flow_name} once per set of finishes of "
                          f"{', '.join(a.name for a in upstreams)}{within}."):
-        task(task_id="match_finishes", inlets=[*upstreams, gate], outlets=[gate])(
+        task(task_id="match_finishes", outlets=[gate], retries=3, retry_delay=datetime.timedelta(seconds=10))(
             gate_callable(deployment.project_flow_name, upstreams, gate, window))()
     return gate
 

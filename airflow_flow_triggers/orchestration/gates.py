@@ -1,13 +1,16 @@
 """The wait-for-all gate of a flow triggered by several upstream flows, on Airflow's own pieces.
 
 For `@trigger_on_finish(flows=[...])`, with or without `within=`, the factory adds a small gate DAG,
-`<consumer>.wait_for_all`, partitioned on every upstream's finish asset, so it runs once per upstream
-finish. Its one task matches finishes first in, first out: the oldest unused finish of every
-upstream (each within the window, when there is one) make one set; each set becomes one partition
-of the gate's asset, and so exactly one run of the consumer, whose `current.trigger` lists that set.
-Finishes left over wait for the other upstreams; with a window, a finish older than it expires and
-is never used. The gate's log names every finish it has not used yet and why. It keeps no state of
-its own: which finishes were used is in the extra of its own asset events.
+`<consumer>.wait_for_all`, partitioned on every upstream's finish asset: it runs once per upstream
+finish, one run at a time. Its task keeps the finishes not used yet in a queue per upstream (the
+Airflow Variable `flow_triggers.wait_for_all.<consumer>`), adds the finish that started it, and
+matches first in, first out: the oldest waiting finish of every upstream make one set. Each set
+becomes one partition of the gate's asset, and so exactly one run of the consumer, whose
+`current.trigger` lists that set. With a window, a waiting finish older than it expires. The log
+names every finish received, used, waiting or expired.
+
+It reads only the event that started it (`triggering_asset_events`), never the asset history:
+in Airflow 3.3.2 reading an event that a still-queued run consumed fails with HTTP 500.
 """
 from __future__ import annotations
 
@@ -20,43 +23,52 @@ from .assets import partition_key
 from .tasks import GATE_BATCHES
 
 log = logging.getLogger(__name__)
-LOOKBACK = 500  # asset events read per upstream (and of the gate) at each run
+STATE_PREFIX = "flow_triggers.wait_for_all."
+MAX_WAITING = 1000  # finishes kept per upstream (the oldest go first, logged), and triggers remembered
+
+
+def state_key(consumer_dag_id: str) -> str:
+    """The Airflow Variable holding a gate's waiting finishes."""
+    return STATE_PREFIX + consumer_dag_id
 
 
 def gate_callable(consumer_dag_id: str, upstreams: list, gate, window: datetime.timedelta | None):
-    """The gate's task: emit one partition of `gate` per complete set of upstream finishes."""
+    """The gate's task: add the finish that started it, emit one partition of `gate` per complete set."""
+    names = [asset.name for asset in upstreams]
 
     def match_finishes(**context):
-        inlet_events = context["inlet_events"]
-        used = _used_pathspecs(inlet_events[gate])
-        store = ArtifactStore()
-        now = datetime.datetime.now(datetime.timezone.utc)
-        pending, notes = {}, []
-        for asset in upstreams:
-            pending[asset.name] = []
-            for event in _unused_finishes(inlet_events[asset], asset.name, used):
-                reason = forged_finish(event, store)
-                if reason is not None:
-                    notes.append(f"ignored the finish event of {asset.name} at {event['timestamp']}: {reason}")
-                elif window is not None and now - datetime.datetime.fromisoformat(event["timestamp"]) > window:
-                    notes.append(f"expired: {event['pathspec']} finished at {event['timestamp']}, more than "
-                                 f"{window} ago")
-                else:
-                    pending[asset.name].append(event)
-        sets = min(len(events) for events in pending.values())
+        from airflow.sdk import Variable
+        state = Variable.get(state_key(consumer_dag_id), default={}, deserialize_json=True)
+        waiting = {name: list(state.get("waiting", {}).get(name, [])) for name in names}
+        done = dict(state.get("done", {}))          # trigger pathspec -> the sets it completed
         batches = {}
-        for i in range(sets):
-            batch = [pending[asset.name][i] for asset in upstreams]
-            batches[partition_key(max(batch, key=lambda e: e["timestamp"])["pathspec"])] = batch
-        for events in pending.values():
-            notes += [f"waiting: {e['pathspec']} (finished at {e['timestamp']}) waits for the other upstreams"
-                      for e in events[sets:]]
-        for note in notes:
-            log.info("%s: %s", consumer_dag_id, note)
+        for event in _triggering_finishes(context):
+            if event["pathspec"] in done:            # a retry of this run: emit what it matched before
+                batches.update(done[event["pathspec"]])
+                continue
+            reason = forged_finish(event, ArtifactStore())
+            if reason is not None:
+                log.warning("%s: ignored the finish event of %s at %s: %s", consumer_dag_id, event["name"],
+                            event["timestamp"], reason)
+                continue
+            log.info("%s: received %s (finished at %s)", consumer_dag_id, event["pathspec"], event["timestamp"])
+            waiting[event["name"]].append(event)
+            _expire(consumer_dag_id, waiting, window)
+            matched = _match(waiting, names)
+            done[event["pathspec"]] = matched
+            batches.update(matched)
+        for events in waiting.values():
+            for e in events:
+                log.info("%s: waiting: %s (finished at %s) waits for the other upstreams", consumer_dag_id,
+                         e["pathspec"], e["timestamp"])
+        Variable.set(state_key(consumer_dag_id), {"waiting": waiting, "done": _last(done, MAX_WAITING)},
+                     description=f"Finishes waiting to start {consumer_dag_id} (the {consumer_dag_id}."
+                                 "wait_for_all gate's queue; see airflow_flow_triggers docs/triggers.md).",
+                     serialize_json=True)
         if not batches:
             from airflow.sdk.exceptions import AirflowSkipException
-            message = (f"Not starting {consumer_dag_id} yet: no set of finishes of "
-                       f"{', '.join(a.name for a in upstreams)}" + (f" within {window}" if window else "") + ".")
+            message = (f"Not starting {consumer_dag_id} yet: no set of finishes of {', '.join(names)}"
+                       + (f" within {window}" if window else "") + ".")
             log.info(message)
             raise AirflowSkipException(message)
         for key, batch in batches.items():
@@ -69,15 +81,37 @@ def gate_callable(consumer_dag_id: str, upstreams: list, gate, window: datetime.
     return match_finishes
 
 
-def _used_pathspecs(gate_events) -> set[str]:
-    """The upstream runs earlier sets used, from the gate's own events (newest LOOKBACK of them)."""
-    return {event["pathspec"] for gate_event in gate_events.ascending(False).limit(LOOKBACK)
-            for batch in (gate_event.extra or {}).get(GATE_BATCHES, {}).values() for event in batch}
+def _triggering_finishes(context) -> list[dict]:
+    accessor = context.get("triggering_asset_events") or {}
+    return [event_from_extra(event.asset.name, event.timestamp, dict(event.extra or {}), True,
+                             (event.source_dag_id, event.source_run_id))
+            for asset in accessor for event in accessor[asset]]
 
 
-def _unused_finishes(asset_events, name: str, used: set[str]) -> list[dict]:
-    """The finishes of one upstream after the last one a set used, oldest first, as trigger events."""
-    events = [event_from_extra(name, e.timestamp, dict(e.extra or {}), True, (e.source_dag_id, e.source_run_id))
-              for e in reversed(asset_events.ascending(False).limit(LOOKBACK))]
-    last_used = max((i for i, e in enumerate(events) if e["pathspec"] in used), default=-1)  # and older: seen
-    return [e for e in events[last_used + 1:] if e["pathspec"] not in used]
+def _expire(consumer_dag_id: str, waiting: dict[str, list[dict]], window) -> None:
+    now = datetime.datetime.now(datetime.timezone.utc)
+    for name, events in waiting.items():
+        keep = []
+        for e in events:
+            if window is not None and now - datetime.datetime.fromisoformat(e["timestamp"]) > window:
+                log.info("%s: expired: %s finished at %s, more than %s ago", consumer_dag_id, e["pathspec"],
+                         e["timestamp"], window)
+            else:
+                keep.append(e)
+        for e in keep[:-MAX_WAITING]:
+            log.warning("%s: dropped: %s, the oldest of over %d finishes of %s waiting", consumer_dag_id,
+                        e["pathspec"], MAX_WAITING, name)
+        waiting[name] = keep[-MAX_WAITING:]
+
+
+def _match(waiting: dict[str, list[dict]], names: list[str]) -> dict[str, list[dict]]:
+    """Pop every complete set (the oldest waiting finish of each upstream), keyed by its newest finish."""
+    sets = {}
+    while all(waiting[name] for name in names):
+        batch = [waiting[name].pop(0) for name in names]
+        sets[partition_key(max(batch, key=lambda e: e["timestamp"])["pathspec"])] = batch
+    return sets
+
+
+def _last(done: dict, count: int) -> dict:
+    return dict(list(done.items())[-count:])

@@ -13,12 +13,16 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	$(VENV)/bin/pip install -q -e '.[test,lint]'
 	touch $@
 
-.PHONY: demo test lint bench
+.PHONY: demo test lint bench screenshots
 demo: $(VENV)/.installed
 	$(VENV)/bin/python docker/demo.py $(DEMO_ARGS)
 
 test: $(VENV)/.installed
 	$(VENV)/bin/python -m pytest -q
+
+# docs/flow-branches.png and docs/airflow-assets.png, taken in headless Chromium by the plugin's browser test
+screenshots: $(VENV)/.installed
+	$(VENV)/bin/python -m pytest -q tests/test_plugin.py -k browser
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/lint-imports --no-logo

@@ -29,7 +29,7 @@ def free_port() -> int:
 
 
 class AirflowHarness:
-    def __init__(self, base: Path):
+    def __init__(self, base: Path, **settings: str):
         self.base = base
         self.home = base / "airflow_home"
         self.dags = base / "dags"
@@ -71,6 +71,7 @@ class AirflowHarness:
             "AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL": "10",
             "AIRFLOW__FLOW_TRIGGERS__MAX_TRIGGER_DEPTH": "3",  # a loop of two flows stops within minutes
         })
+        self.env.update(settings)                # e.g. another auth manager, other users
         self.processes: dict[str, subprocess.Popen] = {}   # component -> its process, leader of its group
         self._token: str | None = None
 
@@ -155,18 +156,37 @@ class AirflowHarness:
         return result
 
     def api(self, method: str, path: str, body: dict | None = None):
+        return self.request(method, f"/api/v2/{path.lstrip('/')}", body)
+
+    def request(self, method: str, path: str, body: dict | None = None, token: str | None = None):
+        """Call the api-server at `path` with a JWT (this harness's own by default); returns the JSON."""
         request = urllib.request.Request(
-            f"{self.url}/api/v2/{path.lstrip('/')}", method=method,
-            data=None if body is None else json.dumps(body).encode(),
-            headers={"Authorization": f"Bearer {self.token()}", "Content-Type": "application/json"})
+            f"{self.url}{path}", method=method, data=None if body is None else json.dumps(body).encode(),
+            headers={"Authorization": f"Bearer {token or self.token()}", "Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=30) as response:
             return json.loads(response.read() or b"null")
 
     def token(self) -> str:
+        """All-admins mode gives a token to anyone; otherwise the harness acts as `admin_user`."""
         if self._token is None:
-            with urllib.request.urlopen(f"{self.url}/auth/token", timeout=10) as response:
-                self._token = json.loads(response.read())["access_token"]
+            if self.env.get("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS") == "False":
+                self._token = self.login(self.admin_user)
+            else:
+                with urllib.request.urlopen(f"{self.url}/auth/token", timeout=10) as response:
+                    self._token = json.loads(response.read())["access_token"]
         return self._token
+
+    admin_user = "admin"
+
+    def login(self, username: str) -> str:
+        """A JWT for one of the simple auth manager's users, with the password it generated."""
+        passwords = json.loads((self.home / "simple_auth_manager_passwords.json.generated").read_text())
+        request = urllib.request.Request(f"{self.url}/auth/token", method="POST",
+                                         data=json.dumps({"username": username,
+                                                          "password": passwords[username]}).encode(),
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read())["access_token"]
 
     def store(self):
         """The artifact store this Airflow's tasks write to (the default root under its home)."""

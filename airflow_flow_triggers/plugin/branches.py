@@ -1,0 +1,96 @@
+"""Projects, branches and their trigger graphs, assembled from metadata rows (no database here).
+
+A deployed flow is a DAG with a finish asset; its project and branch are its `project:` and
+`project_branch:` tags. Its trigger graph is the finish -> trigger edges among the branch's DAGs,
+plus edges to DAGs of other branches (a pinned upstream, or a branch pinning this one), marked.
+"""
+from __future__ import annotations
+
+from .metadata import DagRow, Edge
+
+KINDS = ("user", "test", "prod")
+
+
+def tag_value(row: DagRow, prefix: str) -> str | None:
+    return next((tag.split(":", 1)[1] for tag in row.tags if tag.startswith(f"{prefix}:")), None)
+
+
+def branch_kind(branch: str) -> str:
+    """user, test or prod: the three namespaces of a project."""
+    kind = branch.split(".", 1)[0]
+    return kind if kind in KINDS else "other"
+
+
+def projects_view(rows: list[DagRow]) -> dict:
+    """{"projects": [{"name", "branches": [...]}], "flows": [DAG ids of flows without @project]}."""
+    projects: dict[str, set[str]] = {}
+    flows = []
+    for row in rows:
+        project, branch = tag_value(row, "project"), tag_value(row, "project_branch")
+        if project is None or branch is None:
+            flows.append(row.dag_id)
+        else:
+            projects.setdefault(project, set()).add(branch)
+    return {"projects": [{"name": name, "branches": sorted(branches)} for name, branches in sorted(projects.items())],
+            "flows": sorted(flows)}
+
+
+def branch_view(project: str, branch: str, rows: list[DagRow], edges: list[Edge], runs: dict[str, dict],
+                finishes: dict[str, dict], readable: set[str]) -> dict:
+    """One project branch: its deployments, each with its place in the trigger graph and its last run."""
+    members = {row.dag_id for row in rows}
+    triggered_by: dict[str, list[str]] = {}
+    triggers: dict[str, list[str]] = {}
+    for edge in edges:
+        if edge.upstream in readable and edge.consumer in readable:
+            triggered_by.setdefault(edge.consumer, []).append(edge.upstream)
+            triggers.setdefault(edge.upstream, []).append(edge.consumer)
+    deployments = []
+    for row in rows:
+        ups, downs = triggered_by.get(row.dag_id, []), triggers.get(row.dag_id, [])
+        finish = finishes.get(row.dag_id, {})
+        deployments.append({
+            "dag_id": row.dag_id,
+            "flow": row.dag_id.rsplit(".", 1)[-1],
+            "owner": row.owners,
+            "is_paused": row.is_paused,
+            "triggered_by": ups,
+            "triggers": downs,
+            "cross_branch": sorted({dag_id for dag_id in ups + downs if dag_id not in members}),
+            "finish_asset_id": finish.get("asset_id"),
+            "last_run": runs.get(row.dag_id),
+            "last_finish": finish.get("last_finish"),
+        })
+    kind = branch_kind(branch)
+    return {"project": project, "branch": branch, "kind": kind, "production": kind == "prod",
+            "owners": sorted({row.owners for row in rows if row.owners}), "deployments": deployments}
+
+
+def graph_layout(view: dict, column: int = 260, row: int = 84) -> dict:
+    """Positions for the branch page's SVG: columns by trigger depth, other branches' DAGs included."""
+    deployments = {d["dag_id"]: d for d in view["deployments"]}
+    nodes = list(deployments) + sorted({x for d in deployments.values() for x in d["cross_branch"]})
+    upstreams = {n: [u for u in deployments[n]["triggered_by"]] if n in deployments else [] for n in nodes}
+    for d in deployments.values():                       # edges into other branches' DAGs
+        for down in d["triggers"]:
+            if down not in deployments:
+                upstreams[down].append(d["dag_id"])
+    depth: dict[str, int] = {}
+
+    def depth_of(node: str, seen: frozenset) -> int:
+        if node not in depth:
+            ups = [u for u in upstreams.get(node, []) if u in upstreams and u not in seen]  # loops: cut
+            depth[node] = 1 + max((depth_of(u, seen | {node}) for u in ups), default=-1)
+        return depth[node]
+
+    for node in nodes:
+        depth_of(node, frozenset())
+    placed: dict[str, tuple[int, int]] = {}
+    per_column: dict[int, int] = {}
+    for node in sorted(nodes, key=lambda n: (depth[n], n)):
+        index = per_column.get(depth[node], 0)
+        per_column[depth[node]] = index + 1
+        placed[node] = (20 + depth[node] * column, 20 + index * row)
+    edges = [(u, n) for n in nodes for u in upstreams[n] if u in placed]
+    return {"nodes": placed, "edges": edges, "width": 40 + (max(depth.values(), default=0) + 1) * column,
+            "height": 40 + max(per_column.values(), default=1) * row}

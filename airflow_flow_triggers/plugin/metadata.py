@@ -1,0 +1,124 @@
+"""Every query the plugin makes of Airflow's metadata database, in one place.
+
+Airflow's ORM models are not its public interface, so they are touched here only. Each function is
+one query (or a fixed few), whatever the number of DAGs: the page and the API stay constant-cost.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, or_, select
+
+from ..orchestration.assets import FINISH_SCHEME, GATE_SUFFIX
+
+FINISH_URIS = f"{FINISH_SCHEME}://%"
+
+
+@dataclass(frozen=True)
+class DagRow:
+    dag_id: str
+    owners: str
+    is_paused: bool
+    tags: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Edge:
+    """DAG `consumer` is scheduled on the finish asset of DAG `upstream`."""
+
+    upstream: str
+    consumer: str
+
+
+def flow_dags(session) -> list[DagRow]:
+    """Every live DAG that emits a finish asset (a deployed flow), with its tags."""
+    from airflow.models.dag import DagModel, DagTag
+    rows = session.execute(
+        select(DagModel.dag_id, DagModel.owners, DagModel.is_paused, DagTag.name)
+        .outerjoin(DagTag, DagTag.dag_id == DagModel.dag_id)
+        .where(DagModel.is_stale.is_(False), DagModel.dag_id.in_(_finish_producers()))
+    ).all()
+    return _dag_rows(rows)
+
+
+def branch_dags(session, project: str, branch: str) -> list[DagRow]:
+    """The live flow DAGs of one project branch, with their tags."""
+    from airflow.models.dag import DagModel, DagTag
+    tagged = [select(DagTag.dag_id).where(DagTag.name == name).scalar_subquery()
+              for name in (f"project:{project}", f"project_branch:{branch}")]
+    rows = session.execute(
+        select(DagModel.dag_id, DagModel.owners, DagModel.is_paused, DagTag.name)
+        .outerjoin(DagTag, DagTag.dag_id == DagModel.dag_id)
+        .where(DagModel.is_stale.is_(False), DagModel.dag_id.in_(_finish_producers()),
+               DagModel.dag_id.in_(tagged[0]), DagModel.dag_id.in_(tagged[1]))
+    ).all()
+    return _dag_rows(rows)
+
+
+def trigger_edges(session, dag_ids: set[str]) -> list[Edge]:
+    """The finish -> trigger edges into or out of `dag_ids`; a wait-for-all gate stands for its consumer."""
+    from airflow.models.asset import AssetModel, DagScheduleAssetReference
+    from airflow.models.dag import DagModel
+    gates = {f"{dag_id}.{GATE_SUFFIX}" for dag_id in dag_ids}
+    rows = session.execute(
+        select(AssetModel.name, DagScheduleAssetReference.dag_id)
+        .join(DagScheduleAssetReference, DagScheduleAssetReference.asset_id == AssetModel.id)
+        .join(DagModel, DagModel.dag_id == DagScheduleAssetReference.dag_id)
+        .where(AssetModel.uri.like(FINISH_URIS), DagModel.is_stale.is_(False),
+               or_(AssetModel.name.in_(dag_ids), DagScheduleAssetReference.dag_id.in_(dag_ids | gates)))
+    ).all()
+    return sorted({Edge(upstream, consumer.removesuffix(f".{GATE_SUFFIX}")) for upstream, consumer in rows},
+                  key=lambda e: (e.upstream, e.consumer))
+
+
+def last_runs(session, dag_ids: set[str]) -> dict[str, dict]:
+    """The newest DAG run of each of `dag_ids`."""
+    from airflow.models.dagrun import DagRun
+    newest = (select(func.max(DagRun.id)).where(DagRun.dag_id.in_(dag_ids)).group_by(DagRun.dag_id)
+              .scalar_subquery())
+    rows = session.execute(
+        select(DagRun.dag_id, DagRun.run_id, DagRun.state, DagRun.start_date, DagRun.end_date)
+        .where(DagRun.id.in_(newest))
+    ).all()
+    return {dag_id: {"run_id": run_id, "state": str(state) if state else None, "start_date": _iso(start),
+                     "end_date": _iso(end)} for dag_id, run_id, state, start, end in rows}
+
+
+def finish_assets(session, dag_ids: set[str]) -> dict[str, dict]:
+    """Each of `dag_ids`' finish asset (id, for the asset page) and its newest event."""
+    from airflow.models.asset import AssetEvent, AssetModel
+    assets = select(AssetModel.id).where(AssetModel.uri.like(FINISH_URIS), AssetModel.name.in_(dag_ids))
+    newest = (select(AssetEvent.asset_id, func.max(AssetEvent.id).label("event_id"))
+              .where(AssetEvent.asset_id.in_(assets.scalar_subquery())).group_by(AssetEvent.asset_id).subquery())
+    rows = session.execute(
+        select(AssetModel.name, AssetModel.id, AssetEvent.timestamp, AssetEvent.extra, AssetEvent.source_run_id)
+        .outerjoin(newest, newest.c.asset_id == AssetModel.id)
+        .outerjoin(AssetEvent, AssetEvent.id == newest.c.event_id)
+        .where(AssetModel.uri.like(FINISH_URIS), AssetModel.name.in_(dag_ids))
+    ).all()
+    return {name: {"asset_id": asset_id,
+                   "last_finish": None if timestamp is None else
+                   {"run_id": (extra or {}).get("run_id") or source_run_id, "timestamp": _iso(timestamp)}}
+            for name, asset_id, timestamp, extra, source_run_id in rows}
+
+
+def _finish_producers():
+    from airflow.models.asset import AssetModel, TaskOutletAssetReference
+    return (select(TaskOutletAssetReference.dag_id)
+            .join(AssetModel, AssetModel.id == TaskOutletAssetReference.asset_id)
+            .where(AssetModel.uri.like(FINISH_URIS)).scalar_subquery())
+
+
+def _dag_rows(rows) -> list[DagRow]:
+    dags: dict[str, tuple] = {}
+    tags: dict[str, set[str]] = {}
+    for dag_id, owners, is_paused, tag in rows:
+        dags[dag_id] = (owners or "", bool(is_paused))
+        if tag is not None:
+            tags.setdefault(dag_id, set()).add(tag)
+    return [DagRow(dag_id, owners, paused, frozenset(tags.get(dag_id, ()))) for dag_id, (owners, paused)
+            in sorted(dags.items())]
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value is not None else None

@@ -52,7 +52,8 @@ def secured(tmp_path_factory):
     try:
         harness.start()
         for branch_args, suffix in (("user='alice'", "alice"), ("branch='new_model'", "new_model")):
-            harness.drop(f"first_{suffix}.py", seed("firstproject.py", f"dag = build_dag(FirstProjectFlow, {branch_args})"))
+            harness.drop(f"first_{suffix}.py", seed("firstproject.py",
+                                                    f"dag = build_dag(FirstProjectFlow, {branch_args})"))
             harness.drop(f"second_{suffix}.py", seed("secondproject.py",
                                                      f"dag = build_dag(SecondProjectFlow, {branch_args})"))
         harness.drop("pinned.py", PINNED)
@@ -138,36 +139,47 @@ def test_the_page_in_a_browser(secured):
             page = context.new_page()
             page.goto(f"{secured.url}/flow-triggers/")
             assert page.locator("h2.project").all_inner_texts() == ["variant_demo"]
-            chips = {chip.get_attribute("data-branch"): chip.inner_text() for chip in page.locator("a.chip[data-branch]").all()}
-            assert set(chips) == {"user.alice", "test.new_model"}
-            assert chips["user.alice"].split()[0].lower() == "user" and chips["test.new_model"].split()[0].lower() == "test"
+            chips = attributes(page, "a.chip[data-branch]", "data-branch", lambda chip: chip.inner_text().split()[0])
+            assert {branch: kind.lower() for branch, kind in chips.items()} == {"user.alice": "user",
+                                                                                  "test.new_model": "test"}
             assert page.locator("text=FirstFlow").count() == 1        # a flow without a project
 
             page.locator("a.chip[data-branch='user.alice']").click()
             page.wait_for_selector("#branch")
             assert page.locator("#branch").inner_text() == "user.alice"
-            rows = {r.get_attribute("data-dag-id"): r.locator("td").all_inner_texts() for r in page.locator("tr.deployment").all()}
-            assert set(rows) == {"variant_demo.user.alice.FirstProjectFlow", "variant_demo.user.alice.SecondProjectFlow"}
-            assert [rows[d][0] for d in sorted(rows)] == ["FirstProjectFlow", "SecondProjectFlow"]
-            assert all(cells[3] == "success" for cells in rows.values())
-            nodes = {n.get_attribute("data-dag-id"): n.get_attribute("data-state") for n in page.locator("a.node").all()}
+            rows = attributes(page, "tr.deployment", "data-dag-id", lambda row: row.locator("td").all_inner_texts())
+            assert {dag_id: (cells[0], cells[3]) for dag_id, cells in rows.items()} == {
+                "variant_demo.user.alice.FirstProjectFlow": ("FirstProjectFlow", "success"),
+                "variant_demo.user.alice.SecondProjectFlow": ("SecondProjectFlow", "success")}
+            nodes = attributes(page, "a.node", "data-dag-id", lambda node: node.get_attribute("data-state"))
             assert nodes == {"variant_demo.user.alice.FirstProjectFlow": "success",
                              "variant_demo.user.alice.SecondProjectFlow": "success",
                              "variant_demo.test.new_model.PinnedFlow": "other-branch"}
-            assert page.locator("a.node").first.get_attribute("href").endswith("/dags/variant_demo.user.alice.FirstProjectFlow")
-            page.screenshot(path=str(DOCS / "flow-branches.png"), full_page=True)
+            first_node = page.locator("a.node").first.get_attribute("href")
+            assert first_node.endswith("/dags/variant_demo.user.alice.FirstProjectFlow")
 
             page.locator("button[data-trigger='variant_demo.user.alice.SecondProjectFlow']").click()
             page.wait_for_selector("#message:has-text('Started')")
             assert len(secured.runs("variant_demo.user.alice.SecondProjectFlow")) == 2
 
-            page.goto(f"{secured.url}/")                 # Airflow's own UI: the nav entry, then its Assets view
-            page.wait_for_selector("a[href$='plugin/flow-branches']", timeout=30000)
+            page.goto(f"{secured.url}/")                 # Airflow's own UI: the nav entry opens the page inside it
+            page.locator("a[href$='plugin/flow-branches']").click()
+            inside = page.frame_locator("iframe")
+            inside.locator("a.chip[data-branch='user.alice']").click()
+            assert inside.locator("#branch").inner_text() == "user.alice"
+            inside.locator("a.node[data-state='success']").first.wait_for()
+            page.screenshot(path=str(DOCS / "flow-branches.png"), full_page=True)
+
             page.goto(f"{secured.url}/assets")
             page.wait_for_selector("text=variant_demo.user.alice.FirstProjectFlow", timeout=30000)
             page.screenshot(path=str(DOCS / "airflow-assets.png"), full_page=True)
         finally:
             browser.close()
+
+
+def attributes(page, selector: str, key: str, value) -> dict:
+    """{element's `key` attribute: value(element)} for every element matching `selector`."""
+    return {element.get_attribute(key): value(element) for element in page.locator(selector).all()}
 
 
 if __name__ == "__main__":

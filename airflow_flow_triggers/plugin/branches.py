@@ -92,5 +92,18 @@ def graph_layout(view: dict, column: int = 260, row: int = 84) -> dict:
         per_column[depth[node]] = index + 1
         placed[node] = (20 + depth[node] * column, 20 + index * row)
     edges = [(u, n) for n in nodes for u in upstreams[n] if u in placed]
-    return {"nodes": placed, "edges": edges, "width": 40 + (max(depth.values(), default=0) + 1) * column,
+    return {"nodes": placed, "edges": edges, "labels": {n: _label(n, view, deployments) for n in nodes},
+            "width": 40 + (max(depth.values(), default=0) + 1) * column,
             "height": 40 + max(per_column.values(), default=1) * row}
+
+
+def _label(dag_id: str, view: dict, deployments: dict) -> tuple[str, str, str]:
+    """(flow name, second line, state) of a graph node; another branch's DAG says which branch."""
+    flow = dag_id.rsplit(".", 1)[-1]
+    if dag_id in deployments:
+        run = deployments[dag_id]["last_run"]
+        state = run["state"] if run else "none"
+        return flow, state if run else "never ran", state
+    where = dag_id.rsplit(".", 1)[0]
+    project = f"{view['project']}."
+    return flow, "branch " + (where[len(project):] if where.startswith(project) else where), "other-branch"

@@ -15,6 +15,9 @@ class FlowTriggersError(Exception):
         self.file = file
         self.line = line
 
+    def __reduce__(self):  # keep file and line across processes (local runs' workers)
+        return type(self), (self.message, self.file, self.line)
+
     def __str__(self) -> str:
         if self.file and self.line:
             return f"{self.file}:{self.line}: {self.message}"

@@ -4,7 +4,8 @@
 
 Starts a real Airflow (tests/airflow_harness.py: SQLite, LocalExecutor), drops 50 x 10 generated DAG
 files (each branch a chain: flow i is triggered by flow i-1's finish; a gate DAG joins two flows
-per branch), waits until the dag-processor has registered all of them, then:
+per branch), waits until the dag-processor has registered all of them, runs the chains of 5 branches
+(so runs and finish events exist to report), then:
 
 - times GET /flow-triggers/api/projects/bench/branches/<branch> over many requests (round-robin over
   the branches, one warm-up pass), and reports p50/p95/max;
@@ -86,10 +87,12 @@ def main() -> None:
     parser.add_argument("--branches", type=int, default=50)
     parser.add_argument("--flows", type=int, default=10)
     parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--run-branches", type=int, default=5, help="branches whose chain runs before timing")
     args = parser.parse_args()
     branches = [f"b{b:02d}" for b in range(args.branches)]
     airflow = AirflowHarness(Path(tempfile.mkdtemp(prefix="bench_plugin_")),
-                             AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES="2")
+                             AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES="2",
+                             AIRFLOW__FLOW_TRIGGERS__MAX_TRIGGER_DEPTH="20")  # chains of 10 flows
     try:
         airflow.start()
         for branch in branches:
@@ -99,8 +102,15 @@ def main() -> None:
         airflow.drop("small/flow01.py", flow_source(1, "small"))
         total = args.branches * args.flows + 2
         started = time.time()
-        airflow._wait(lambda: _registered(airflow) >= total, 1800, f"{total} DAGs to be registered", interval=5)
+        airflow._wait(lambda: _registered(airflow) >= total + args.branches, 1800,
+                      f"{total} DAGs and {args.branches} gates to be registered", interval=5)
         print(f"registered {total} flow DAGs (+ {args.branches} gates) in {time.time() - started:.0f} s")
+
+        for branch in branches[:args.run_branches]:               # runs and finish events to report
+            airflow.api("POST", f"dags/bench.test.{branch}.Flow00/dagRuns", {"logical_date": None})
+        for branch in branches[:args.run_branches]:
+            airflow.wait_for_runs(f"bench.test.{branch}.Flow{args.flows - 1:02d}", 1, timeout=900)
+        print(f"ran the chains of {args.run_branches} branches ({args.run_branches * args.flows} flow runs)")
 
         token = airflow.token()
         for branch in branches:                                   # warm-up

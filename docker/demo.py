@@ -11,6 +11,7 @@ until Ctrl-C or SIGTERM; either stops it.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import signal
@@ -96,14 +97,29 @@ def main() -> None:
         others = [d for d in downstreams if len(airflow.runs(d)) != 1]
         print("\nEvery chain completed; each branch triggered only its own downstream flow." if not others
               else f"\nUnexpected runs in {others}", flush=True)
+        show_plugin(airflow, user)
         if args.keep_running:
-            print(f"\nAirflow UI: {airflow.url} (Assets shows the finish assets). Ctrl-C stops Airflow.", flush=True)
+            print(f"\nAirflow UI: {airflow.url} (\"Flow branches\" in the navigation; Assets shows the finish "
+                  "assets). Ctrl-C or SIGTERM stops Airflow.", flush=True)
             airflow.processes["api-server"].wait()
     except KeyboardInterrupt:
         pass
     finally:
         airflow.stop()
         print("Airflow stopped.")
+
+
+def show_plugin(airflow, user: str) -> None:
+    """What the plugin's API says about the deployed projects and Alice's branch."""
+    print("\n$ curl -H 'Authorization: Bearer ...' /flow-triggers/api/projects", flush=True)
+    print("  " + json.dumps(airflow.request("GET", "/flow-triggers/api/projects")), flush=True)
+    print(f"$ curl ... /flow-triggers/api/projects/variant_demo/branches/user.{user}", flush=True)
+    view = airflow.request("GET", f"/flow-triggers/api/projects/variant_demo/branches/user.{user}")
+    for deployment in view["deployments"]:
+        run = deployment["last_run"] or {}
+        print(f"  {deployment['dag_id']}: owner {deployment['owner']}, last run {run.get('state')}, "
+              f"triggered by {deployment['triggered_by'] or '-'}, triggers {deployment['triggers'] or '-'}", flush=True)
+    print(f"  Page: {airflow.url}/flow-triggers/ (in Airflow's UI: {airflow.url}/plugin/flow-branches)", flush=True)
 
 
 def report(airflow, store, dag_id: str, run_id: str) -> None:

@@ -28,6 +28,9 @@ def run_cli(flow_cls: type, argv: list[str]) -> int:
     except FlowTriggersError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("error: Interrupted: the run stopped, and its worker processes with it.", file=sys.stderr)
+        return 130
 
 
 class _ArgumentParser(argparse.ArgumentParser):
@@ -57,8 +60,10 @@ def _parser(flow_cls: type) -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run the flow locally, in this process")
     _parameter_options(run, flow_cls)
-    run.add_argument("--max-workers", type=_positive_int, default=16,
-                     help="how many tasks run at once in splits and foreaches (default 16)")
+    from ..runtime.runner import default_workers
+    run.add_argument("--max-workers", type=_positive_int, default=None,
+                     help="how many tasks run at once, each in a worker process, in splits and foreaches "
+                          f"(default: the number of cores, {default_workers()})")
     run.set_defaults(handler=_run)
 
     show = commands.add_parser("show", help="print the flow's steps and how they connect")

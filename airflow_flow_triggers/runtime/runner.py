@@ -1,6 +1,14 @@
-"""Local runs: the whole flow in this process, splits and foreach branches in threads."""
+"""Local runs: the whole flow on this machine, split branches and foreach items at the same time.
+
+A flow with splits or foreaches runs its tasks in worker processes (workers.py), at most
+`max_workers` at a time (default: the number of cores), so CPU-bound steps use every core. A flow
+without any runs its tasks in this process, one after the other: no process would run at the same
+time as another, so starting one would only cost time. Threads walk the graph either way.
+"""
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 import traceback
@@ -13,20 +21,25 @@ from ..naming import Deployment
 from .output import ProgressLog
 from .store import ArtifactStore
 from .task import TaskRef, prepare_task
+from .workers import StepRaised, TaskSpec, WorkerDied, WorkerPool
 
 _PACKAGE_DIR = str(Path(__file__).resolve().parent.parent)
 
 
 class _Cancelled(Exception):
-    """Another task failed; this branch stops before starting its next task."""
+    """Another task failed, or the run was interrupted; this branch stops before its next task."""
 
 
 def new_run_id() -> str:
     return str(time.time_ns() // 1000)
 
 
+def default_workers() -> int:
+    return os.cpu_count() or 1
+
+
 class LocalRun:
-    def __init__(self, flow_cls: type, deployment: Deployment, parameters: dict, max_workers: int = 16,
+    def __init__(self, flow_cls: type, deployment: Deployment, parameters: dict, max_workers: int | None = None,
                  store: ArtifactStore | None = None, log: ProgressLog | None = None,
                  trigger_events: list[dict] | None = None):
         self.flow_cls, self.deployment, self.parameters = flow_cls, deployment, parameters
@@ -34,29 +47,57 @@ class LocalRun:
         self.graph = flow_graph(flow_cls)
         self.store = store or ArtifactStore()
         self.log = log or ProgressLog()
-        self.gate = threading.BoundedSemaphore(max_workers)
+        self.max_workers = max_workers or default_workers()
+        self.gate = threading.BoundedSemaphore(self.max_workers)
         self.failed = threading.Event()
         self.lock = threading.Lock()
         self.failure: FlowTriggersError | None = None
+        self.pool: WorkerPool | None = None
         self.run_id = new_run_id()
 
     @property
     def pathspec(self) -> str:
         return f"{self.deployment.project_flow_name}/{self.run_id}"
 
+    @property
+    def parallel(self) -> bool:
+        """Whether tasks can run at the same time: the flow splits or fans out, and more than one may run."""
+        return self.max_workers > 1 and any(node.type in ("split", "foreach") for node in self.graph)
+
     def run(self) -> str:
-        """Run the flow to its end; returns the run id or raises StepFailed."""
+        """Run the flow to its end; returns the run id or raises StepFailed (KeyboardInterrupt on Ctrl-C)."""
         self.log.line(f"Workflow starting (run-id {self.run_id}):")
-        with self.log.capture():
-            try:
-                self._segment("start", [], None, stop_at=None)
-            except _Cancelled:
-                pass
+        if self.parallel:
+            self.pool = WorkerPool(self.max_workers, self.log, _user_traceback)
+        previous = self._stop_workers_on_ctrl_c()
+        try:
+            with self.log.capture():
+                try:
+                    self._segment("start", [], None, stop_at=None)
+                except _Cancelled:
+                    pass
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
+            if self.pool is not None:
+                self.pool.stop()
         if self.failed.is_set():
             self.log.line("Workflow failed.")
             raise self.failure
         self.log.line(f"Done! Run {self.pathspec} finished successfully.")
         return self.run_id
+
+    def _stop_workers_on_ctrl_c(self):
+        """On Ctrl-C end the workers at once (their tasks with them), then raise KeyboardInterrupt here."""
+        if self.pool is None or threading.current_thread() is not threading.main_thread():
+            return None
+
+        def interrupted(signum, frame):
+            self.failed.set()
+            self.pool.stop(now=True)
+            raise KeyboardInterrupt
+
+        return signal.signal(signal.SIGINT, interrupted)
 
     def _segment(self, step: str, inputs: list[TaskRef], split_index: int | None,
                  stop_at: str | None) -> TaskRef:
@@ -97,27 +138,39 @@ class LocalRun:
             if self.failed.is_set():
                 raise _Cancelled()
             prefix = f"{self.run_id}/{step}"
+            parameters = self.parameters if step == "start" else None
+            events = self.trigger_events if step == "start" else None
             try:
-                task = prepare_task(self.flow_cls, self.deployment, self.run_id, step, inputs, split_index,
-                                    self.parameters if step == "start" else None, self.store,
-                                    trigger_events=self.trigger_events if step == "start" else None)
-                prefix = f"{self.run_id}/{step}/{task.task_id}"
-                with self.log.task(prefix):
-                    self.log.line("Task is starting.", prefix)
-                    ref = task.execute()
+                if self.pool is not None:
+                    ref, prefix = self.pool.run(TaskSpec(self.flow_cls, self.deployment, self.run_id, step, inputs,
+                                                         split_index, parameters, self.store.url, events))
+                else:
+                    task = prepare_task(self.flow_cls, self.deployment, self.run_id, step, inputs, split_index,
+                                        parameters, self.store, trigger_events=events)
+                    prefix = f"{self.run_id}/{step}/{task.task_id}"
+                    with self.log.task(prefix):
+                        self.log.line("Task is starting.", prefix)
+                        ref = task.execute()
             except Exception as error:
-                self._fail(step, prefix, error)
+                self._fail(step, getattr(error, "prefix", prefix), error)
             self.log.line("Task finished successfully.", prefix)
             return ref
 
     def _fail(self, step: str, prefix: str, error: Exception):
+        if self.failed.is_set() and isinstance(error, WorkerDied):
+            raise _Cancelled()                  # the run was interrupted or failed: its workers were ended
+        where = f"task {self.deployment.project_flow_name}/{prefix}"
         if isinstance(error, FlowTriggersError):
             self.log.line(str(error), prefix)
             failure = error
+        elif isinstance(error, WorkerDied):
+            failure = StepFailed(f"Step '{step}' failed ({where}): the worker process running it {error.how} "
+                                 "(a crash in a C extension, the system out of memory, or a kill).")
         else:
-            self.log.line(_user_traceback(error), prefix)
-            failure = StepFailed(f"Step '{step}' failed (task {self.deployment.project_flow_name}/{prefix}): "
-                                 f"{type(error).__name__}: {error}")
+            kind, message, trace = (error.kind, error.message, error.traceback) if isinstance(error, StepRaised) \
+                else (type(error).__name__, str(error), _user_traceback(error))
+            self.log.line(trace, prefix)
+            failure = StepFailed(f"Step '{step}' failed ({where}): {kind}: {message}")
         self.log.line("Task failed.", prefix)
         with self.lock:
             if not self.failed.is_set():

@@ -1,0 +1,135 @@
+"""Local runs in worker processes: every core used, output in order per task, failures, deaths, Ctrl-C."""
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+from conftest import flow_env, run_flow
+
+FOREACH = '''
+import os, signal, sys, time
+from airflow_flow_triggers import FlowSpec, step, current
+
+class WorkFlow(FlowSpec):
+    @step
+    def start(self):
+        print("parent", os.getppid())
+        self.items = list(range(6))
+        self.next(self.work, foreach='items')
+
+    @step
+    def work(self):
+        print("pid", os.getpid(), current.task_id, current.pathspec)
+        for line in range(3):
+            print(f"item {{self.input}} line {{line}}")
+            time.sleep(0.05)
+        {work}
+        self.value = self.input * 10
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.values = [i.value for i in inputs]
+        self.next(self.end)
+
+    @step
+    def end(self):
+        print("values", self.values)
+
+if __name__ == '__main__':
+    WorkFlow()
+'''
+
+
+def lines_of(stdout: str, prefix: str) -> list[str]:
+    return [line.split(f"[{prefix}] ", 1)[1] for line in stdout.splitlines() if f"[{prefix}] " in line]
+
+
+def test_tasks_run_in_worker_processes_with_their_output_in_order(write_flow, airflow_home):
+    result = run_flow(write_flow(FOREACH.format(work="")), "run", "--max-workers", "3", airflow_home=airflow_home)
+    assert result.returncode == 0, result.stderr
+    run_id = re.search(r"run-id (\d+)", result.stdout).group(1)
+    pids = set()
+    for index in range(6):
+        task = lines_of(result.stdout, f"{run_id}/work/{index}")
+        assert task[0] == "Task is starting." and task[-1] == "Task finished successfully."
+        pid, task_id, pathspec = task[1].split()[1:]
+        assert (task_id, pathspec) == (str(index), f"WorkFlow/{run_id}/work/{index}")      # current, per worker
+        assert task[2:5] == [f"item {index} line {n}" for n in range(3)]
+        pids.add(int(pid))
+    runner = int(lines_of(result.stdout, f"{run_id}/start/0")[1].split()[1])     # start's parent: the runner
+    assert len(pids) <= 3 and runner not in pids
+    assert lines_of(result.stdout, f"{run_id}/end/0")[1] == "values [0, 10, 20, 30, 40, 50]"
+
+
+def test_a_failing_task_stops_the_run_and_names_its_step(write_flow, airflow_home):
+    failing = "if self.input == 4:\n            raise ValueError('item four is bad')"
+    result = run_flow(write_flow(FOREACH.format(work=failing)), "run", airflow_home=airflow_home)
+    assert result.returncode == 1
+    assert re.fullmatch(r"error: Step 'work' failed \(task WorkFlow/\d+/work/4\): ValueError: item four is bad\n",
+                        result.stderr)
+    run_id = re.search(r"run-id (\d+)", result.stdout).group(1)
+    failed = lines_of(result.stdout, f"{run_id}/work/4")
+    assert "Traceback (most recent call last):" in failed and failed[-1] == "Task failed."
+    assert "ValueError: item four is bad" in failed and "Done!" not in result.stdout
+
+
+def test_a_worker_that_dies_fails_its_task_with_one_sentence(write_flow, airflow_home):
+    dies = "if self.input == 2:\n            os.kill(os.getpid(), signal.SIGKILL)"
+    started = time.time()
+    result = run_flow(write_flow(FOREACH.format(work=dies)), "run", airflow_home=airflow_home)
+    assert time.time() - started < 60 and result.returncode == 1
+    assert re.fullmatch(r"error: Step 'work' failed \(task WorkFlow/\d+/work\): the worker process running it was "
+                        r"killed by SIGKILL \(a crash in a C extension, the system out of memory, or a kill\)\.\n",
+                        result.stderr)
+
+
+def test_ctrl_c_stops_every_worker(write_flow, airflow_home):
+    path = write_flow(FOREACH.format(work="time.sleep(120)"))
+    run = subprocess.Popen([sys.executable, str(path), "run", "--max-workers", "2"], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, env=flow_env(airflow_home), cwd=str(path.parent))
+    workers = set()
+    for line in run.stdout:
+        if " pid " in line:
+            workers.add(int(line.split(" pid ", 1)[1].split()[0]))
+        if len(workers) == 2:
+            break
+    run.send_signal(signal.SIGINT)            # as a terminal's Ctrl-C does to the run (its workers ignore it)
+    _, stderr = run.communicate(timeout=30)
+    assert run.returncode == 130
+    assert stderr == "error: Interrupted: the run stopped, and its worker processes with it.\n"
+    for pid in workers:
+        assert not os.path.exists(f"/proc/{pid}") or "zombie" in open(f"/proc/{pid}/status").read().lower()
+
+
+LINEAR = '''
+import os
+from airflow_flow_triggers import FlowSpec, step
+
+class LineFlow(FlowSpec):
+    @step
+    def start(self):
+        print("start in", os.getpid())
+        self.next(self.middle)
+
+    @step
+    def middle(self):
+        print("middle in", os.getpid())
+        self.next(self.end)
+
+    @step
+    def end(self):
+        print("end in", os.getpid(), "runner", os.getppid())
+
+if __name__ == '__main__':
+    LineFlow()
+'''
+
+
+def test_a_linear_flow_runs_in_the_runners_own_process(write_flow, airflow_home):
+    """No split or foreach: nothing would run at the same time, so no worker is started."""
+    result = run_flow(write_flow(LINEAR), "run", airflow_home=airflow_home)
+    assert result.returncode == 0, result.stderr
+    assert len(set(re.findall(r"(?:start|middle|end) in (\d+)", result.stdout))) == 1

@@ -7,10 +7,17 @@ ifeq ($(shell id -un),root)
 export METAFLOW_USER ?= alice
 endif
 
+# s3fs pinned to the installed fsspec, botocore to what s3fs brought: pip's resolver would otherwise
+# spin for many minutes over boto versions.
+FSSPEC = $$($(VENV)/bin/python -c 'import fsspec; print(fsspec.__version__)')
+BOTOCORE = $$($(VENV)/bin/python -c 'import botocore; print(botocore.__version__)')
+
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -e '.[test,lint]'
+	$(VENV)/bin/pip install -q "s3fs==$(FSSPEC)"
+	$(VENV)/bin/pip install -q -e '.[test,lint,s3,celery,postgres,topology]' "botocore==$(BOTOCORE)"
 	touch $@
 
 .PHONY: demo test lint bench screenshots
@@ -29,7 +36,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 
 bench: $(VENV)/.installed
-	$(VENV)/bin/pip install -q -e '.[bench]'
+	$(VENV)/bin/pip install -q -e '.[bench]' "botocore==$(BOTOCORE)"
 	$(VENV)/bin/python bench/local_runs.py
 	$(VENV)/bin/python bench/dag_factory.py
 	$(VENV)/bin/python bench/trigger_latency.py

@@ -1,6 +1,7 @@
 """Metaflow-style project branches and trigger-on-finish for Apache Airflow 3."""
 from .deploy.cli import main as _command_line
 from .errors import FlowTriggersError, install_excepthook
+from .flows.compute import kubernetes, resources
 from .flows.decorators import project, retry, schedule, step, timeout
 from .flows.flowspec import FlowSpec, set_command_line
 from .flows.parameters import JSONType, Parameter
@@ -10,7 +11,8 @@ from .runtime.client import Flow, Run, Step, Task
 from .runtime.current import current
 
 __all__ = ["Flow", "FlowSpec", "FlowTriggersError", "JSONType", "Parameter", "Run", "Step", "Task",
-           "build_dag", "current", "project", "retry", "schedule", "step", "timeout", "trigger", "trigger_on_finish"]
+           "build_dag", "current", "kubernetes", "project", "resources", "retry", "schedule", "step", "timeout",
+           "trigger", "trigger_on_finish"]
 __version__ = "0.1.0"
 
 set_command_line(_command_line)

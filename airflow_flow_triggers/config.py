@@ -25,6 +25,9 @@ def defaults() -> dict[str, str]:
         "api_url": "http://localhost:8080",
         "api_username": "",
         "api_password": "",
+        "kubernetes_image": "",
+        "kubernetes_namespace": "default",
+        "kubernetes_mode": "operator",
     }
 
 

@@ -86,12 +86,13 @@ class AirflowHarness:
 
     COMPONENTS = ("api-server", "scheduler", "dag-processor")
 
-    def start_component(self, component: str) -> None:
-        """Start one Airflow component in a process group of its own (it and everything it starts)."""
+    def start_component(self, component: str, command: list[str] | None = None, env: dict | None = None) -> None:
+        """Start one Airflow component (`airflow <command>`, default: its name) in a process group of
+        its own, with everything it starts; `env` adds to the harness's environment."""
         log = open(self.logs / f"{component}.log", "ab")
-        self.processes[component] = subprocess.Popen([AIRFLOW, component], env=self.env, stdout=log,
-                                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                                     cwd=self.base, process_group=0)
+        self.processes[component] = subprocess.Popen(
+            [AIRFLOW, *(command or [component])], env={**self.env, **(env or {})}, stdout=log,
+            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.base, process_group=0)
 
     def kill_component(self, component: str, sig: int = signal.SIGKILL) -> None:
         """Send `sig` to the component's whole process group (its workers and task processes too)."""

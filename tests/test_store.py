@@ -77,8 +77,9 @@ def test_unusable_roots_are_clear_errors():
     with pytest.raises(ArtifactError, match=r"The artifact root 'nosuchscheme://bucket/root' cannot be used"):
         ArtifactStore("nosuchscheme://bucket/root")
     task = ArtifactStore("memory://bucket/root").task_path("F", "1", "start", "0")
-    with pytest.raises(ArtifactError, match=r"Artifact 'x' of step 'start' cannot be written to the "
-                                            r"artifact store at .*No filesystem registered for scheme memory"):
+    with pytest.raises(ArtifactError, match=r"Could not write artifact 'x' of step 'start' to memory://.* in the "
+                                            r"artifact store \(.*No filesystem registered for scheme memory.*\): "
+                                            r"check that the store is up"):
         save_artifact(task, "start", "x", 1)
 
 

@@ -44,7 +44,7 @@ def retry(times: int = 3, minutes_between_retries: float = 2):
         _require_duration("@retry", "minutes_between_retries", minutes_between_retries)
 
     def decorate(func):
-        _require_step(func, "@retry")
+        require_step(func, "@retry")
         func.step_settings = dataclasses.replace(step_settings(func), retries=times,
                                                  retry_delay=datetime.timedelta(minutes=minutes_between_retries))
         return func
@@ -62,7 +62,7 @@ def timeout(seconds: float = 0, minutes: float = 0, hours: float = 0):
             raise FlowDefinitionError("@timeout needs a positive duration: seconds=, minutes= and/or hours=.")
 
     def decorate(func):
-        _require_step(func, "@timeout")
+        require_step(func, "@timeout")
         func.step_settings = dataclasses.replace(step_settings(func), timeout=limit)
         return func
 
@@ -78,7 +78,7 @@ def _require_duration(decorator: str, name: str, value) -> None:
         raise FlowDefinitionError(f"{decorator}({name}={value!r}) needs a number, 0 or more.")
 
 
-def _require_step(func, decorator: str):
+def require_step(func, decorator: str):
     if not getattr(func, "is_step", False):
         raise FlowDefinitionError(f"{decorator} goes above @step (on a step method); "
                                   f"'{getattr(func, '__name__', func)}' is not a step yet.",

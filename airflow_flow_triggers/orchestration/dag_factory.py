@@ -12,14 +12,17 @@ from __future__ import annotations
 import dataclasses
 
 from .. import config
-from ..errors import FlowDefinitionError, FlowTriggersError, NamingError
+from ..errors import FlowDefinitionError, FlowTriggersError, NamingError, located
+from ..flows.compute import pod_settings
 from ..flows.decorators import deployment_of, step_settings
 from ..flows.graph import FlowGraph, flow_graph
 from ..flows.parameters import JSONType, flow_parameters
 from ..flows.triggers import trigger_loop
 from ..naming import Deployment, check_dag_id, sanitize_user
+from ..runtime import pod as pod_runtime
 from .assets import GATE_SUFFIX, event_asset, finish_asset, gate_asset
 from .gates import gate_callable
+from .kubernetes import pod_step_task
 from .tasks import step_callable
 
 START_DATE = (2024, 1, 1)  # fixed, in UTC: a deployment never backfills
@@ -38,7 +41,7 @@ def build_dag(flow_cls: type, *, user: str | None = None, branch: str | None = N
     flow file itself is being run as a script (`python flow.py run`), so that line costs a local
     run nothing.
     """
-    if flow_cls.__module__ == "__main__":
+    if flow_cls.__module__ == "__main__" or pod_runtime.STEP_ONLY:   # a local run, or one step in a pod
         return None
     try:
         return _build(flow_cls, _deployment(flow_cls, user, branch, production, deployed_by))
@@ -228,13 +231,18 @@ def _params(flow_cls) -> dict:
 
 def _step_task(flow_cls, deployment, graph, node):
     from airflow.sdk import task
-    settings = step_settings(getattr(flow_cls, node.name))
+    func = getattr(flow_cls, node.name)
+    settings = step_settings(func)
     finish = finish_asset(deployment) if node.type == "end" else None
     kwargs = {"task_id": node.name, "retries": settings.retries, "outlets": [finish] if finish else []}
     if settings.retry_delay is not None:
         kwargs["retry_delay"] = settings.retry_delay
     if settings.timeout is not None:
         kwargs["execution_timeout"] = settings.timeout
+    pod = pod_settings(func)
+    if pod is not None:
+        with located((node.file, node.line)):
+            return pod_step_task(flow_cls, deployment, node, pod, kwargs, finish)
     return task(**kwargs)(step_callable(flow_cls, deployment, node.name, node.type, finish))
 
 

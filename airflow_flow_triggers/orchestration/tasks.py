@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from .. import config
 from ..flows.parameters import flow_parameters
@@ -17,35 +18,56 @@ GATE_BATCHES = "flow_triggers_batches"  # a gate event's extra: {partition key: 
 CONF_TRIGGER = "flow_triggers_trigger"  # `airflow trigger --trigger`: the events, in the run's conf
 
 
+@dataclass(frozen=True)
+class TaskInput:
+    """What a step's task starts from: its inputs' refs, and for `start` the run's parameters and events."""
+
+    refs: list[TaskRef]
+    split_index: int | None
+    parameters: dict | None
+    events: list[dict] | None
+
+
 def step_callable(flow_cls: type, deployment: Deployment, step: str, step_type: str, finish=None):
     """The python_callable of the task for `step`; `finish` is the end step's outlet Asset."""
 
     def run_step(inputs=None, **context):
-        refs, split_index = _refs(inputs)
-        run_id = context["run_id"]
         store = ArtifactStore()
-        events = params = None
-        if step == "start":
-            events = triggering_events(context)
-            _skip_forged(deployment, events, store)
-            _stop_runaway_chain(deployment, events)
-            names = flow_parameters(flow_cls)  # conf may carry more keys than the flow's parameters
-            params = {name: value for name, value in dict(context["params"]).items() if name in names}
-            params.update(event_parameters(flow_cls, events))
-        ref = execute_task(flow_cls, deployment, run_id, step, refs, split_index, params, store, origin="airflow",
-                           trigger_events=events)
-        if step_type == "foreach":
-            return [dict(ref.to_dict(), split_index=i) for i in range(ref.foreach_count)]
-        if finish is not None:
-            run_path = store.run_path(deployment.project_flow_name, run_id)
-            depth = (read_json(run_path / RUN_RECORD) or {}).get("trigger_depth", 0)
-            outlet = context["outlet_events"][finish]
-            outlet.extra = finish_event_extra(deployment, run_id, str(run_path), depth)
-            outlet.add_partitions(partition_key(outlet.extra["pathspec"]))
-        return ref.to_dict()
+        given = task_input(flow_cls, deployment, step, inputs, context, store)
+        ref = execute_task(flow_cls, deployment, context["run_id"], step, given.refs, given.split_index,
+                           given.parameters, store, origin="airflow", trigger_events=given.events)
+        return task_output(deployment, step_type, ref, context, finish, store)
 
     run_step.__name__ = step
     return run_step
+
+
+def task_input(flow_cls: type, deployment: Deployment, step: str, inputs, context, store: ArtifactStore) -> TaskInput:
+    """The refs of the upstream XCom; for `start`, the triggering events (checked) and the parameters."""
+    refs, split_index = _refs(inputs)
+    if step != "start":
+        return TaskInput(refs, split_index, None, None)
+    events = triggering_events(context)
+    _skip_forged(deployment, events, store)
+    _stop_runaway_chain(deployment, events)
+    names = flow_parameters(flow_cls)  # conf may carry more keys than the flow's parameters
+    params = {name: value for name, value in dict(context["params"]).items() if name in names}
+    params.update(event_parameters(flow_cls, events))
+    return TaskInput(refs, split_index, params, events)
+
+
+def task_output(deployment: Deployment, step_type: str, ref: TaskRef, context, finish, store: ArtifactStore):
+    """The task's XCom (refs, one per foreach branch after a foreach); the end task's finish event."""
+    if step_type == "foreach":
+        return [dict(ref.to_dict(), split_index=i) for i in range(ref.foreach_count)]
+    if finish is not None:
+        run_id = context["run_id"]
+        run_path = store.run_path(deployment.project_flow_name, run_id)
+        depth = (read_json(run_path / RUN_RECORD) or {}).get("trigger_depth", 0)
+        outlet = context["outlet_events"][finish]
+        outlet.extra = finish_event_extra(deployment, run_id, str(run_path), depth)
+        outlet.add_partitions(partition_key(outlet.extra["pathspec"]))
+    return ref.to_dict()
 
 
 def triggering_events(context) -> list[dict]:

@@ -68,7 +68,7 @@ class LocalRun:
         """Run the flow to its end; returns the run id or raises StepFailed (KeyboardInterrupt on Ctrl-C)."""
         self.log.line(f"Workflow starting (run-id {self.run_id}):")
         if self.parallel:
-            self.pool = WorkerPool(self.max_workers, self.log, _user_traceback)
+            self.pool = WorkerPool(self.max_workers, self.log, user_traceback)
         previous = self._stop_workers_on_ctrl_c()
         try:
             with self.log.capture():
@@ -168,7 +168,7 @@ class LocalRun:
                                  "(a crash in a C extension, the system out of memory, or a kill).")
         else:
             kind, message, trace = (error.kind, error.message, error.traceback) if isinstance(error, StepRaised) \
-                else (type(error).__name__, str(error), _user_traceback(error))
+                else (type(error).__name__, str(error), user_traceback(error))
             self.log.line(trace, prefix)
             failure = StepFailed(f"Step '{step}' failed ({where}): {kind}: {message}")
         self.log.line("Task failed.", prefix)
@@ -179,7 +179,7 @@ class LocalRun:
         raise _Cancelled()
 
 
-def _user_traceback(error: BaseException) -> str:
+def user_traceback(error: BaseException) -> str:
     """The traceback from the user's step code down, without this package's frames above it."""
     tb = error.__traceback__
     while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_PACKAGE_DIR):

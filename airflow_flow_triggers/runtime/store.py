@@ -11,6 +11,7 @@ an artifact a step did not change is never copied: later tasks point at the orig
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import pickle
@@ -57,25 +58,57 @@ class ArtifactStore:
 
     def run_ids(self, full_flow_name: str) -> list[str]:
         flow_path = self.flow_path(full_flow_name)
-        if not flow_path.exists():
-            return []
-        return [p.name for p in flow_path.iterdir() if (p / RUN_RECORD).exists()]
+        with reaching(flow_path, "list"):
+            if not flow_path.exists():
+                return []
+            return [p.name for p in flow_path.iterdir() if (p / RUN_RECORD).exists()]
 
     def step_names(self, run_path) -> list[str]:
-        return [p.name for p in run_path.iterdir() if p.is_dir()]
+        with reaching(run_path, "list"):
+            return [p.name for p in run_path.iterdir() if p.is_dir()]
 
     def task_ids(self, step_path) -> list[str]:
-        return sorted((p.name for p in step_path.iterdir() if (p / TASK_RECORD).exists()), key=_natural)
+        with reaching(step_path, "list"):
+            return sorted((p.name for p in step_path.iterdir() if (p / TASK_RECORD).exists()), key=_natural)
+
+
+@contextlib.contextmanager
+def reaching(path, doing: str):
+    """Turn a failure of the store itself (down, unreachable, refused) into one sentence naming it."""
+    try:
+        yield
+    except (ArtifactError, FileNotFoundError):
+        raise
+    except Exception as error:
+        raise store_failure(path, doing, error) from None
+
+
+def store_failure(path, doing: str, error: Exception) -> ArtifactError:
+    url = str(path)
+    connection = connection_of(url)
+    detail = (str(error).strip().splitlines() or [""])[0][:200]
+    return ArtifactError(f"Could not {doing} {url} in the artifact store ({type(error).__name__}: {detail}): check "
+                         "that the store is up and that [flow_triggers] artifact_root"
+                         + (f" and its Airflow connection '{connection}' point at it." if connection else
+                            " points at it."))
+
+
+def connection_of(url: str) -> str | None:
+    """The Airflow connection an object-storage URL names (`s3://<connection>@bucket/...`), if any."""
+    location = url.split("://", 1)[1].split("/", 1)[0] if "://" in url else ""
+    return location.split("@", 1)[0] if "@" in location else None
 
 
 def write_json(path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=1, default=str))
+    with reaching(path, "write"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(data, indent=1, default=str))
 
 
 def read_json(path) -> dict | None:
     try:
-        return json.loads(path.read_text())
+        with reaching(path, "read"):
+            return json.loads(path.read_text())
     except FileNotFoundError:
         return None
 
@@ -93,11 +126,12 @@ def save_artifact(task_path, step: str, name: str, value: Any) -> str:
         raise ArtifactError(f"Artifact '{name}' of step '{step}' cannot be stored: its value of type "
                             f"{type(value).__name__} cannot be pickled ({error}); keep it in a local "
                             "variable instead of self, or store something picklable.") from None
-    except (OSError, ValueError) as error:
-        raise ArtifactError(f"Artifact '{name}' of step '{step}' cannot be written to the artifact store at "
-                            f"{target} ({error}): check [flow_triggers] artifact_root and its "
-                            "connection.") from None
+    except Exception as error:
+        raise store_failure(target, f"write artifact '{name}' of step '{step}' to", error) from None
     return file_name
+
+
+_UNPICKLING = (pickle.UnpicklingError, AttributeError, ImportError, EOFError, TypeError, ValueError)
 
 
 def load_artifact(path, name: str):
@@ -107,14 +141,16 @@ def load_artifact(path, name: str):
     except FileNotFoundError:
         raise ArtifactError(f"Artifact '{name}' is missing from the artifact store at {path}: was the "
                             "store's root moved or cleaned?") from None
-    except Exception as error:
+    except _UNPICKLING as error:
         raise ArtifactError(f"Artifact '{name}' at {path} cannot be loaded ({type(error).__name__}: "
                             f"{error}): is the class it was made from importable here?") from None
+    except Exception as error:
+        raise store_failure(path, f"read artifact '{name}' from", error) from None
 
 
 def file_digest(path) -> str:
     digest = hashlib.sha1()
-    with path.open("rb") as handle:
+    with reaching(path, "read"), path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()

@@ -117,6 +117,19 @@ def _task_from_inputs(store, graph, flow_cls, deployment, run_path, step_name, i
     return TaskState(store, deployment, run_path, step_name, dict(parent["artifacts"]), stack, flow_cls)
 
 
+def completed_task(flow_cls: type, deployment: Deployment, run_id: str, step_name: str, inputs: list[TaskRef],
+                   split_index: int | None, store: ArtifactStore) -> TaskRef:
+    """The ref of a task that another process ran (a pod), read back from its record in the store."""
+    run_path = store.run_path(deployment.project_flow_name, run_id)
+    task_id = "0" if step_name == "start" else _task_from_inputs(
+        store, flow_graph(flow_cls), flow_cls, deployment, run_path, step_name, inputs, split_index).task_id
+    record = read_task_record(run_path, step_name, task_id)
+    if not record["successful"]:
+        raise ArtifactError(f"Task {step_name}/{task_id} under {run_path} did not succeed, though its process ended "
+                            "without an error: look at its log.")
+    return TaskRef(step_name, task_id, record.get("foreach_count"))
+
+
 def run_trigger(run_path, store: ArtifactStore) -> Trigger:
     """`current.trigger` of the run at `run_path`: the events its record says started it."""
     record = read_json(run_path / RUN_RECORD) or {}

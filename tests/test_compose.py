@@ -1,0 +1,46 @@
+"""docker/compose.yaml runs the topology the tests run (tests/topology.py), so the two cannot drift."""
+import json
+from urllib.parse import urlsplit
+
+import yaml
+from conftest import REPO
+from topology import CONNECTION, SETTINGS, WORKERS, Topology
+
+COMPOSE = REPO / "docker" / "compose.yaml"
+SERVICES_BESIDE_AIRFLOW = {"postgres", "redis", "s3", "airflow-init"}
+
+
+def compose() -> dict:
+    return yaml.safe_load(COMPOSE.read_text())
+
+
+def shape(url: str) -> tuple:
+    """What must agree between the two: scheme and driver, database or path; not hosts, ports, passwords."""
+    parts = urlsplit(url)
+    return parts.scheme, parts.path
+
+
+def test_the_same_services():
+    services = compose()["services"]
+    airflow_components = {*Topology.AIRFLOW_COMPONENTS, *WORKERS}
+    assert set(services) == SERVICES_BESIDE_AIRFLOW | airflow_components
+    for component in Topology.AIRFLOW_COMPONENTS:
+        assert services[component]["command"] == component
+    for worker in WORKERS:
+        assert services[worker]["command"].split()[:2] == ["celery", "worker"]
+        assert services[worker]["hostname"] == worker           # tasks say which worker ran them
+
+
+def test_the_same_airflow_settings():
+    services = compose()["services"]
+    for name in {*Topology.AIRFLOW_COMPONENTS, *WORKERS, "airflow-init"}:
+        environment = services[name]["environment"]
+        assert environment["AIRFLOW__CORE__EXECUTOR"] == SETTINGS["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+        assert environment["AIRFLOW__FLOW_TRIGGERS__ARTIFACT_ROOT"] == SETTINGS["AIRFLOW__FLOW_TRIGGERS__ARTIFACT_ROOT"]
+        for key in ("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "AIRFLOW__CELERY__BROKER_URL",
+                    "AIRFLOW__CELERY__RESULT_BACKEND"):
+            assert shape(environment[key]) == shape(SETTINGS[key]), key
+        connection = json.loads(environment[f"AIRFLOW_CONN_{CONNECTION.upper()}"])
+        assert connection["conn_type"] == "aws" and urlsplit(connection["extra"]["endpoint_url"]).hostname == "s3"
+        assert services[name]["image"] == "airflow-flow-triggers:latest"
+        assert services[name]["build"]["dockerfile"] == "docker/Dockerfile"

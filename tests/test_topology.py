@@ -1,0 +1,228 @@
+"""The seed scenarios and faults on a production-like topology (tests/topology.py): PostgreSQL, Redis,
+CeleryExecutor with two workers that share no artifact directory, artifacts in S3 (SeaweedFS)."""
+import os
+
+import pytest
+from conftest import REPO
+from topology import ARTIFACT_ROOT, CONNECTION, Topology, tools_missing
+
+from airflow_flow_triggers import Run
+from airflow_flow_triggers.runtime.store import ArtifactStore
+
+pytestmark = [pytest.mark.e2e, pytest.mark.topology]
+DAGS = REPO / "dags"
+
+
+def seed(name: str, *build_lines: str) -> str:
+    return (DAGS / name).read_text() + "\nfrom airflow_flow_triggers import build_dag\n" + "\n".join(build_lines) + "\n"
+
+
+@pytest.fixture(scope="module")
+def topology(tmp_path_factory):
+    missing = tools_missing()
+    if missing:
+        pytest.fail(f"the topology tests need {', '.join(missing)} (.ci/run installs them)")
+    topology = Topology(tmp_path_factory.mktemp("topology"))
+    saved = dict(os.environ)
+    try:
+        topology.start()
+        # This process reads the artifacts too, through the same connection.
+        os.environ[f"AIRFLOW_CONN_{CONNECTION.upper()}"] = topology.settings()[f"AIRFLOW_CONN_{CONNECTION.upper()}"]
+        yield topology
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        topology.stop()
+
+
+def s3_store():
+    return ArtifactStore(ARTIFACT_ROOT)
+
+
+def test_branches_stay_isolated_on_celery_and_s3(topology):
+    airflow = topology.airflow
+    for args, suffix in (("user='alice'", "alice"), ("branch='new_model'", "new_model")):
+        airflow.drop(f"first_{suffix}.py", seed("firstproject.py", f"dag = build_dag(FirstProjectFlow, {args})"))
+        airflow.drop(f"second_{suffix}.py", seed("secondproject.py", f"dag = build_dag(SecondProjectFlow, {args})"))
+    alice, new_model = "variant_demo.user.alice", "variant_demo.test.new_model"
+    for branch in (alice, new_model):
+        for flow in ("FirstProjectFlow", "SecondProjectFlow"):
+            airflow.wait_for_dag(f"{branch}.{flow}")
+    first = airflow.trigger(f"{alice}.FirstProjectFlow")
+    assert airflow.wait_for_run(f"{alice}.FirstProjectFlow", first)["state"] == "success"
+    [second] = airflow.wait_for_runs(f"{alice}.SecondProjectFlow", 1)
+    assert second["state"] == "success"
+    airflow.settle()
+    assert airflow.runs(f"{new_model}.SecondProjectFlow") == []
+    other = airflow.trigger(f"{new_model}.FirstProjectFlow")
+    airflow.wait_for_run(f"{new_model}.FirstProjectFlow", other)
+    [theirs] = airflow.wait_for_runs(f"{new_model}.SecondProjectFlow", 1)
+    airflow.settle()
+    assert len(airflow.runs(f"{alice}.SecondProjectFlow")) == 1 and theirs["state"] == "success"
+    run = Run(f"{alice}.SecondProjectFlow/{second['dag_run_id']}", store=s3_store())
+    assert run.trigger.run.pathspec == f"{alice}.FirstProjectFlow/{first}"
+
+
+def test_model_handoff_through_s3_and_no_local_artifacts(topology):
+    airflow = topology.airflow
+    airflow.drop("modelrefreshflow.py", seed("modelrefreshflow.py", "dag = build_dag(ModelRefreshFlow)"))
+    airflow.drop("inferenceflow.py", seed("inferenceflow.py", "dag = build_dag(InferenceFlow)"))
+    airflow.wait_for_dag("ModelRefreshFlow")
+    airflow.wait_for_dag("InferenceFlow")
+    refresh = airflow.trigger("ModelRefreshFlow", {"scale": 4.0})
+    assert airflow.wait_for_run("ModelRefreshFlow", refresh)["state"] == "success"
+    [inference] = airflow.wait_for_runs("InferenceFlow", 1)
+    assert inference["state"] == "success"
+    printed = [e.get("event", "") for e in airflow.task_log("InferenceFlow", inference["dag_run_id"], "start")]
+    assert "Model {'slope': 4.0, 'intercept': 1.0}" in printed        # current.trigger.run.data, read from S3
+    assert Run(f"InferenceFlow/{inference['dag_run_id']}", store=s3_store()).data.model == \
+        {"slope": 4.0, "intercept": 1.0}
+    objects = topology.s3.objects()
+    assert f"artifacts/flows/ModelRefreshFlow/{refresh}/_run.json" in objects
+    assert any(o.startswith(f"artifacts/flows/ModelRefreshFlow/{refresh}/start/0/") and o.endswith("model.pickle")
+               for o in objects)
+    for home in topology.worker_homes():                     # each worker's local default root stays empty
+        assert not (home / "flow_triggers" / "artifacts").exists()
+    assert not (airflow.home / "flow_triggers" / "artifacts").exists()
+
+
+def test_a_fifty_way_foreach_lands_on_both_workers(topology):
+    airflow = topology.airflow
+    airflow.drop("fanout_flow.py", seed("fanout_flow.py", "dag = build_dag(FanoutFlow, user='alice')"))
+    dag_id = "example_project.user.alice.FanoutFlow"
+    airflow.wait_for_dag(dag_id)
+    run_id = airflow.trigger(dag_id, {"n": 50, "alpha": 0.5})
+    assert airflow.wait_for_run(dag_id, run_id, timeout=600)["state"] == "success"
+    mapped = [ti for ti in airflow.task_instances(dag_id, run_id) if ti["map_index"] >= 0]
+    assert len(mapped) == 50
+    assert {ti["hostname"] for ti in mapped} == {"worker1", "worker2"}
+    assert len(Run(f"{dag_id}/{run_id}", store=s3_store()).data.values) == 50
+
+
+SLOW_CHAIN = '''
+import os, time
+from pathlib import Path
+from airflow_flow_triggers import FlowSpec, step, retry, trigger_on_finish, current, build_dag
+
+MARKER = Path(os.environ['TOPOLOGY_BASE']) / 'marker_{up}'
+
+class {up}(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.work)
+
+    @retry(times=2, minutes_between_retries=0)
+    @step
+    def work(self):
+        first = not MARKER.exists()
+        MARKER.write_text('started')
+        if first:
+            time.sleep({sleep})
+        self.value = 'work done on ' + os.environ.get('TOPOLOGY_WORKER', '?')
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+@trigger_on_finish(flow='{up}')
+class {down}(FlowSpec):
+    @step
+    def start(self):
+        self.seen = current.trigger.run.data.value
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+up = build_dag({up})
+down = build_dag({down})
+'''
+
+
+def deploy_chain(topology, up: str, down: str, sleep: int):
+    airflow = topology.airflow
+    airflow.drop(f"{up.lower()}.py", SLOW_CHAIN.format(up=up, down=down, sleep=sleep))
+    airflow.wait_for_dag(up)
+    airflow.wait_for_dag(down)
+    run_id = airflow.trigger(up)
+    airflow._wait(lambda: (topology.base / f"marker_{up}").exists(), 300, f"{up}'s step 'work' to start")
+    return run_id
+
+
+def work_task(airflow, dag_id, run_id):
+    return next(ti for ti in airflow.task_instances(dag_id, run_id) if ti["task_id"] == "work")
+
+
+def test_a_worker_killed_mid_step_is_retried_on_the_other(topology):
+    airflow = topology.airflow
+    run_id = deploy_chain(topology, "KillUp", "KillDown", sleep=300)
+    running = work_task(airflow, "KillUp", run_id)
+    assert running["state"] == "running" and running["hostname"] in ("worker1", "worker2")
+    airflow.kill_component(running["hostname"])                   # SIGKILL: the worker and its task
+    try:
+        assert airflow.wait_for_run("KillUp", run_id, timeout=400)["state"] == "success"
+        retried = work_task(airflow, "KillUp", run_id)
+        assert retried["try_number"] == 2 and retried["hostname"] != running["hostname"]
+        [down] = airflow.wait_for_runs("KillDown", 1)
+        airflow.settle()
+        assert len(airflow.runs("KillDown")) == 1 and down["state"] == "success"
+        seen = Run(f"KillDown/{down['dag_run_id']}", store=s3_store()).data.seen
+        assert seen == f"work done on {retried['hostname']}"
+    finally:
+        topology.start_worker(running["hostname"])
+
+
+def test_postgres_restarted_mid_chain(topology):
+    airflow = topology.airflow
+    run_id = deploy_chain(topology, "PgUp", "PgDown", sleep=20)
+    topology.postgres.restart()                                   # pg_ctl restart while 'work' runs
+    assert airflow.wait_for_run("PgUp", run_id, timeout=400)["state"] == "success"
+    [down] = airflow.wait_for_runs("PgDown", 1)
+    airflow.settle()
+    assert [r["dag_run_id"] for r in airflow.runs("PgUp")] == [run_id]
+    assert len(airflow.runs("PgDown")) == 1 and down["state"] == "success"
+    assert work_task(airflow, "PgUp", run_id)["try_number"] == 1          # nothing ran twice
+    assert Run(f"PgDown/{down['dag_run_id']}", store=s3_store()).data.seen.startswith("work done on worker")
+
+
+STORE_FLOW = '''
+from airflow_flow_triggers import FlowSpec, step, retry, build_dag
+
+class StoreFlow(FlowSpec):
+    @retry(times=3, minutes_between_retries=0.25)
+    @step
+    def start(self):
+        self.x = 1
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+dag = build_dag(StoreFlow)
+'''
+
+
+def test_an_unreachable_store_fails_the_task_with_one_sentence_and_it_retries(topology):
+    airflow = topology.airflow
+    airflow.drop("store_flow.py", STORE_FLOW)
+    airflow.wait_for_dag("StoreFlow")
+    topology.s3.stop()
+    try:
+        run_id = airflow.trigger("StoreFlow")
+
+        def first_try_failed():
+            start = next((ti for ti in airflow.task_instances("StoreFlow", run_id) if ti["task_id"] == "start"), None)
+            return start is not None and start["state"] in ("up_for_retry", "failed")
+        airflow._wait(first_try_failed, 300, "StoreFlow's first try to fail")
+    finally:
+        topology.s3.start()
+    errors = [detail for entry in airflow.task_log("StoreFlow", run_id, "start", try_number=1)
+              for detail in entry.get("error_detail") or []]
+    [error] = [e for e in errors if e["exc_type"] == "ArtifactError"]
+    assert error["exc_value"].startswith(f"Could not write s3://{CONNECTION}@artifacts/flows/StoreFlow/{run_id}/")
+    assert error["exc_value"].endswith(f"check that the store is up and that [flow_triggers] artifact_root and its "
+                                       f"Airflow connection '{CONNECTION}' point at it.")
+    assert airflow.wait_for_run("StoreFlow", run_id, timeout=400)["state"] == "success"

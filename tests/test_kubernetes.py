@@ -79,7 +79,8 @@ def test_the_flow_deploys_with_pods_of_the_requested_size(write_flow, pod_settin
     train = pod_of(dag.get_task("train"))
     [container] = train["spec"]["containers"]
     assert container["image"] == "registry.example.com/flows:1.0"
-    assert container["command"] == ["python", "-m", "airflow_flow_triggers.runtime.pod"]
+    assert container["command"] == ["python", "-c", "from airflow_flow_triggers.runtime.pod import main; "
+                                                    "raise SystemExit(main())"]
     assert container["resources"] == {"requests": {"cpu": "2", "memory": "8192M", "ephemeral-storage": "10240M"},
                                       "limits": {"nvidia.com/gpu": "1"}}
     assert container["envFrom"] == [{"secretRef": {"name": "db-creds"}}]

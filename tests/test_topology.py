@@ -226,3 +226,133 @@ def test_an_unreachable_store_fails_the_task_with_one_sentence_and_it_retries(to
     assert error["exc_value"].endswith(f"check that the store is up and that [flow_triggers] artifact_root and its "
                                        f"Airflow connection '{CONNECTION}' point at it.")
     assert airflow.wait_for_run("StoreFlow", run_id, timeout=400)["state"] == "success"
+
+
+PODS = '''
+# A stand-in for a Kubernetes cluster, as the provider's own tests do it: the operator's PodManager is
+# replaced, so each pod's container runs here as a process with exactly the pod's environment (its env,
+# and its envFrom secrets from SECRETS below) and the pod's phase comes from its exit status.
+import logging, os, subprocess, sys, tempfile
+from kubernetes.client import models as k8s
+from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+
+SECRETS = {"s3-artifacts": {"AIRFLOW_CONN_ARTIFACTS_S3": os.environ["AIRFLOW_CONN_ARTIFACTS_S3"]}}
+log = logging.getLogger("local_pods")
+
+
+class LocalPodManager:
+    pods = {}
+
+    def create_pod(self, pod):
+        [container] = pod.spec.containers
+        env = {"PATH": os.path.dirname(sys.executable) + ":/usr/bin:/bin", "HOME": tempfile.mkdtemp(),
+               "AIRFLOW_HOME": tempfile.mkdtemp()}            # a fresh container: nothing of the worker's
+        for source in container.env_from or []:
+            env.update(SECRETS[source.secret_ref.name])
+        env.update({variable.name: variable.value for variable in container.env or []})
+        ended = subprocess.run([*container.command, *(container.args or [])], env=env, cwd=env["HOME"],
+                               capture_output=True, text=True)
+        pod.status = k8s.V1PodStatus(phase="Succeeded" if ended.returncode == 0 else "Failed")
+        self.pods[pod.metadata.name] = (pod, ended.stdout + ended.stderr)
+        return pod
+
+    def fetch_requested_container_logs(self, pod, **kwargs):
+        for line in self.pods[pod.metadata.name][1].splitlines():
+            log.info("[base] %s", line)
+
+    def await_container_completion(self, **kwargs):
+        pass
+
+    def await_pod_completion(self, pod, *args, **kwargs):
+        return self.pods[pod.metadata.name][0]
+
+    def read_pod(self, pod):
+        return self.pods[pod.metadata.name][0]
+
+    def delete_pod(self, pod):
+        pass
+
+
+class NoCluster:                               # the operator's hook, asked only whether it runs in a cluster
+    is_in_cluster = False
+    core_v1_client = None
+
+
+KubernetesPodOperator.hook = property(lambda self: NoCluster())
+KubernetesPodOperator.pod_manager = property(lambda self: LocalPodManager())
+KubernetesPodOperator.find_pod = lambda self, namespace, context, **kwargs: getattr(self, "pod", None)
+KubernetesPodOperator.await_pod_start = lambda self, pod: None
+'''
+
+POD_FLOWS = PODS + '''
+from airflow_flow_triggers import FlowSpec, build_dag, current, kubernetes, resources, step, trigger_on_finish
+
+
+class PodTrainFlow(FlowSpec):
+    @step
+    def start(self):
+        self.items = [1, 2, 3]
+        self.next(self.train)
+
+    @kubernetes(image="local/flows:test", secrets=["s3-artifacts"], cpu=2, memory=2048)
+    @step
+    def train(self):
+        print("trained in a pod on", os.environ.get("TOPOLOGY_WORKER", "no worker"))
+        self.model = {"weights": sum(self.items)}
+        self.next(self.score, foreach="items")
+
+    @resources(memory=1024)
+    @kubernetes(image="local/flows:test", secrets=["s3-artifacts"])
+    @step
+    def score(self):
+        self.score = self.input * self.model["weights"]
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.scores = [i.score for i in inputs]
+        self.merge_artifacts(inputs, exclude=["score"])
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+@trigger_on_finish(flow="PodTrainFlow")
+class PodServeFlow(FlowSpec):
+    @step
+    def start(self):
+        self.served = (current.trigger.run.data.model, current.trigger.run.data.scores)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+train = build_dag(PodTrainFlow)
+serve = build_dag(PodServeFlow)
+'''
+
+
+def test_kubernetes_steps_run_from_the_published_code(topology):
+    airflow = topology.airflow
+    airflow.drop("pod_flows.py", POD_FLOWS)
+    airflow.wait_for_dag("PodTrainFlow")
+    airflow.wait_for_dag("PodServeFlow")
+    run_id = airflow.trigger("PodTrainFlow")
+    assert airflow.wait_for_run("PodTrainFlow", run_id, timeout=600)["state"] == "success"
+    tasks = airflow.task_instances("PodTrainFlow", run_id)
+    assert {ti["operator"] for ti in tasks if ti["task_id"] in ("train", "score")} == {"FlowStepPodOperator"}
+    assert len([ti for ti in tasks if ti["task_id"] == "score"]) == 3            # mapped pods, one per item
+    logged = [e.get("event", "") for e in airflow.task_log("PodTrainFlow", run_id, "train")]
+    assert any("[base] trained in a pod on no worker" in line for line in logged)   # the pod's own output
+    run = Run(f"PodTrainFlow/{run_id}", store=s3_store())
+    assert run.data.scores == [6, 12, 18] and run["train"].task.data.model == {"weights": 6}
+    code = [o for o in topology.s3.objects("flows/_code") if o.endswith(".py")]
+    assert len(code) == 1 and "class PodTrainFlow" in topology.s3.filesystem().cat(code[0]).decode()
+    [serve] = airflow.wait_for_runs("PodServeFlow", 1)
+    assert serve["state"] == "success"
+    assert Run(f"PodServeFlow/{serve['dag_run_id']}", store=s3_store()).data.served == \
+        ({"weights": 6}, [6, 12, 18])

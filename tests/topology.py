@@ -38,7 +38,7 @@ SETTINGS = {
     "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
     "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": "postgresql+psycopg2://postgres@{postgres}/airflow",
     "AIRFLOW__CELERY__BROKER_URL": "redis://{redis}/0",
-    "AIRFLOW__CELERY__RESULT_BACKEND": "db+postgresql://postgres@{postgres}/airflow",
+    "AIRFLOW__CELERY__RESULT_BACKEND": "db+postgresql+psycopg2://postgres@{postgres}/airflow",
     "AIRFLOW__FLOW_TRIGGERS__ARTIFACT_ROOT": ARTIFACT_ROOT,
 }
 
@@ -120,13 +120,14 @@ class SeaweedFS:
 
     def start(self) -> SeaweedFS:
         self.dir.mkdir(parents=True, exist_ok=True)
-        grpc = {name: port + 10000 for name, port in self.ports.items()}   # weed's own default offset
+        grpc = {name: free_port() for name in self.ports}
         self.process = _background([
             WEED, "server", "-ip=127.0.0.1", f"-dir={self.dir}", "-s3", f"-s3.port={self.ports['s3']}",
             f"-master.port={self.ports['master']}", f"-master.port.grpc={grpc['master']}",
             f"-volume.port={self.ports['volume']}", f"-volume.port.grpc={grpc['volume']}",
             f"-filer.port={self.ports['filer']}", f"-filer.port.grpc={grpc['filer']}",
-            f"-s3.port.grpc={grpc['s3']}", "-master.volumeSizeLimitMB=64", "-volume.max=50"], self.log)
+            f"-s3.port.grpc={grpc['s3']}", "-master.volumeSizeLimitMB=64", "-volume.max=50",
+            "-master.telemetry=false"], self.log)
         _wait(self._bucket_ready, 90, "SeaweedFS's S3 gateway")
         return self
 

@@ -10,6 +10,7 @@ the same step runtime, against the same artifact store. With `[flow_triggers] ku
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
@@ -26,6 +27,7 @@ from ..runtime.task import completed_task
 from .tasks import step_callable, task_input, task_output
 
 MODES = ("operator", "executor")
+POD_COMMAND = ["python", "-c", f"from {pod_runtime.__name__} import main; raise SystemExit(main())"]
 
 
 def pod_kwargs(spec: Kubernetes, step: str, timeout_seconds: int | None) -> dict:
@@ -183,7 +185,7 @@ def _operator_class():
         shallow_copy_attrs: Sequence[str] = ("python_callable",)
 
         def __init__(self, **kwargs):
-            super().__init__(cmds=["python", "-m", pod_runtime.__name__], random_name_suffix=True, **kwargs)
+            super().__init__(cmds=POD_COMMAND, random_name_suffix=True, do_xcom_push=True, **kwargs)
 
         def execute(self, context):
             store = ArtifactStore()
@@ -191,7 +193,22 @@ def _operator_class():
             task = step.task(self.op_kwargs.get("inputs"), context, store)
             self.env_vars = [*self.env_vars, k8s.V1EnvVar(name=pod_runtime.TASK_ENV, value=json.dumps(task)),
                              k8s.V1EnvVar(name="AIRFLOW__FLOW_TRIGGERS__ARTIFACT_ROOT", value=store.url)]
-            KubernetesPodOperator.execute(self, context)
+            with self._no_xcom_sidecar():
+                KubernetesPodOperator.execute(self, context)
             return step.output(task, context, store)
+
+        def build_pod_request_obj(self, context=None, *, dry_run: bool = False):
+            with self._no_xcom_sidecar():
+                return super().build_pod_request_obj(context, dry_run=dry_run)
+
+        @contextlib.contextmanager
+        def _no_xcom_sidecar(self):
+            """The task's XCom (refs) comes from the store: the provider must not add its XCom sidecar to
+            the pod, while Airflow still pushes what execute() returns."""
+            pushing, self.do_xcom_push = self.do_xcom_push, False
+            try:
+                yield
+            finally:
+                self.do_xcom_push = pushing
 
     return FlowStepPodOperator

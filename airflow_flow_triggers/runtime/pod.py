@@ -1,4 +1,4 @@
-"""One step in a pod: `python -m airflow_flow_triggers.runtime.pod`, with the task in FLOW_TRIGGERS_POD_TASK.
+"""One step in a pod: `main()` (the pod's command), with the task in the environment (FLOW_TRIGGERS_POD_TASK).
 
 The Airflow worker running the task publishes the flow's code (the DAG file, a deployment's snapshot)
 content-addressed to `<artifact_root>/_code/<sha256>.py` and passes the hash; the pod fetches the
@@ -86,6 +86,3 @@ def main() -> int:
     print(f"Task {ref.step}/{ref.task_id} finished successfully.")
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

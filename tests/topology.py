@@ -174,8 +174,8 @@ class Topology:
 
     AIRFLOW_COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 
-    def __init__(self, base: Path):
-        self.base = base
+    def __init__(self, base: Path, **overrides: str):
+        self.base, self.overrides = base, overrides
         self.postgres, self.redis, self.s3 = Postgres(base), Redis(base), SeaweedFS(base)
         self.airflow: AirflowHarness | None = None
 
@@ -193,6 +193,7 @@ class Topology:
             "TOPOLOGY_BASE": str(self.base),          # where test flows leave markers both workers see
             "PYTHONPATH": str(Path(__file__).resolve().parent),
         })
+        values.update(self.overrides)
         return values
 
     def start(self) -> Topology:

@@ -32,7 +32,7 @@ class FlowGraph:
     def __init__(self, flow_cls: type):
         self.name = flow_cls.__name__
         self._flow_cls = flow_cls
-        self.nodes = {name: _parse_step(name, func) for name, func in _step_functions(flow_cls)}
+        self.nodes = _parse_steps(flow_cls)
         self._check_basic_steps()
         self._link()
         self._check_transitions_and_types()
@@ -221,9 +221,22 @@ def _step_functions(flow_cls: type):
                 yield name, value
 
 
-def _parse_step(name: str, func) -> StepNode:
+def _parse_steps(flow_cls: type) -> dict[str, StepNode]:
+    """Each step's node, from one parse per source file. No tree outlives the call on purpose: trees
+    kept in a cache reach the oldest GC generation, and in a DagBag full of DAGs the full collections
+    they bring on cost more than parsing again."""
+    trees: dict[str, _SourceFunctions] = {}
+    nodes = {}
+    for name, func in _step_functions(flow_cls):
+        file = func.__code__.co_filename
+        if file not in trees:
+            trees[file] = _SourceFunctions(file)
+        nodes[name] = _parse_step(name, func, trees[file].starting_at(func.__code__.co_firstlineno))
+    return nodes
+
+
+def _parse_step(name: str, func, tree: ast.FunctionDef | None) -> StepNode:
     file, first_line = func.__code__.co_filename, func.__code__.co_firstlineno
-    tree = _function_node(file, first_line)
     if tree is None:
         raise FlowDefinitionError(f"The source of step '{name}' cannot be read: flows must be defined in a "
                                   "Python file.", file, first_line)
@@ -244,33 +257,25 @@ def _parse_step(name: str, func) -> StepNode:
     return node
 
 
-def _function_node(file: str, first_line: int) -> ast.FunctionDef | None:
-    """The `def` starting (decorators included) at `first_line` of `file`, from one parse of the file."""
-    linecache.checkcache(file)
-    source = "".join(linecache.getlines(file))
-    found = _methods_of_top_level_classes(source).get(first_line)  # where flows live, and quick to scan
-    return found if found is not None else _all_functions(source).get(first_line)
+class _SourceFunctions:
+    """The `def`s of one source file by their first line (decorators included), from one parse."""
 
+    def __init__(self, file: str):
+        linecache.checkcache(file)
+        try:
+            self._tree = ast.parse("".join(linecache.getlines(file)))
+        except SyntaxError:
+            self._tree = None
+        self._methods = None
 
-@functools.lru_cache(maxsize=64)
-def _parse(source: str) -> ast.Module | None:
-    try:
-        return ast.parse(source)
-    except SyntaxError:
-        return None
-
-
-@functools.lru_cache(maxsize=64)
-def _methods_of_top_level_classes(source: str) -> dict[int, ast.FunctionDef]:
-    tree = _parse(source)
-    classes = [node for node in tree.body if isinstance(node, ast.ClassDef)] if tree else []
-    return _by_first_line(node for cls in classes for node in cls.body)
-
-
-@functools.lru_cache(maxsize=16)
-def _all_functions(source: str) -> dict[int, ast.FunctionDef]:
-    tree = _parse(source)
-    return _by_first_line(ast.walk(tree)) if tree else {}
+    def starting_at(self, first_line: int) -> ast.FunctionDef | None:
+        if self._tree is None:
+            return None
+        if self._methods is None:  # flows are top-level classes: scanning their bodies is quick
+            classes = [node for node in self._tree.body if isinstance(node, ast.ClassDef)]
+            self._methods = _by_first_line(node for cls in classes for node in cls.body)
+        found = self._methods.get(first_line)
+        return found if found is not None else _by_first_line(ast.walk(self._tree)).get(first_line)
 
 
 def _by_first_line(nodes) -> dict[int, ast.FunctionDef]:

@@ -272,6 +272,29 @@ def test_a_burst_of_finishes_starts_one_run_each(airflow):
     assert sorted(run["partition_key"] for run in downs) == sorted(f"BurstUp/{up}" for up in ups)
 
 
+def test_finishes_while_the_consumer_is_paused_start_no_run(airflow):
+    """Airflow's rule for every asset-scheduled DAG: a paused DAG queues no asset event, so a finish while
+    the consumer is paused starts no run, not even after unpausing (docs/triggers.md; --trigger replays it)."""
+    airflow.drop("burst_up.py", BURST_UP)
+    airflow.drop("burst_down.py", BURST_DOWN)
+    airflow.wait_for_dag("BurstUp")
+    airflow.wait_for_dag("BurstDown")
+    before = len(airflow.runs("BurstDown"))
+    airflow.api("PATCH", "dags/BurstDown", {"is_paused": True})
+    try:
+        missed = airflow.trigger("BurstUp", {"batch": 5})
+        assert airflow.wait_for_run("BurstUp", missed)["state"] == "success"
+    finally:
+        airflow.api("PATCH", "dags/BurstDown", {"is_paused": False})
+    airflow.settle()
+    assert len(airflow.runs("BurstDown")) == before
+    seen = airflow.trigger("BurstUp", {"batch": 6})
+    downs = airflow.wait_for_runs("BurstDown", before + 1)
+    airflow.settle()
+    assert len(airflow.runs("BurstDown")) == before + 1
+    assert max(downs, key=lambda run: run["queued_at"])["partition_key"] == f"BurstUp/{seen}"
+
+
 def test_and_burst_matches_finishes_first_in_first_out(airflow):
     """Three finishes of A and one of B start one run (A1 + B1); A2 and A3 wait for B's next two."""
     for name in ("FifoA", "FifoB"):

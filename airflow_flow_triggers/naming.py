@@ -12,6 +12,8 @@ _INVALID_CHARS = re.compile(r"[^a-z0-9_]")
 MAX_NAME_LENGTH = 128
 MAX_DAG_ID_LENGTH = 250  # Airflow's ID_LEN
 USER_ENV_VARS = ("METAFLOW_USER", "SUDO_USER", "USERNAME", "USER")
+BRANCH_KINDS = ("user", "test", "prod")
+PROJECT_TAG, BRANCH_TAG = "project", "project_branch"  # a deployment's DAG tags: project:<p>, project_branch:<b>
 
 
 def validate_name(kind: str, value: object) -> str:
@@ -56,6 +58,22 @@ def branch_name(branch: str | None, production: bool, user: str | None) -> str:
     return f"user.{sanitize_user(user)}"
 
 
+def branch_kind(branch: str) -> str:
+    """user, test or prod: the three namespaces of a project's branches ('other' for anything else)."""
+    kind = branch.split(".", 1)[0]
+    return kind if kind in BRANCH_KINDS else "other"
+
+
+def branch_tags(project: str, branch: str) -> list[str]:
+    """The DAG tags that say which project branch a deployment belongs to."""
+    return [f"{PROJECT_TAG}:{project}", f"{BRANCH_TAG}:{branch}"]
+
+
+def tag_value(tags, key: str) -> str | None:
+    """The value of the `key:value` tag among a DAG's `tags`, if it has one."""
+    return next((tag.split(":", 1)[1] for tag in tags if tag.startswith(f"{key}:")), None)
+
+
 def check_dag_id(dag_id: str) -> str:
     if len(dag_id) > MAX_DAG_ID_LENGTH:
         raise NamingError(f"The deployment name '{dag_id[:60]}...' is {len(dag_id)} characters long, over "
@@ -95,11 +113,11 @@ class Deployment:
 
     @property
     def is_production(self) -> bool:
-        return self.branch is not None and (self.branch == "prod" or self.branch.startswith("prod."))
+        return self.branch is not None and branch_kind(self.branch) == "prod"
 
     @property
     def is_user_branch(self) -> bool:
-        return self.branch is not None and self.branch.startswith("user.")
+        return self.branch is not None and branch_kind(self.branch) == "user"
 
     def sibling(self, flow_name: str) -> Deployment:
         """The same project branch, another flow."""

@@ -18,7 +18,7 @@ from ..flows.decorators import deployment_of, step_settings
 from ..flows.graph import FlowGraph, flow_graph
 from ..flows.parameters import JSONType, flow_parameters
 from ..flows.triggers import trigger_loop
-from ..naming import Deployment, check_dag_id, sanitize_user
+from ..naming import Deployment, branch_tags, check_dag_id, sanitize_user
 from ..runtime import pod as pod_runtime
 from .assets import GATE_SUFFIX, event_asset, finish_asset, gate_asset
 from .gates import gate_callable
@@ -205,7 +205,7 @@ def _in_foreach(graph: FlowGraph, node) -> bool:
 def _tags(deployment: Deployment) -> list[str]:
     tags = [deployment.flow_name]
     if deployment.project is not None:
-        tags += [f"project:{deployment.project}", f"project_branch:{deployment.branch}"]
+        tags += branch_tags(deployment.project, deployment.branch)
     for tag in tags:
         if len(tag) > _TAG_MAX_LEN:
             raise NamingError(f"The DAG tag '{tag[:40]}...' is longer than Airflow's limit of {_TAG_MAX_LEN} "

@@ -11,6 +11,7 @@ never from the dags folder.
 """
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from urllib.parse import quote
 
@@ -20,11 +21,11 @@ from airflow.api_fastapi.core_api.security import GetUserDep
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 
-from . import metadata
-from .branches import branch_kind, branch_view, graph_layout, projects_view
+from ..naming import branch_kind
+from . import URL_PREFIX, metadata
+from .branches import branch_view, graph_layout, projects_view
 
 HERE = Path(__file__).resolve().parent
-MOUNT = "/flow-triggers"
 
 
 def create_app() -> FastAPI:
@@ -51,7 +52,7 @@ def branch_detail(project: str, branch: str, user: GetUserDep, session: SessionD
     rows = [row for row in metadata.branch_dags(session, project, branch) if row.dag_id in readable]
     if not rows:
         raise HTTPException(404, f"Project {project!r} has no branch {branch!r} with a flow you can read: "
-                                 f"GET {MOUNT}/api/projects lists the projects and branches.")
+                                 f"GET {URL_PREFIX}/api/projects lists the projects and branches.")
     dag_ids = {row.dag_id for row in rows}
     return branch_view(project, branch, rows, metadata.trigger_edges(session, dag_ids),
                        metadata.last_runs(session, dag_ids), metadata.finish_assets(session, dag_ids), readable)
@@ -80,9 +81,10 @@ def _readable(user, session) -> set[str]:
 def _render(request: Request, template: str, **values) -> HTMLResponse:
     root = request.scope.get("root_path", "")
     return HTMLResponse(_templates().get_template(template).render(
-        here=root, airflow=root.removesuffix(MOUNT), quote=quote, **values))
+        here=root, airflow=root.removesuffix(URL_PREFIX), quote=quote, **values))
 
 
+@functools.cache
 def _templates():
     import jinja2
     return jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True)

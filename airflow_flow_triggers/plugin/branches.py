@@ -6,19 +6,8 @@ plus edges to DAGs of other branches (a pinned upstream, or a branch pinning thi
 """
 from __future__ import annotations
 
+from ..naming import BRANCH_TAG, PROJECT_TAG, branch_kind, tag_value
 from .metadata import DagRow, Edge
-
-KINDS = ("user", "test", "prod")
-
-
-def tag_value(row: DagRow, prefix: str) -> str | None:
-    return next((tag.split(":", 1)[1] for tag in row.tags if tag.startswith(f"{prefix}:")), None)
-
-
-def branch_kind(branch: str) -> str:
-    """user, test or prod: the three namespaces of a project."""
-    kind = branch.split(".", 1)[0]
-    return kind if kind in KINDS else "other"
 
 
 def projects_view(rows: list[DagRow]) -> dict:
@@ -26,7 +15,7 @@ def projects_view(rows: list[DagRow]) -> dict:
     projects: dict[str, set[str]] = {}
     flows = []
     for row in rows:
-        project, branch = tag_value(row, "project"), tag_value(row, "project_branch")
+        project, branch = tag_value(row.tags, PROJECT_TAG), tag_value(row.tags, BRANCH_TAG)
         if project is None or branch is None:
             flows.append(row.dag_id)
         else:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, or_, select
 
+from ..naming import branch_tags
 from ..orchestration.assets import FINISH_SCHEME, GATE_SUFFIX
 
 FINISH_URIS = f"{FINISH_SCHEME}://%"
@@ -45,7 +46,7 @@ def branch_dags(session, project: str, branch: str) -> list[DagRow]:
     """The live flow DAGs of one project branch, with their tags."""
     from airflow.models.dag import DagModel, DagTag
     tagged = [select(DagTag.dag_id).where(DagTag.name == name).scalar_subquery()
-              for name in (f"project:{project}", f"project_branch:{branch}")]
+              for name in branch_tags(project, branch)]
     rows = session.execute(
         select(DagModel.dag_id, DagModel.owners, DagModel.is_paused, DagTag.name)
         .outerjoin(DagTag, DagTag.dag_id == DagModel.dag_id)

@@ -1,4 +1,5 @@
-"""Metaflow-style progress lines for local runs: each task's output prefixed with time and pathspec.
+"""Metaflow-style progress lines for local runs: each task's output prefixed with time and pathspec, and
+the traceback a failing step prints (from the user's code down).
 
 Tasks of one local run execute in threads, so sys.stdout/stderr are swapped, for the run, for
 streams that route each write to the writer of the task running in the writing thread.
@@ -10,10 +11,13 @@ import datetime
 import io
 import sys
 import threading
+import traceback
 from contextvars import ContextVar
+from pathlib import Path
 
 _task_prefix: ContextVar[str | None] = ContextVar("flow_triggers_output", default=None)
 _lock = threading.Lock()
+_PACKAGE_DIR = str(Path(__file__).resolve().parent.parent)
 
 
 def timestamp() -> str:
@@ -94,3 +98,11 @@ class _RoutingStream(io.TextIOBase):
             pending, self.pending = self.pending, {}
         for prefix, rest in pending.items():
             self.log.line(rest, prefix)
+
+
+def user_traceback(error: BaseException) -> str:
+    """The traceback from the user's step code down, without this package's frames above it."""
+    tb = error.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(error), error, tb)).rstrip()

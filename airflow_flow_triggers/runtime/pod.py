@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ..errors import ArtifactError, FlowTriggersError
 from ..naming import Deployment
-from .runner import user_traceback
+from .output import user_traceback
 from .store import ArtifactStore, reaching
 from .task import TaskRef, execute_task
 

@@ -11,19 +11,15 @@ import os
 import signal
 import threading
 import time
-import traceback
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 from ..errors import FlowTriggersError, StepFailed
 from ..flows.graph import flow_graph
 from ..naming import Deployment
-from .output import ProgressLog
+from .output import ProgressLog, user_traceback
 from .store import ArtifactStore
-from .task import TaskRef, prepare_task
-from .workers import StepRaised, TaskSpec, WorkerDied, WorkerPool
-
-_PACKAGE_DIR = str(Path(__file__).resolve().parent.parent)
+from .task import TaskRef
+from .workers import StepRaised, TaskSpec, WorkerDied, WorkerPool, run_here
 
 
 class _Cancelled(Exception):
@@ -68,7 +64,7 @@ class LocalRun:
         """Run the flow to its end; returns the run id or raises StepFailed (KeyboardInterrupt on Ctrl-C)."""
         self.log.line(f"Workflow starting (run-id {self.run_id}):")
         if self.parallel:
-            self.pool = WorkerPool(self.max_workers, self.log, user_traceback)
+            self.pool = WorkerPool(self.max_workers, self.log)
         previous = self._stop_workers_on_ctrl_c()
         try:
             with self.log.capture():
@@ -138,19 +134,11 @@ class LocalRun:
             if self.failed.is_set():
                 raise _Cancelled()
             prefix = f"{self.run_id}/{step}"
-            parameters = self.parameters if step == "start" else None
-            events = self.trigger_events if step == "start" else None
+            start = step == "start"
+            spec = TaskSpec(self.flow_cls, self.deployment, self.run_id, step, inputs, split_index,
+                            self.parameters if start else None, self.store.url, self.trigger_events if start else None)
             try:
-                if self.pool is not None:
-                    ref, prefix = self.pool.run(TaskSpec(self.flow_cls, self.deployment, self.run_id, step, inputs,
-                                                         split_index, parameters, self.store.url, events))
-                else:
-                    task = prepare_task(self.flow_cls, self.deployment, self.run_id, step, inputs, split_index,
-                                        parameters, self.store, trigger_events=events)
-                    prefix = f"{self.run_id}/{step}/{task.task_id}"
-                    with self.log.task(prefix):
-                        self.log.line("Task is starting.", prefix)
-                        ref = task.execute()
+                ref, prefix = self.pool.run(spec) if self.pool is not None else run_here(spec, self.store, self.log)
             except Exception as error:
                 self._fail(step, getattr(error, "prefix", prefix), error)
             self.log.line("Task finished successfully.", prefix)
@@ -177,11 +165,3 @@ class LocalRun:
                 self.failure = failure
                 self.failed.set()
         raise _Cancelled()
-
-
-def user_traceback(error: BaseException) -> str:
-    """The traceback from the user's step code down, without this package's frames above it."""
-    tb = error.__traceback__
-    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_PACKAGE_DIR):
-        tb = tb.tb_next
-    return "".join(traceback.format_exception(type(error), error, tb)).rstrip()

@@ -19,7 +19,7 @@ import threading
 from dataclasses import dataclass
 
 from ..errors import FlowTriggersError
-from .output import ProgressLog
+from .output import ProgressLog, user_traceback
 from .task import TaskRef, prepare_task
 
 
@@ -68,14 +68,14 @@ def start_method() -> str:
 class WorkerPool:
     """`size` worker processes; `run(spec, prefix)` blocks the calling thread until its task is done."""
 
-    def __init__(self, size: int, log: ProgressLog, user_traceback):
+    def __init__(self, size: int, log: ProgressLog):
         context = multiprocessing.get_context(start_method())
         log.stream.flush()                     # nothing buffered may be written twice by a forked child
         self.idle: queue.Queue = queue.Queue()
         self.workers = []
         for _ in range(size):
             parent_end, child_end = context.Pipe()
-            process = context.Process(target=_serve, args=(child_end, user_traceback), daemon=True)
+            process = context.Process(target=_serve, args=(child_end,), daemon=True)
             process.start()
             child_end.close()
             self.workers.append((process, parent_end))
@@ -121,7 +121,7 @@ class WorkerPool:
             connection.close()
 
 
-def _serve(connection, user_traceback) -> None:
+def _serve(connection) -> None:
     """A worker's loop: run one task at a time until told to stop (None) or the run goes away."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)      # Ctrl-C is the parent's to handle: it ends us
     log = ProgressLog(os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1))
@@ -132,24 +132,33 @@ def _serve(connection, user_traceback) -> None:
             return
         if message is None:
             return
-        connection.send(_run_one(message, log, user_traceback))
+        connection.send(_run_one(message, log))
 
 
-def _run_one(spec: TaskSpec, log: ProgressLog, user_traceback) -> tuple[str, object, str]:
+def _run_one(spec: TaskSpec, log: ProgressLog) -> tuple[str, object, str]:
     """("ok", TaskRef, prefix), ("error", FlowTriggersError, prefix) or
     ("failed", (kind, message, traceback), prefix)."""
     from .store import ArtifactStore
-    prefix = f"{spec.run_id}/{spec.step}"
     with log.capture():
         try:
-            task = prepare_task(spec.flow_cls, spec.deployment, spec.run_id, spec.step, spec.inputs,
-                                spec.split_index, spec.parameters, ArtifactStore(spec.store_url),
-                                trigger_events=spec.trigger_events)
-            prefix = f"{spec.run_id}/{spec.step}/{task.task_id}"
-            with log.task(prefix):
-                log.line("Task is starting.", prefix)
-                return "ok", task.execute(), prefix
+            return ("ok", *run_here(spec, ArtifactStore(spec.store_url), log))
         except FlowTriggersError as error:
-            return "error", error, prefix
+            return "error", error, error.prefix
         except BaseException as error:                # the step's own exception: format it here
-            return "failed", (type(error).__name__, str(error), user_traceback(error)), prefix
+            return "failed", (type(error).__name__, str(error), user_traceback(error)), error.prefix
+
+
+def run_here(spec: TaskSpec, store, log: ProgressLog) -> tuple[TaskRef, str]:
+    """Run one task in this process, its output prefixed with its pathspec; returns its ref and prefix.
+    What it raises carries the prefix as `.prefix`, for the lines that report the failure."""
+    prefix = f"{spec.run_id}/{spec.step}"
+    try:
+        task = prepare_task(spec.flow_cls, spec.deployment, spec.run_id, spec.step, spec.inputs, spec.split_index,
+                            spec.parameters, store, trigger_events=spec.trigger_events)
+        prefix = f"{spec.run_id}/{spec.step}/{task.task_id}"
+        with log.task(prefix):
+            log.line("Task is starting.", prefix)
+            return task.execute(), prefix
+    except BaseException as error:
+        error.prefix = prefix
+        raise

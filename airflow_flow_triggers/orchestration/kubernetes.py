@@ -1,10 +1,10 @@
-"""Steps on Kubernetes: a @kubernetes (or @resources + @kubernetes) step becomes a task that runs the step
+"""Steps on Kubernetes: a step with @kubernetes and/or @resources becomes a task that runs the step
 in a pod of its own, through the cncf.kubernetes provider's KubernetesPodOperator.
 
 The task's Airflow worker does what every step task does before and after the step (triggering events,
 parameters, XCom refs, the finish event: tasks.py), publishes the flow's code to the artifact store
-(runtime/pod.py), and in between starts the pod, which runs `python -m airflow_flow_triggers.runtime.pod`:
-the same step runtime, against the same artifact store. With `[flow_triggers] kubernetes_mode = executor`
+(runtime/pod.py), and in between starts the pod, whose command (POD_COMMAND) calls runtime/pod.py's
+`main()`: the same step runtime, against the same artifact store. With `[flow_triggers] kubernetes_mode = executor`
 (sites on the KubernetesExecutor) the step stays a plain task whose pod gets the same spec through
 `executor_config={"pod_override": ...}`.
 """

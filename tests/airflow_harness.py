@@ -6,6 +6,7 @@ processes each lead a process group of their own (with what they start), which `
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -73,6 +74,8 @@ class AirflowHarness:
         })
         self.env.update(settings)                # e.g. another auth manager, other users
         self.processes: dict[str, subprocess.Popen] = {}   # component -> its process, leader of its group
+        self.commands: dict[str, tuple] = {}               # component -> how it was started
+        self.restarted: list[str] | None = None            # inside `restarting()`: what was started again
         self._token: str | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -89,6 +92,7 @@ class AirflowHarness:
     def start_component(self, component: str, command: list[str] | None = None, env: dict | None = None) -> None:
         """Start one Airflow component (`airflow <command>`, default: its name) in a process group of
         its own, with everything it starts; `env` adds to the harness's environment."""
+        self.commands[component] = (command, env)
         log = open(self.logs / f"{component}.log", "ab")
         self.processes[component] = subprocess.Popen(
             [AIRFLOW, *(command or [component])], env={**self.env, **(env or {})}, stdout=log,
@@ -131,9 +135,24 @@ class AirflowHarness:
             self._check_alive()
             return False
 
+    @contextlib.contextmanager
+    def restarting(self):
+        """Within it, a component that exits is started again, as a process supervisor (Docker's restart
+        policy, a Kubernetes Deployment, systemd) does: Airflow's scheduler exits when its database goes
+        away in the middle of one of its queries, and counts on being started again. Yields the list of
+        components started again."""
+        self.restarted = []
+        try:
+            yield self.restarted
+        finally:
+            self.restarted = None
+
     def _check_alive(self) -> None:
-        for name, process in self.processes.items():
-            if process.poll() is not None:
+        for name, process in list(self.processes.items()):
+            if process.poll() is not None and self.restarted is not None:
+                self.restarted.append(name)
+                self.start_component(name, *self.commands[name])
+            elif process.poll() is not None:
                 raise RuntimeError(f"airflow {name} exited with {process.returncode}; see "
                                    f"{self.logs}/{name}.log:\n" + (self.logs / f"{name}.log").read_text()[-3000:])
 

@@ -29,6 +29,8 @@ def test_the_same_services():
     for worker in WORKERS:
         assert services[worker]["command"].split()[:2] == ["celery", "worker"]
         assert services[worker]["hostname"] == worker           # tasks say which worker ran them
+    for name in services.keys() - {"airflow-init"}:                # supervised, as the tests' harness does
+        assert services[name]["restart"] == "unless-stopped", name
 
 
 def test_the_same_airflow_settings():

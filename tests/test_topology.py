@@ -177,10 +177,13 @@ def test_a_worker_killed_mid_step_is_retried_on_the_other(topology):
 def test_postgres_restarted_mid_chain(topology):
     airflow = topology.airflow
     run_id = deploy_chain(topology, "PgUp", "PgDown", sleep=20)
-    topology.postgres.restart()                                   # pg_ctl restart while 'work' runs
-    assert airflow.wait_for_run("PgUp", run_id, timeout=400)["state"] == "success"
-    [down] = airflow.wait_for_runs("PgDown", 1)
-    airflow.settle()
+    with airflow.restarting() as restarted:                      # what exits is started again, as in compose.yaml
+        topology.postgres.restart()                               # pg_ctl restart while 'work' runs
+        assert airflow.wait_for_run("PgUp", run_id, timeout=400)["state"] == "success"
+        [down] = airflow.wait_for_runs("PgDown", 1)
+        airflow.settle()
+        airflow.wait_for_run("PgDown", down["dag_run_id"])         # checks once more that all are up
+    print("started again after the restart:", restarted or "nothing")
     assert [r["dag_run_id"] for r in airflow.runs("PgUp")] == [run_id]
     assert len(airflow.runs("PgDown")) == 1 and down["state"] == "success"
     assert work_task(airflow, "PgUp", run_id)["try_number"] == 1          # nothing ran twice

@@ -77,6 +77,7 @@ def handwritten(project: str, branch: str, i: int, upstream: str | None) -> str:
 def deploy_ours(count: int, project: str, dags: Path, work: Path) -> float:
     """`airflow create`'s code, in this process: count deployments, 10 per branch; returns seconds."""
     from airflow_flow_triggers.deploy.snapshots import create
+
     from airflow_flow_triggers.flows.decorators import deployment_of
     started = time.perf_counter()
     for b in range(count // 10):

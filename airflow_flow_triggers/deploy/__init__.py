@@ -1,1 +1,1 @@
-"""Deploying flows: the flow file's command line, snapshots per project branch, tokens, Airflow's REST API."""
+"""Deploying flows: the flow file's command line, `airflow create | trigger | delete | list`, Airflow's API client."""

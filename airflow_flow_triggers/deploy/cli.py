@@ -2,16 +2,15 @@
 from __future__ import annotations
 
 import argparse
-import inspect
 import os
 import sys
-from pathlib import Path
 
 from ..errors import CommandLineError, FlowTriggersError
 from ..flows.decorators import deployment_of
 from ..flows.graph import flow_graph
-from ..flows.parameters import flow_parameters, resolve_parameter_values
-from ..naming import current_user
+from ..flows.parameters import flow_parameters
+from . import airflow_commands
+from .airflow_commands import given_parameters
 
 
 def main(flow_cls: type, argv: list[str] | None = None) -> None:
@@ -71,11 +70,13 @@ def _parser(flow_cls: type) -> argparse.ArgumentParser:
 
     airflow = commands.add_parser("airflow", help="deploy this flow's project branch to Airflow, start it, remove it")
     actions = airflow.add_subparsers(dest="airflow_command", required=True, metavar="ACTION")
-    create = actions.add_parser("create", help="snapshot the flow into the dags folder as this branch's DAG")
+    create = actions.add_parser("create", help="deploy the flow's code package as this branch's DAG")
     delete = actions.add_parser("delete", help="remove this deployment (its DAG disappears from Airflow)")
-    listing = actions.add_parser("list", help="show the deployments in the dags folder")
+    listing = actions.add_parser("list", help="show the deployments")
     for action in (create, delete, listing):
-        action.add_argument("--dags-folder", help="default: Airflow's [core] dags_folder")
+        action.add_argument("--dags-folder", metavar="DIR",
+                            help="write (or read) the deployments in DIR on this machine; default: through the "
+                                 "api-server at [flow_triggers] api_url")
     for action in (create, delete):
         action.add_argument("--authorize", metavar="TOKEN",
                             help="the branch's production token, when someone else owns the branch (write "
@@ -86,10 +87,10 @@ def _parser(flow_cls: type) -> argparse.ArgumentParser:
     _parameter_options(trigger, flow_cls)
     trigger.add_argument("--trigger", dest="airflow_trigger", action="append", default=[], metavar="FLOW/RUN_ID",
                          help="run as if the successful run FLOW/RUN_ID had triggered it (repeatable)")
-    create.set_defaults(handler=_airflow_create)
-    trigger.set_defaults(handler=_airflow_trigger)
-    delete.set_defaults(handler=_airflow_delete)
-    listing.set_defaults(handler=_airflow_list)
+    create.set_defaults(handler=airflow_commands.create)
+    trigger.set_defaults(handler=airflow_commands.trigger)
+    delete.set_defaults(handler=airflow_commands.delete)
+    listing.set_defaults(handler=airflow_commands.list_deployments)
     return parser
 
 
@@ -98,11 +99,6 @@ def _parameter_options(parser: argparse.ArgumentParser, flow_cls: type) -> None:
         default = "" if param.default is None else f" (default: {param.default!r})"
         parser.add_argument(f"--{param.name}", dest=f"param:{param.name}", metavar=param.type_name.upper(),
                             help=(param.help or f"parameter {param.name}") + default)
-
-
-def _given_parameters(args) -> dict:
-    return {key.split(":", 1)[1]: value for key, value in vars(args).items()
-            if key.startswith("param:") and value is not None}
 
 
 def _positive_int(text: str) -> int:
@@ -119,83 +115,8 @@ def _run(flow_cls, deployment, args) -> int:
     from ..runtime.events import events_for_runs
     from ..runtime.runner import LocalRun
     events = events_for_runs(args.trigger, deployment)
-    LocalRun(flow_cls, deployment, _given_parameters(args), max_workers=args.max_workers,
+    LocalRun(flow_cls, deployment, given_parameters(args), max_workers=args.max_workers,
              trigger_events=events).run()
-    return 0
-
-
-def _dags_folder(args) -> Path:
-    from .snapshots import default_dags_folder
-    folder = Path(args.dags_folder).resolve() if args.dags_folder else default_dags_folder()
-    if folder.exists() and not folder.is_dir():
-        raise CommandLineError(f"The dags folder {folder} is a file, not a folder: pass --dags-folder DIR, or set "
-                               "Airflow's [core] dags_folder to a folder.")
-    return folder
-
-
-def _airflow_create(flow_cls, deployment, args) -> int:
-    from .snapshots import create
-    source = Path(inspect.getsourcefile(flow_cls)).resolve()
-    if "build_dag(" in source.read_text():
-        raise CommandLineError(f"{source} already builds its own DAG with build_dag(...): `airflow create` adds "
-                               "that line to its snapshot; remove it from the flow file.")
-    created = create(flow_cls, source, deployment, _dags_folder(args), current_user(), args.authorize,
-                     args.generate_new_token)
-    print(f"Deployed {created.dag_id} to {created.path}")
-    if created.new_token:
-        print(f"Production token of branch {deployment.branch} of project {deployment.project} (shown only "
-              f"now; anyone else changing this branch passes --authorize={created.new_token})")
-    options = " ".join(filter(None, [f"--branch {args.branch}" if args.branch else "",
-                                     "--production" if args.production else ""]))
-    print(f"Start it with: python {Path(sys.argv[0]).name} {options + ' ' if options else ''}airflow trigger"
-          f"   (or: airflow dags trigger {created.dag_id})")
-    return 0
-
-
-def _airflow_trigger(flow_cls, deployment, args) -> int:
-    from ..orchestration.tasks import CONF_TRIGGER
-    from ..runtime.events import events_for_runs
-    from .rest_api import AirflowAPI
-    given = _given_parameters(args)
-    values = resolve_parameter_values(flow_cls, given)  # a bad value fails here, not in Airflow
-    conf = {p.name: values[p.attr_name] for p in flow_parameters(flow_cls).values() if p.name in given}
-    if args.airflow_trigger:
-        conf[CONF_TRIGGER] = events_for_runs(args.airflow_trigger, deployment)
-    api = AirflowAPI()
-    run_id = api.trigger(deployment.project_flow_name, conf)
-    print(f"Started {deployment.project_flow_name} run {run_id}")
-    print(f"  {api.ui_address(deployment.project_flow_name, run_id)}")
-    return 0
-
-
-def _airflow_delete(flow_cls, deployment, args) -> int:
-    from .rest_api import AirflowAPI
-    from .snapshots import delete
-    removed = delete(_dags_folder(args), deployment, current_user(), args.authorize, args.branch_all)
-    api = AirflowAPI()
-    for dag_id in removed:
-        print(f"Deleted {dag_id}")
-    try:
-        for dag_id in removed:
-            api.delete_dag(dag_id)
-    except CommandLineError as error:
-        print(f"Note: {error.message} Airflow drops the DAG(s) when it next parses the dags folder.")
-    return 0
-
-
-def _airflow_list(flow_cls, deployment, args) -> int:
-    from .snapshots import list_records
-    folder = _dags_folder(args)
-    records = list_records(folder)
-    if not records:
-        print(f"No deployments in {folder}.")
-        return 0
-    rows = [("PROJECT", "BRANCH", "FLOW", "OWNER", "PRODUCTION", "DEPLOYED AT")] + [
-        (r["project"] or "-", r["branch"] or "-", r["flow"], r["deployer"], "yes" if r["production"] else "no",
-         r["deployed_at"]) for r in records]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
     return 0
 
 

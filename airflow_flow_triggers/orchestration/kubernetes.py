@@ -2,11 +2,11 @@
 in a pod of its own, through the cncf.kubernetes provider's KubernetesPodOperator.
 
 The task's Airflow worker does what every step task does before and after the step (triggering events,
-parameters, XCom refs, the finish event: tasks.py), publishes the flow's code to the artifact store
-(runtime/pod.py), and in between starts the pod, whose command (POD_COMMAND) calls runtime/pod.py's
-`main()`: the same step runtime, against the same artifact store. With `[flow_triggers] kubernetes_mode = executor`
-(sites on the KubernetesExecutor) the step stays a plain task whose pod gets the same spec through
-`executor_config={"pod_override": ...}`.
+parameters, XCom refs, the finish event: tasks.py), publishes the flow's code (its deployment's
+code package) to the artifact store (runtime/pod.py), and in between starts the pod, whose command
+(POD_COMMAND) calls runtime/pod.py's `main()`: the same step runtime, against the same artifact
+store. With `[flow_triggers] kubernetes_mode = executor` (sites on the KubernetesExecutor) the step
+stays a plain task whose pod gets the same spec through `executor_config={"pod_override": ...}`.
 """
 from __future__ import annotations
 
@@ -16,8 +16,10 @@ import functools
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from .. import config
+from ..deployments import packages
 from ..errors import FlowDefinitionError
 from ..flows.compute import Kubernetes
 from ..naming import Deployment
@@ -157,9 +159,9 @@ class _PodStep:
     def task(self, inputs, context, store: ArtifactStore) -> dict:
         """The pod's task: references only (code hash, inputs' refs, parameters, events)."""
         given = task_input(self.flow_cls, self.deployment, self.step, inputs, context, store)
-        return {"artifact_root": store.url, "code_sha256": pod_runtime.publish_code(
-                    sys.modules[self.flow_cls.__module__].__file__, store),
-                "module": self.flow_cls.__module__, "flow": self.flow_cls.__name__,
+        files, flow_file = code_of(self.flow_cls)
+        return {"artifact_root": store.url, "code_sha256": pod_runtime.publish_code(files, store),
+                "flow_file": flow_file, "module": self.flow_cls.__module__, "flow": self.flow_cls.__name__,
                 "deployment": dataclasses.asdict(self.deployment), "run_id": context["run_id"], "step": self.step,
                 "inputs": [ref.to_dict() for ref in given.refs], "split_index": given.split_index,
                 "parameters": given.parameters, "events": given.events}
@@ -169,6 +171,16 @@ class _PodStep:
         ref = completed_task(self.flow_cls, self.deployment, task["run_id"], self.step,
                              [TaskRef.from_dict(r) for r in task["inputs"]], task["split_index"], store)
         return task_output(self.deployment, self.step_type, ref, context, self.finish, store)
+
+
+def code_of(flow_cls) -> tuple[dict[str, bytes], str]:
+    """The flow's code for its pods: its deployment's code package, or the one DAG file it is defined in."""
+    package = getattr(flow_cls, "_code_package", None)
+    if package is not None:
+        folder, flow_file = package
+        return packages.read_folder(folder), flow_file
+    path = Path(sys.modules[flow_cls.__module__].__file__)
+    return {path.name: path.read_bytes()}, path.name
 
 
 @functools.cache

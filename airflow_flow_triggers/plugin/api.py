@@ -4,6 +4,7 @@
     GET /flow-triggers/api/projects/{project}/branches/{branch}   one branch's deployments and graph
     GET /flow-triggers/                                           the "Flow branches" page
     GET /flow-triggers/projects/{project}/branches/{branch}       one branch's page
+    .../api/identity, .../api/deployments                         deploying from anywhere (deployments.py)
 
 Authentication is Airflow's own (a JWT as Bearer header, or the UI's `_token` cookie); a user sees
 only the DAGs the auth manager lets them read. Data comes from Airflow's metadata (metadata.py),
@@ -22,7 +23,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 
 from ..naming import branch_kind
-from . import URL_PREFIX, metadata
+from . import URL_PREFIX, deployments, metadata
 from .branches import branch_view, graph_layout, projects_view
 
 HERE = Path(__file__).resolve().parent
@@ -36,6 +37,7 @@ def create_app() -> FastAPI:
     app.add_api_route("/projects/{project}/branches/{branch}", branch_page, methods=["GET"],
                       response_class=HTMLResponse)
     app.add_api_route("/static/icon.svg", icon, methods=["GET"], include_in_schema=False)
+    deployments.add_routes(app)
     app.add_exception_handler(HTTPException, _login_for_pages)
     return app
 

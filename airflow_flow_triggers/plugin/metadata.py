@@ -5,6 +5,7 @@ one query (or a fixed few), whatever the number of DAGs: the page and the API st
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from sqlalchemy import func, or_, select
@@ -101,6 +102,34 @@ def finish_assets(session, dag_ids: set[str]) -> dict[str, dict]:
                    "last_finish": None if timestamp is None else
                    {"run_id": (extra or {}).get("run_id") or source_run_id, "timestamp": _iso(timestamp)}}
             for name, asset_id, timestamp, extra, source_run_id in rows}
+
+
+def request_parsing(session, bundle_name: str, relative_paths: list[str]) -> None:
+    """Airflow's priority parsing requests: the dag-processor refreshes the bundle and parses these first."""
+    from airflow.models.dagbag import DagPriorityParsingRequest
+    for path in relative_paths:
+        request = DagPriorityParsingRequest(bundle_name=bundle_name, relative_fileloc=path)
+        request.id = hashlib.md5(f"{bundle_name}:{path}".encode()).hexdigest()   # Airflow's key: one per file
+        session.merge(request)
+    session.commit()
+
+
+def delete_dags(session, dag_ids: list[str]) -> list[str]:
+    """Delete the DAGs (and their gate DAGs) from the metadata, as `DELETE /api/v2/dags/{id}` does; returns
+    the DAG ids kept because a task of theirs still runs (they go stale once their file is gone)."""
+    from airflow.api.common.delete_dag import delete_dag
+    from airflow.exceptions import AirflowException, DagNotFound
+    running = []
+    for dag_id in dag_ids:
+        for one in (dag_id, f"{dag_id}.{GATE_SUFFIX}"):
+            try:
+                delete_dag(one, session=session)
+            except DagNotFound:
+                pass
+            except AirflowException:
+                running.append(one)
+    session.commit()
+    return running
 
 
 def _finish_producers():

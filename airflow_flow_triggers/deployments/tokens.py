@@ -1,21 +1,29 @@
 """Production tokens (Metaflow's --authorize): the first deployer of a project branch owns it.
 
-    <dags folder>/<project>/<branch>/.production_token.json   {"owner", "token_sha256"}
+Only a token's SHA-256 is ever kept, by whichever guard keeps the branch (guards.py): a file beside the
+branch in local mode, a table of Airflow's metadata database on the api-server.
 """
 from __future__ import annotations
 
 import hashlib
-import json
 import secrets
-from pathlib import Path
+from dataclasses import dataclass
 
 from ..errors import CommandLineError
 from ..naming import Deployment
 
-TOKEN_FILE = ".production_token.json"
+
+class ProductionTokenError(CommandLineError):
+    """The branch belongs to someone else, and no valid token was given."""
 
 
-def check_token(folder: Path, deployment: Deployment, deployer: str, authorize: str | None,
+@dataclass(frozen=True)
+class BranchOwner:
+    owner: str
+    token_sha256: str
+
+
+def check_token(stored: BranchOwner | None, deployment: Deployment, deployer: str, authorize: str | None,
                 generate_new_token: bool) -> str | None:
     """Metaflow's rule: the branch's first deployer owns it; anyone else needs --authorize TOKEN.
 
@@ -23,17 +31,15 @@ def check_token(folder: Path, deployment: Deployment, deployer: str, authorize: 
     """
     if deployment.project is None:
         return None
-    try:
-        stored = json.loads((folder / TOKEN_FILE).read_text())
-    except FileNotFoundError:
+    if stored is None:
         return new_token()
-    if stored["owner"] != deployer:
+    if stored.owner != deployer:
         if authorize is None:
-            raise CommandLineError(f"Branch {deployment.branch} of project {deployment.project} belongs to "
-                                   f"{stored['owner']}: pass --authorize=TOKEN with its production token to "
+            raise ProductionTokenError(f"Branch {deployment.branch} of project {deployment.project} belongs to "
+                                   f"{stored.owner}: pass --authorize=TOKEN with its production token to "
                                    "change it.")
-        if not secrets.compare_digest(hash_token(authorize), stored["token_sha256"]):
-            raise CommandLineError(f"The token given with --authorize is not the production token of branch "
+        if not secrets.compare_digest(hash_token(authorize), stored.token_sha256):
+            raise ProductionTokenError(f"The token given with --authorize is not the production token of branch "
                                    f"{deployment.branch} of project {deployment.project}.")
     return new_token() if generate_new_token else None
 

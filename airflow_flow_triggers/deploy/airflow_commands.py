@@ -1,0 +1,157 @@
+"""`python flow.py [--branch B] [--production] airflow create | trigger | delete | list`.
+
+Without `--dags-folder`, create, delete and list go through the plugin's API on Airflow's api-server
+(`[flow_triggers] api_url`), which writes the deployment store there; with `--dags-folder DIR` they
+write DIR directly, on this machine. Either way the flow is checked here first, by building its DAG as
+Airflow will, and its code package is the Python files of the flow file's folder tree.
+"""
+from __future__ import annotations
+
+import ast
+import dataclasses
+import inspect
+import sys
+from pathlib import Path
+
+from ..deployments.packages import collect
+from ..deployments.store import DeploymentStore
+from ..errors import CommandLineError
+from ..flows.decorators import deployment_of
+from ..flows.parameters import flow_parameters, resolve_parameter_values
+from ..naming import Deployment, current_user
+from ..orchestration.dag_factory import validate_deployment
+
+
+def create(flow_cls, deployment: Deployment, args) -> int:
+    source = _flow_file(flow_cls)
+    if args.dags_folder:
+        folder = _dags_folder(args)
+        deployment = dataclasses.replace(deployment, deployer=current_user())
+        upstreams = validate_deployment(flow_cls, deployment)
+        created = DeploymentStore(f"file://{folder}").create(
+            deployment, collect(source, leave_out=(folder,)), upstreams, str(source), args.authorize,
+            args.generate_new_token)
+        answer = {"location": created.location, "new_token": created.new_token, "note": None}
+    else:
+        api = _api()
+        deployment = _as_airflow_names_you(api, flow_cls, args)
+        upstreams = validate_deployment(flow_cls, deployment)
+        package = collect(source)
+        answer = api.create({"flow": deployment.flow_name, "project": deployment.project,
+                             "branch": deployment.branch, "deployer": deployment.deployer,
+                             "flow_file": package.flow_file, "triggered_by": sorted(upstreams),
+                             "source": str(source), "authorize": args.authorize,
+                             "generate_new_token": args.generate_new_token}, package.files)
+    print(f"Deployed {deployment.project_flow_name} to {answer['location']}")
+    if answer["new_token"]:
+        print(f"Production token of branch {deployment.branch} of project {deployment.project} (shown only "
+              f"now; anyone else changing this branch passes --authorize={answer['new_token']})")
+    if answer.get("note"):
+        print(f"Note: {answer['note']}")
+    options = " ".join(filter(None, [f"--branch {args.branch}" if args.branch else "",
+                                     "--production" if args.production else ""]))
+    print(f"Start it with: python {Path(sys.argv[0]).name} {options + ' ' if options else ''}airflow trigger"
+          f"   (or: airflow dags trigger {deployment.project_flow_name})")
+    return 0
+
+
+def trigger(flow_cls, deployment: Deployment, args) -> int:
+    from ..orchestration.tasks import CONF_TRIGGER
+    from ..runtime.events import events_for_runs
+    given = given_parameters(args)
+    values = resolve_parameter_values(flow_cls, given)  # a bad value fails here, not in Airflow
+    conf = {p.name: values[p.attr_name] for p in flow_parameters(flow_cls).values() if p.name in given}
+    if args.airflow_trigger:
+        conf[CONF_TRIGGER] = events_for_runs(args.airflow_trigger, deployment)
+    api = _api()
+    run_id = api.trigger(deployment.project_flow_name, conf)
+    print(f"Started {deployment.project_flow_name} run {run_id}")
+    print(f"  {api.ui_address(deployment.project_flow_name, run_id)}")
+    return 0
+
+
+def delete(flow_cls, deployment: Deployment, args) -> int:
+    if args.dags_folder:
+        deployment = dataclasses.replace(deployment, deployer=current_user())
+        removed = DeploymentStore(f"file://{_dags_folder(args)}").delete(deployment, deployment.deployer,
+                                                                         args.authorize, args.branch_all)
+        for dag_id in removed:
+            print(f"Deleted {dag_id}")
+        _forget_in_airflow(removed)
+        return 0
+    api = _api()
+    deployment = _as_airflow_names_you(api, flow_cls, args)
+    if args.branch_all and deployment.project is None:
+        raise CommandLineError(f"--branch-all removes every flow of a project branch, and flow {deployment.flow_name} "
+                               "has no @project: delete it alone, without --branch-all.")
+    change = {"deployer": deployment.deployer, "authorize": args.authorize}
+    removed = api.delete_branch(deployment.project, deployment.branch, change) if args.branch_all else \
+        api.delete(deployment.project_flow_name, change)
+    for dag_id in removed:
+        print(f"Deleted {dag_id}")
+    return 0
+
+
+def list_deployments(flow_cls, deployment: Deployment, args) -> int:
+    if args.dags_folder:
+        where = str(_dags_folder(args))
+        records = DeploymentStore(f"file://{where}").records()
+    else:
+        api = _api()
+        where, records = api.url, api.deployments()
+    if not records:
+        print(f"No deployments in {where}.")
+        return 0
+    rows = [("PROJECT", "BRANCH", "FLOW", "OWNER", "PRODUCTION", "DEPLOYED AT")] + [
+        (r["project"] or "-", r["branch"] or "-", r["flow"], r["deployer"], "yes" if r["production"] else "no",
+         r["deployed_at"]) for r in records]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    return 0
+
+
+def _api():
+    from .airflow_api import AirflowAPI  # httpx is not imported by every flow file that imports the package
+    return AirflowAPI()
+
+
+def given_parameters(args) -> dict:
+    return {key.split(":", 1)[1]: value for key, value in vars(args).items()
+            if key.startswith("param:") and value is not None}
+
+
+def _as_airflow_names_you(api, flow_cls, args) -> Deployment:
+    """The deployment for the user Airflow authenticated (the local user only where Airflow has none)."""
+    identity = api.identity()
+    user = identity["user"] if identity["from_airflow"] else current_user()
+    return dataclasses.replace(deployment_of(flow_cls, args.branch, args.production, user), deployer=user)
+
+
+def _forget_in_airflow(removed: list[str]) -> None:
+    """Delete the removed DAGs from Airflow's metadata at once (else it drops them at its next parse)."""
+    api = _api()
+    try:
+        for dag_id in removed:
+            api.delete_dag(dag_id)
+    except CommandLineError as error:
+        print(f"Note: {error.message} Airflow drops the DAG(s) when it next parses the dags folder.")
+
+
+def _flow_file(flow_cls) -> Path:
+    """The flow's file, which must not build a DAG of its own (`airflow create` writes the DAG file)."""
+    source = Path(inspect.getsourcefile(flow_cls)).resolve()
+    for node in ast.walk(ast.parse(source.read_text(), str(source))):
+        called = getattr(node.func, "id", getattr(node.func, "attr", None)) if isinstance(node, ast.Call) else None
+        if called == "build_dag":
+            raise CommandLineError("The flow file already builds its own DAG with build_dag(...): `airflow create` "
+                                   "writes the DAG file of a deployment itself; remove that line.", str(source),
+                                   node.lineno)
+    return source
+
+
+def _dags_folder(args) -> Path:
+    folder = Path(args.dags_folder).resolve()
+    if folder.exists() and not folder.is_dir():
+        raise CommandLineError(f"The dags folder {folder} is a file, not a folder: pass --dags-folder DIR.")
+    return folder

@@ -1,0 +1,106 @@
+"""The deployment store as a DAG bundle: what the dag-processor and the workers read it through.
+
+With the default root (Airflow's dags folder) nothing is to be set: the dags-folder bundle reads it.
+A root in object storage is a bundle of its own, e.g. in `[dag_processor] dag_bundle_config_list`:
+
+    [{"name": "dags-folder", "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle", "kwargs": {}},
+     {"name": "flow-deployments", "classpath": "airflow_flow_triggers.deployments.bundle.DeploymentsBundle",
+      "kwargs": {}}]
+
+Its `path` is a folder on the machine that reads it (under `[dag_processor] dag_bundle_storage_path`),
+which `refresh()` brings level with the store: new and changed objects are fetched (each written whole,
+then renamed into place), removed ones are removed; a code package, named by its content, is fetched
+once. The dag-processor refreshes it every `refresh_interval` seconds and at once when the api-server
+asks for a new deployment to be parsed; a worker refreshes it before it runs a task.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from airflow.dag_processing.bundles.base import BaseDagBundle
+
+from . import layout
+
+SYNC_STATE = ".flow_triggers_sync.json"   # what each local file was fetched from (size and ETag)
+
+
+class DeploymentsBundle(BaseDagBundle):
+    """`[flow_triggers] deployments_root` (or kwargs `url`) as a DAG bundle."""
+
+    supports_versioning = False
+
+    def __init__(self, *, url: str | None = None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.url = url or layout.root_url()
+
+    @property
+    def remote(self) -> bool:
+        return not self.url.startswith("file://")
+
+    @property
+    def path(self) -> Path:
+        return self.base_dir / "store" if self.remote else layout.store_path(self.url)
+
+    def get_current_version(self) -> None:
+        return None
+
+    def initialize(self) -> None:
+        self.refresh()
+        super().initialize()
+
+    def refresh(self) -> None:
+        if self.remote:
+            with self.lock():
+                fetch_store(layout.store_path(self.url), self.path)
+
+
+def fetch_store(remote, local: Path) -> None:
+    """Make the folder `local` hold what the object-storage folder `remote` holds."""
+    fs, top = remote.fs, remote.path.rstrip("/")
+    fs.invalidate_cache(top)
+    local.mkdir(parents=True, exist_ok=True)
+    state_file = local / SYNC_STATE
+    try:
+        fetched = json.loads(state_file.read_text())
+    except (OSError, ValueError):
+        fetched = {}
+    present = {}
+    for name, info in fs.find(top, detail=True).items():
+        relative = name[len(top):].lstrip("/")
+        if not relative or info.get("type") == "directory" or layout.path_escapes(relative):
+            continue
+        present[relative] = f"{info.get('size')}:{info.get('ETag') or info.get('LastModified') or info.get('mtime')}"
+        target = local / relative
+        if fetched.get(relative) != present[relative] or not target.exists():
+            layout.write_file(target, fs.cat_file(name))
+    for relative in set(fetched) - set(present):
+        (local / relative).unlink(missing_ok=True)
+    layout.write_file(state_file, json.dumps(present).encode())
+
+
+def local_root() -> Path:
+    """Where this machine's Airflow reads the store from: the root itself, or the folder of its bundle."""
+    url = layout.root_url()
+    if url.startswith("file://"):
+        return layout.store_path(url)
+    name = bundle_name(url)
+    return DeploymentsBundle(name=name or "flow-deployments", url=url).path
+
+
+def bundle_name(url: str | None = None) -> str | None:
+    """The name of the configured DAG bundle that reads the store at `url` (default: the deployments root)."""
+    from airflow.configuration import conf
+    url = url or layout.root_url()
+    root = os.path.realpath(url[len("file://"):]) if url.startswith("file://") else None
+    for item in conf.getjson("dag_processor", "dag_bundle_config_list", fallback=None) or []:
+        kwargs = item.get("kwargs") or {}
+        classpath = item.get("classpath", "")
+        if classpath == f"{__name__}.{DeploymentsBundle.__name__}" and (kwargs.get("url") or layout.root_url()) == url:
+            return item.get("name")
+        if root is not None and classpath.endswith("LocalDagBundle"):
+            path = kwargs.get("path") or conf.get("core", "dags_folder")
+            if os.path.realpath(os.path.expanduser(path)) == root:
+                return item.get("name")
+    return None

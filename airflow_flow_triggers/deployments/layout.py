@@ -1,0 +1,130 @@
+"""Where things are in the deployment store, and how a file of it is written.
+
+    <root>/<project>/<branch>/<Flow>.py              the DAG file Airflow parses (ENTRY: the same few lines
+                                                     for every deployment)
+    <root>/<project>/<branch>/<Flow>.deploy.json     the record: who, when, the code package, upstreams, signature
+    <root>/_flows/<Flow>.py, <Flow>.deploy.json      flows without @project
+    <root>/_packages/<sha256>/...                    code packages, by content (packages.py), never parsed
+                                                     by Airflow (_packages/.airflowignore)
+
+The root is `[flow_triggers] deployments_root`: any ObjectStoragePath URL, by default Airflow's dags
+folder. A local root is written file by file under temporary names Airflow does not parse, then renamed
+into place; on object storage each object is written whole.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from .. import config
+from ..errors import CommandLineError
+from ..naming import Deployment
+
+NO_PROJECT = "_flows"
+PACKAGES = "_packages"
+RECORD_SUFFIX = ".deploy.json"
+# Valid in both syntaxes of .airflowignore: as a glob it matches every name, as a regexp every path.
+IGNORE_ALL = "[^/]*\n"
+ENTRY = '''"""{dag_id}: a deployment of airflow_flow_triggers, written by `python flow.py airflow create`.
+
+Airflow parses this file; the DAG comes from the code package and the record beside it in the store.
+"""
+from airflow_flow_triggers.orchestration.deployed import deployed_dag
+
+dag = deployed_dag(__file__)
+'''
+
+
+def root_url() -> str:
+    """The store's URL: `[flow_triggers] deployments_root`, or Airflow's dags folder."""
+    url = config.get("deployments_root").strip()
+    if url:
+        return url if "://" in url else f"file://{os.path.abspath(os.path.expanduser(url))}"
+    from airflow.configuration import conf
+    return f"file://{os.path.abspath(os.path.expanduser(conf.get('core', 'dags_folder')))}"
+
+
+def store_path(url: str):
+    """The root as a path object: a plain Path on this machine's disk, else an ObjectStoragePath."""
+    if url.startswith("file://"):
+        return Path(url[len("file://"):])
+    from airflow.sdk import ObjectStoragePath
+    try:
+        return ObjectStoragePath(url)
+    except ValueError as error:
+        raise CommandLineError(f"The deployments root '{url}' cannot be used ({error}): set [flow_triggers] "
+                               "deployments_root to a folder or a URL of a filesystem Airflow knows (s3://, gs://, "
+                               "... with their provider installed).") from None
+
+
+def branch_folder(root, deployment: Deployment):
+    if deployment.project is None:
+        return root / NO_PROJECT
+    return root / deployment.project / deployment.branch
+
+
+def entry_path(root, deployment: Deployment):
+    return root / relative_entry(deployment)
+
+
+def relative_entry(deployment: Deployment) -> str:
+    """The DAG file's path inside the store (and inside the DAG bundle that reads it)."""
+    folder = NO_PROJECT if deployment.project is None else f"{deployment.project}/{deployment.branch}"
+    return f"{folder}/{deployment.flow_name}.py"
+
+
+def record_path(root, deployment: Deployment):
+    return branch_folder(root, deployment) / f"{deployment.flow_name}{RECORD_SUFFIX}"
+
+
+def package_folder(root, sha256: str):
+    return root / PACKAGES / sha256
+
+
+def entry_source(dag_id: str) -> str:
+    return ENTRY.format(dag_id=dag_id)
+
+
+def store_root_of_entry(entry: Path, project: str | None) -> Path:
+    """The store's root, from the path of one of its DAG files."""
+    return entry.parent.parent if project is None else entry.parent.parent.parent
+
+
+def path_escapes(relative: str) -> bool:
+    """Whether a path read from the store would lead out of the folder it is copied into."""
+    return relative.startswith("/") or ".." in relative.split("/")
+
+
+def write_file(path, data: bytes) -> None:
+    """Write `path` whole: beside it under a name Airflow does not parse, then renamed over it (local)."""
+    if not isinstance(path, Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".deploying-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_record(path) -> dict | None:
+    """A deployment record; None if there is none; a corrupt one is an error naming the file."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return None
+    try:
+        record = json.loads(text)
+        if not isinstance(record, dict) or "dag_id" not in record:
+            raise ValueError("not a deployment record")
+    except ValueError as error:
+        raise CommandLineError(f"The deployment record {path} is corrupt ({error}): delete it, and deploy that "
+                               "flow again.") from None
+    return record

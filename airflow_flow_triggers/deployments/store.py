@@ -1,0 +1,132 @@
+"""The deployment store: create, delete and list deployments (layout.py says where each file goes).
+
+Both the local mode (`airflow create --dags-folder DIR`) and the plugin's API on the api-server change
+deployments through this class only; what differs is the guard that keeps each branch's owner and takes
+turns (guards.py). Everything is checked before anything is written, and a deployment's files are
+written package first, record next, DAG file last, so Airflow never parses a deployment half-written.
+"""
+from __future__ import annotations
+
+import datetime
+import json
+from dataclasses import dataclass
+
+from ..errors import CommandLineError, FlowDefinitionError
+from ..flows.triggers import trigger_loop
+from ..naming import Deployment
+from . import layout, packages, signing
+from .guards import DatabaseGuard, FolderGuard
+from .packages import CodePackage
+from .tokens import BranchOwner, check_token, hash_token
+
+
+@dataclass(frozen=True)
+class Created:
+    dag_id: str
+    location: str               # where the DAG file is (a path or an object-storage URL)
+    package_sha256: str
+    new_token: str | None       # printed once, when this deployment made or rotated the branch's token
+
+
+class DeploymentStore:
+    def __init__(self, url: str | None = None, session=None):
+        """The store at `url` (default: `[flow_triggers] deployments_root`); with the api-server's database
+        `session`, branches are kept and locked in the metadata database, else in files beside them."""
+        self.url = url or layout.root_url()
+        self.root = layout.store_path(self.url)
+        if session is not None:
+            self.guard = DatabaseGuard(session)
+        elif self.url.startswith("file://"):
+            self.guard = FolderGuard(lambda deployment: layout.branch_folder(self.root, deployment))
+        else:
+            raise CommandLineError(f"--dags-folder writes a folder on this machine, not {self.url}: deploy through "
+                                   "the api-server instead (leave out --dags-folder).")
+
+    def create(self, deployment: Deployment, package: CodePackage, triggered_by: set[str], source: str,
+               authorize: str | None = None, generate_new_token: bool = False) -> Created:
+        """Check, then write one deployment: its code package, its record and its DAG file."""
+        dag_id = deployment.project_flow_name
+        self._refuse_trigger_loop(dag_id, triggered_by)
+        record = {"dag_id": dag_id, "flow": deployment.flow_name, "project": deployment.project,
+                  "branch": deployment.branch, "production": deployment.is_production,
+                  "deployer": deployment.deployer, "deployed_at": _now(), "source": source,
+                  "triggered_by": sorted(triggered_by),
+                  "package": {"sha256": package.sha256, "flow_file": package.flow_file,
+                              "files": len(package.files), "bytes": package.size}}
+        record = signing.sign(record, required=deployment.is_production)
+        with self.guard.locked(deployment):
+            new_token = check_token(self.guard.owner(deployment), deployment, deployment.deployer, authorize,
+                                    generate_new_token)
+            self._write_package(package)
+            if new_token is not None:
+                self.guard.set_owner(deployment, BranchOwner(deployment.deployer, hash_token(new_token)))
+            layout.write_file(layout.record_path(self.root, deployment), _json(record))
+            entry = layout.entry_path(self.root, deployment)
+            layout.write_file(entry, layout.entry_source(dag_id).encode())
+        return Created(dag_id, str(entry), package.sha256, new_token)
+
+    def delete(self, deployment: Deployment, deployer: str, authorize: str | None,
+               whole_branch: bool = False) -> list[str]:
+        """Remove one deployment (or all of its branch); returns the DAG ids removed."""
+        if whole_branch and deployment.project is None:
+            raise CommandLineError(f"--branch-all removes every flow of a project branch, and flow "
+                                   f"{deployment.flow_name} has no @project: delete it alone, without --branch-all.")
+        records = [r for r in self.branch_records(deployment) if whole_branch or r["flow"] == deployment.flow_name]
+        if not records:
+            what = f"branch {deployment.branch} of project {deployment.project}" if whole_branch else \
+                deployment.project_flow_name
+            raise CommandLineError(f"There is no deployment of {what} in {self.url}: `airflow list` shows what is "
+                                   "deployed.")
+        with self.guard.locked(deployment):
+            check_token(self.guard.owner(deployment), deployment, deployer, authorize, False)
+            for record in records:
+                flow = deployment.sibling(record["flow"])
+                layout.entry_path(self.root, flow).unlink(missing_ok=True)     # Airflow stops parsing it first
+                layout.record_path(self.root, flow).unlink(missing_ok=True)
+            if whole_branch:
+                self.guard.forget(deployment)
+        if whole_branch:
+            folder = layout.branch_folder(self.root, deployment)
+            if self.url.startswith("file://") and folder.exists() and not any(folder.iterdir()):
+                folder.rmdir()
+        return [r["dag_id"] for r in records]
+
+    def records(self) -> list[dict]:
+        """Every deployment's record."""
+        paths = [*self.root.glob(f"*/*/*{layout.RECORD_SUFFIX}"),
+                 *self.root.glob(f"{layout.NO_PROJECT}/*{layout.RECORD_SUFFIX}")]
+        return [r for r in (layout.read_record(path) for path in sorted(paths, key=str)) if r is not None]
+
+    def branch_records(self, deployment: Deployment) -> list[dict]:
+        """The records of `deployment`'s branch (or of the flows without a project)."""
+        folder = layout.branch_folder(self.root, deployment)
+        paths = sorted(folder.glob(f"*{layout.RECORD_SUFFIX}"), key=str)
+        return [r for r in (layout.read_record(path) for path in paths) if r is not None]
+
+    def _write_package(self, package: CodePackage) -> None:
+        """Write the package under its hash, unless it is there already, whole."""
+        folder = layout.package_folder(self.root, package.sha256)
+        ignore = self.root / layout.PACKAGES / ".airflowignore"
+        if not ignore.exists():
+            layout.write_file(ignore, layout.IGNORE_ALL.encode())
+        if folder.exists() and packages.digest(packages.read_folder(folder)) == package.sha256:
+            return
+        for path, content in package.files.items():
+            layout.write_file(folder / path, content)
+
+    def _refuse_trigger_loop(self, dag_id: str, upstreams: set[str]) -> None:
+        triggered_by = {r["dag_id"]: set(r.get("triggered_by", [])) for r in self.records()}
+        triggered_by[dag_id] = set(upstreams)
+        loop = trigger_loop(triggered_by, dag_id)
+        if loop:
+            raise FlowDefinitionError(f"Deploying {dag_id} would make flows trigger each other in a loop "
+                                      f"({' <- '.join(loop)}, each started by the next): remove one "
+                                      "@trigger_on_finish, or delete one of the deployments first.")
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def _json(record: dict) -> bytes:
+    return json.dumps(record, indent=1).encode()

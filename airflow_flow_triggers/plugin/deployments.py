@@ -1,0 +1,196 @@
+"""The plugin's deployment API: `python flow.py airflow create | delete | list` from any machine.
+
+    GET    /flow-triggers/api/identity                              the user deployments are named after
+    GET    /flow-triggers/api/deployments                           the deployments you may read
+    POST   /flow-triggers/api/deployments                           deploy a code package
+    DELETE /flow-triggers/api/deployments/{dag_id}                  remove one deployment
+    DELETE /flow-triggers/api/projects/{project}/branches/{branch}  remove every flow of a branch
+
+The api-server never imports or runs flow code: these routes check names, paths, sizes and the
+branch's production token, write the deployment store (deployments/store.py, with the branch kept and
+locked in Airflow's metadata database), and ask the dag-processor to parse the new DAG file at once.
+Who may deploy is the auth manager's call: deploying or deleting a DAG needs permission to edit it.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+
+from airflow.api_fastapi.app import get_auth_manager
+from airflow.api_fastapi.auth.managers.models.resource_details import DagDetails
+from airflow.api_fastapi.common.db.common import SessionDep
+from airflow.api_fastapi.core_api.security import GetUserDep
+from fastapi import FastAPI, HTTPException
+from pydantic import BaseModel
+
+from ..deployments import layout, packages
+from ..deployments.bundle import bundle_name
+from ..deployments.signing import SIGNATURE
+from ..deployments.store import DeploymentStore
+from ..deployments.tokens import ProductionTokenError
+from ..errors import CommandLineError, FlowDefinitionError, FlowTriggersError
+from ..flows.triggers import validate_branch
+from ..naming import Deployment, branch_kind, check_dag_id, sanitize_user, split_flow_name, validate_name
+from . import metadata
+
+
+class Change(BaseModel):
+    deployer: str | None = None         # the client's user: names the deployer only where Airflow has no identity
+    authorize: str | None = None        # the branch's production token
+
+
+class DeployRequest(Change):
+    flow: str
+    project: str | None = None
+    branch: str | None = None
+    flow_file: str
+    files: dict[str, str]               # path in the package -> base64 content
+    triggered_by: list[str] = []
+    source: str = ""
+    generate_new_token: bool = False
+
+
+def add_routes(app: FastAPI) -> None:
+    app.add_api_route("/api/identity", identity, methods=["GET"])
+    app.add_api_route("/api/deployments", list_deployments, methods=["GET"])
+    app.add_api_route("/api/deployments", create_deployment, methods=["POST"])
+    app.add_api_route("/api/deployments/{dag_id}", delete_deployment, methods=["DELETE"])
+    app.add_api_route("/api/projects/{project}/branches/{branch}", delete_branch, methods=["DELETE"])
+
+
+def identity(user: GetUserDep) -> dict:
+    """The name `user.<name>` branches and deployment owners get; from_airflow is False in all-admins mode."""
+    name = airflow_identity(user)
+    return {"user": name, "from_airflow": name is not None}
+
+
+def list_deployments(user: GetUserDep, session: SessionDep) -> dict:
+    records = DeploymentStore(session=session).records()
+    return {"deployments": [{k: v for k, v in r.items() if k != SIGNATURE} for r in records
+                            if _may(user, "GET", r["dag_id"])]}
+
+
+def create_deployment(request: DeployRequest, user: GetUserDep, session: SessionDep) -> dict:
+    with _refusals():
+        deployment = _deployment(request, user)
+        _require(user, "PUT", deployment.project_flow_name, "deploy")
+        package = packages.checked(request.flow_file, _decoded(request.files))
+        upstreams = {_upstream_name(name) for name in request.triggered_by}
+        store = DeploymentStore(session=session)
+        created = store.create(deployment, package, upstreams, request.source, request.authorize,
+                               request.generate_new_token)
+        note = _parse_now(session, store, [deployment])
+    return {"dag_id": created.dag_id, "location": created.location, "package_sha256": created.package_sha256,
+            "new_token": created.new_token, "note": note}
+
+
+def delete_deployment(dag_id: str, change: Change, user: GetUserDep, session: SessionDep) -> dict:
+    with _refusals():
+        project, branch, flow = split_flow_name(dag_id)
+        deployment = Deployment(flow, project, validate_branch(branch) if project else None)
+        return _delete(deployment, change, user, session, whole_branch=False)
+
+
+def delete_branch(project: str, branch: str, change: Change, user: GetUserDep, session: SessionDep) -> dict:
+    with _refusals():
+        deployment = Deployment("", validate_name("project", project), validate_branch(branch))
+        return _delete(deployment, change, user, session, whole_branch=True)
+
+
+def _delete(deployment: Deployment, change: Change, user, session, whole_branch: bool) -> dict:
+    store = DeploymentStore(session=session)
+    doomed = [r["dag_id"] for r in store.branch_records(deployment)
+              if whole_branch or r["flow"] == deployment.flow_name]
+    for dag_id in doomed:
+        _require(user, "DELETE", dag_id, "delete")
+    removed = store.delete(deployment, _deployer(change, user), change.authorize, whole_branch)
+    still_running = metadata.delete_dags(session, removed)
+    _parse_now(session, store, [deployment.sibling(dag_id.rsplit(".", 1)[-1]) for dag_id in removed])
+    return {"deleted": removed, "still_running": still_running}
+
+
+def airflow_identity(user) -> str | None:
+    """`user`'s name as deployments name users, or None where Airflow knows nobody (all-admins mode)."""
+    from airflow.api_fastapi.auth.managers.simple.simple_auth_manager import SimpleAuthManager
+    from airflow.configuration import conf
+    if isinstance(get_auth_manager(), SimpleAuthManager) and \
+            conf.getboolean("core", "simple_auth_manager_all_admins", fallback=False):
+        return None
+    return sanitize_user(user.get_name())
+
+
+def _deployer(change: Change, user) -> str:
+    name = airflow_identity(user) or sanitize_user(change.deployer or "")
+    if not name:
+        raise CommandLineError("This Airflow authenticates nobody (all-admins mode), so the request must name its "
+                               "deployer: set METAFLOW_USER or USER where you run `airflow create`.")
+    return name
+
+
+def _deployment(request: DeployRequest, user) -> Deployment:
+    """The deployment asked for, its names checked as Metaflow checks them, its deployer the Airflow user."""
+    deployer = _deployer(request, user)
+    if not request.flow.isidentifier():
+        raise CommandLineError(f"'{request.flow}' is not a flow class name.")
+    if request.project is None:
+        return Deployment(check_dag_id(request.flow), deployer=deployer)
+    validate_name("project", request.project)
+    branch = validate_branch(request.branch or "")
+    if branch_kind(branch) == "user" and branch != f"user.{deployer}":
+        raise ProductionTokenError(f"You are signed in to Airflow as {deployer}, so your user branch is "
+                                   f"user.{deployer}, not {branch}: deploy to your own branch, or to a shared one "
+                                   "with --branch.")
+    deployment = Deployment(request.flow, request.project, branch, deployer)
+    check_dag_id(deployment.project_flow_name)
+    return deployment
+
+
+def _upstream_name(name: str) -> str:
+    project, branch, flow = split_flow_name(name)
+    if project is not None:
+        validate_branch(branch)
+    if not flow.isidentifier():
+        raise CommandLineError(f"'{name}' is not the name of a deployed flow.")
+    return name
+
+
+def _decoded(files: dict[str, str]) -> dict[str, bytes]:
+    try:
+        return {path: base64.b64decode(content, validate=True) for path, content in files.items()}
+    except (binascii.Error, ValueError):
+        raise CommandLineError("The code package's files must be base64-encoded.") from None
+
+
+def _may(user, method: str, dag_id: str) -> bool:
+    return get_auth_manager().is_authorized_dag(method=method, details=DagDetails(id=dag_id), user=user)
+
+
+def _require(user, method: str, dag_id: str, doing: str) -> None:
+    if not _may(user, method, dag_id):
+        raise HTTPException(403, f"Airflow user {user.get_name()} may not {doing} DAG {dag_id}: that needs "
+                                 "permission to edit DAGs, which an Airflow admin gives.")
+
+
+def _parse_now(session, store: DeploymentStore, deployments: list[Deployment]) -> str | None:
+    """Ask the dag-processor to parse the deployments' DAG files at once (it refreshes their bundle first)."""
+    name = bundle_name(store.url)
+    if name is None:
+        return (f"no DAG bundle of this Airflow reads the deployments root {store.url}, so Airflow will not see "
+                "this deployment: add one to [dag_processor] dag_bundle_config_list (docs/deployments.md).")
+    metadata.request_parsing(session, name, [layout.relative_entry(d) for d in deployments])
+    return None
+
+
+class _refusals:
+    """Our one-sentence errors as HTTP answers: a token refusal is 403, a conflict with what is deployed
+    409, any other bad request 400."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, tb):
+        if isinstance(error, FlowTriggersError):
+            status = 403 if isinstance(error, ProductionTokenError) else \
+                409 if isinstance(error, FlowDefinitionError) else 400
+            raise HTTPException(status, error.message) from None
+        return False

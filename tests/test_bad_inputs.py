@@ -196,7 +196,15 @@ CASES = [
      flow(more_steps="\nfrom airflow_flow_triggers import build_dag\ndag = build_dag(BadFlow)\n"),
      ["airflow", "create"], {},
      "already builds its own DAG with build_dag(...)"),
-    ("delete_nothing_deployed", flow(), ["airflow", "delete"], {}, "There is no deployment of BadFlow in"),
+    ("delete_nothing_deployed", flow(), ["airflow", "delete", "--dags-folder", "{dags}"], {},
+     "There is no deployment of BadFlow in"),
+    ("create_unreachable", flow(), ["airflow", "create"], {}, "Cannot reach Airflow's REST API at http://127.0.0.1:9"),
+    ("delete_unreachable", flow(), ["airflow", "delete"], {}, "Cannot reach Airflow's REST API at http://127.0.0.1:9"),
+    ("list_unreachable", flow(), ["airflow", "list"], {}, "Cannot reach Airflow's REST API at http://127.0.0.1:9"),
+    ("package_too_big", flow(), ["airflow", "create", "--dags-folder", "{dags}"],
+     {"AIRFLOW__FLOW_TRIGGERS__MAX_PACKAGE_SIZE": "0.0001"}, "max_package_size): it holds every *.py file under"),
+    ("package_size_not_a_number", flow(), ["airflow", "create", "--dags-folder", "{dags}"],
+     {"AIRFLOW__FLOW_TRIGGERS__MAX_PACKAGE_SIZE": "big"}, "[flow_triggers] max_package_size = 'big' must be a float"),
     ("list_a_file", flow(), ["airflow", "list", "--dags-folder", "{a_file}"], {}, "is a file, not a folder"),
     ("trigger_unreachable", flow(), ["airflow", "trigger"], {}, "Cannot reach Airflow's REST API at http://127.0.0.1:9"),
     ("trigger_bad_value", flow(), ["airflow", "trigger", "--alpha", "abc"], {},
@@ -239,7 +247,7 @@ def test_bad_input_is_one_error_line(baseline, tmp_path, case, source, args, env
     flow_file = tmp_path / "flow.py"
     flow_file.write_text(source)
     before = tree(dags), tree(home)
-    args = [a.format(failed_run=failed_run, a_file=tmp_path / "a_file") for a in args]
+    args = [a.format(failed_run=failed_run, a_file=tmp_path / "a_file", dags=dags) for a in args]
     environment = {"AIRFLOW__CORE__DAGS_FOLDER": str(dags), "AIRFLOW__FLOW_TRIGGERS__API_URL": "http://127.0.0.1:9"}
     environment.update(env)
     result = run_flow(flow_file, *args, airflow_home=home, **environment)

@@ -1,10 +1,16 @@
-"""`python flow.py airflow create/delete/list` on a dags folder, and what they refuse (no Airflow needed)."""
+"""`python flow.py airflow create/delete/list --dags-folder DIR`: the deployment store on this machine, its
+code packages, production tokens, what it refuses, and the cluster policy that guards it (no Airflow running)."""
 import json
 import re
 import shutil
 
 import pytest
 from conftest import REPO, run_flow
+
+from airflow_flow_triggers.deployments import layout
+from airflow_flow_triggers.deployments.packages import checked, collect, digest
+
+SIGNING_KEY = "a-key-shared-by-the-api-server-and-the-dag-processor"
 
 
 def snapshot(folder):
@@ -20,7 +26,7 @@ def flows(tmp_path):
 
 def airflow_cmd(flows, airflow_home, script, *args, user="alice", **env):
     return run_flow(flows / script, *args, "--dags-folder", str(flows / "dags"), airflow_home=airflow_home,
-                    user=user, **env)
+                    user=user, AIRFLOW__FLOW_TRIGGERS__SIGNING_KEY=SIGNING_KEY, **env)
 
 
 def token_of(result):
@@ -30,21 +36,33 @@ def token_of(result):
 def test_create_list_delete(flows, airflow_home):
     created = airflow_cmd(flows, airflow_home, "firstproject.py", "airflow", "create")
     assert created.returncode == 0, created.stderr
-    folder = flows / "dags" / "variant_demo" / "user.alice"
+    dags = flows / "dags"
+    folder = dags / "variant_demo" / "user.alice"
     assert created.stdout.splitlines()[0] == \
         f"Deployed variant_demo.user.alice.FirstProjectFlow to {folder / 'FirstProjectFlow.py'}"
     assert "Start it with: python firstproject.py airflow trigger" in created.stdout
-    snapshot_file = (folder / "FirstProjectFlow.py").read_text()
-    assert snapshot_file.startswith((REPO / "dags" / "firstproject.py").read_text().rstrip())
-    assert snapshot_file.rstrip().endswith("dag = _build_dag(FirstProjectFlow, user='alice')")
+    # the DAG file is the same few lines for every deployment; the code is in the package its record names
+    assert (folder / "FirstProjectFlow.py").read_text() == layout.entry_source("variant_demo.user.alice.FirstProjectFlow")
+    record = json.loads((folder / "FirstProjectFlow.deploy.json").read_text())
+    assert {k: record[k] for k in ("dag_id", "flow", "project", "branch", "production", "deployer", "triggered_by")} \
+        == {"dag_id": "variant_demo.user.alice.FirstProjectFlow", "flow": "FirstProjectFlow", "project": "variant_demo",
+            "branch": "user.alice", "production": False, "deployer": "alice", "triggered_by": []}
+    package = dags / "_packages" / record["package"]["sha256"]
+    assert sorted(p.name for p in package.iterdir()) == ["firstflow.py", "firstproject.py", "secondflow.py",
+                                                        "secondproject.py"]       # the flow's folder, not dags/
+    assert (package / "firstproject.py").read_bytes() == (REPO / "dags" / "firstproject.py").read_bytes()
+    assert record["package"] == {"sha256": digest(layout_files(package)), "flow_file": "firstproject.py",
+                                 "files": 4, "bytes": sum(p.stat().st_size for p in package.iterdir())}
+    assert (dags / "_packages" / ".airflowignore").read_text() == layout.IGNORE_ALL
+
     assert airflow_cmd(flows, airflow_home, "firstflow.py", "airflow", "create").returncode == 0
-    assert (flows / "dags" / "_flows" / "FirstFlow.py").read_text().rstrip().endswith(
-        "dag = _build_dag(FirstFlow, deployed_by='alice')")
+    assert (dags / "_flows" / "FirstFlow.py").read_text() == layout.entry_source("FirstFlow")
     prod = airflow_cmd(flows, airflow_home, "firstproject.py", "--branch", "b", "--production", "airflow", "create",
                        user="Bob.Smith")
     assert prod.returncode == 0, prod.stderr
-    assert (flows / "dags" / "variant_demo" / "prod.b" / "FirstProjectFlow.py").read_text().rstrip().endswith(
-        "dag = _build_dag(FirstProjectFlow, branch='b', production=True, deployed_by='bob_smith')")
+    prod_record = json.loads((dags / "variant_demo" / "prod.b" / "FirstProjectFlow.deploy.json").read_text())
+    assert (prod_record["deployer"], prod_record["production"]) == ("bob_smith", True)
+    assert prod_record["package"]["sha256"] == record["package"]["sha256"]   # same code, same package, kept once
 
     listed = airflow_cmd(flows, airflow_home, "firstflow.py", "airflow", "list").stdout.splitlines()
     assert listed[0].split() == ["PROJECT", "BRANCH", "FLOW", "OWNER", "PRODUCTION", "DEPLOYED", "AT"]
@@ -57,6 +75,44 @@ def test_create_list_delete(flows, airflow_home):
     assert deleted.returncode == 0, deleted.stderr
     assert deleted.stdout.startswith("Deleted variant_demo.user.alice.FirstProjectFlow\nNote: Cannot reach Airflow's")
     assert not (folder / "FirstProjectFlow.py").exists() and not (folder / "FirstProjectFlow.deploy.json").exists()
+
+
+def layout_files(folder):
+    return {p.name: p.read_bytes() for p in folder.iterdir()}
+
+
+def test_a_code_package_is_the_python_files_of_the_flow_folder(tmp_path, monkeypatch):
+    (tmp_path / "flow.py").write_text("# the flow\n")
+    for path, text in {"features.py": "X = 1\n", "lib/__init__.py": "", "lib/util.py": "Y = 2\n",
+                       "notes.txt": "not code", ".hidden/secret.py": "", "__pycache__/flow.cpython-311.py": "",
+                       "venv/pyvenv.cfg": "home = /usr", "venv/lib/site.py": "", "dags/_packages/x/old.py": "",
+                       ".dotfile.py": ""}.items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(text)
+    package = collect(tmp_path / "flow.py", leave_out=(tmp_path / "dags",))
+    assert sorted(package.files) == ["features.py", "flow.py", "lib/__init__.py", "lib/util.py"]
+    assert package.flow_file == "flow.py" and package.size == len("# the flow\nX = 1\nY = 2\n")
+    same = collect(tmp_path / "flow.py", leave_out=(tmp_path / "dags",))
+    assert same.sha256 == package.sha256                    # named by content
+    (tmp_path / "features.py").write_text("X = 2\n")
+    assert collect(tmp_path / "flow.py", leave_out=(tmp_path / "dags",)).sha256 != package.sha256
+
+    monkeypatch.setenv("AIRFLOW__FLOW_TRIGGERS__MAX_PACKAGE_SIZE", "0.00001")   # about ten bytes
+    with pytest.raises(Exception, match=r"The code package of flow.py is over 0.0 MB \(\[flow_triggers\] "
+                                        r"max_package_size\): it holds every \*.py file under"):
+        collect(tmp_path / "flow.py")
+
+
+@pytest.mark.parametrize("path, problem", [
+    ("../flow.py", "leaves the package's folder"), ("/etc/flow.py", "leaves the package's folder"),
+    ("a//b.py", "leaves the package's folder"), (".git/hook.py", "is in a hidden or skipped folder"),
+    ("notes.txt", "is not a Python file"), ("a\\b.py", "is not a relative POSIX path"),
+])
+def test_the_api_server_checks_a_package_without_running_it(path, problem):
+    with pytest.raises(Exception, match=re.escape(f"The code package holds the file {path!r}, which {problem}")):
+        checked("flow.py", {"flow.py": b"", path: b""})
+    with pytest.raises(Exception, match="does not hold its flow file 'flow.py'"):
+        checked("flow.py", {"other.py": b""})
 
 
 def test_production_tokens(flows, airflow_home):
@@ -91,6 +147,17 @@ def test_production_tokens(flows, airflow_home):
                        "--authorize", new_token, user="carol").returncode == 0
 
 
+def test_production_needs_a_key_to_sign_with(flows, airflow_home):
+    before = snapshot(flows / "dags") if (flows / "dags").exists() else {}
+    result = run_flow(flows / "firstproject.py", "--production", "airflow", "create", "--dags-folder",
+                      str(flows / "dags"), airflow_home=airflow_home)
+    assert result.returncode == 1
+    assert result.stderr == ("error: Production deployments are signed, and this Airflow has no key to sign them: "
+                             "set [flow_triggers] signing_key (or [core] fernet_key) to the same value on the "
+                             "api-server and the dag-processor.\n")
+    assert (snapshot(flows / "dags") if (flows / "dags").exists() else {}) == before
+
+
 def test_refused_inputs_leave_the_dags_folder_unchanged(flows, airflow_home):
     assert airflow_cmd(flows, airflow_home, "firstflow.py", "airflow", "create").returncode == 0
     assert airflow_cmd(flows, airflow_home, "firstproject.py", "airflow", "create").returncode == 0
@@ -99,6 +166,8 @@ def test_refused_inputs_leave_the_dags_folder_unchanged(flows, airflow_home):
         "self.next(self.end)", "self.next(self.middle)"))
     (flows / "own_dag.py").write_text((REPO / "dags" / "firstflow.py").read_text()
                                       + "\nfrom airflow_flow_triggers import build_dag\ndag = build_dag(FirstFlow)\n")
+    (flows / "commented.py").write_text("# dag = build_dag(FirstFlow) was how we did it\n"
+                                        + (REPO / "dags" / "firstflow.py").read_text())
     (flows / "loop.py").write_text((REPO / "dags" / "firstflow.py").read_text().replace(
         "from airflow_flow_triggers import FlowSpec, step",
         "from airflow_flow_triggers import FlowSpec, step, trigger_on_finish\n\n@trigger_on_finish(flow='SecondFlow')"))
@@ -107,12 +176,15 @@ def test_refused_inputs_leave_the_dags_folder_unchanged(flows, airflow_home):
         ("firstproject.py", "--branch", "A" * 5): "The branch name must only contain lowercase alphanumeric",
         ("firstflow.py", "--branch", "x"): "--branch needs a project",
         ("broken.py",): "Step 'start' goes to unknown step 'middle'",
-        ("own_dag.py",): "already builds its own DAG with build_dag(...)",
+        ("own_dag.py",): f"{flows / 'own_dag.py'}:18: The flow file already builds its own DAG with build_dag(...)",
     }
     for (script, *options), message in refusals.items():
         result = airflow_cmd(flows, airflow_home, script, *options, "airflow", "create")
         assert result.returncode == 1 and message in result.stderr, (script, result.stderr)
         assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert snapshot(flows / "dags") == before
+    commented = airflow_cmd(flows, airflow_home, "commented.py", "airflow", "create")   # a comment is no call
+    assert commented.returncode == 0, commented.stderr
     assert airflow_cmd(flows, airflow_home, "secondflow.py", "airflow", "create").returncode == 0
     before = snapshot(flows / "dags")
     loop = airflow_cmd(flows, airflow_home, "loop.py", "airflow", "create")
@@ -121,6 +193,16 @@ def test_refused_inputs_leave_the_dags_folder_unchanged(flows, airflow_home):
                            "SecondFlow <- FirstFlow, each started by the next): remove one @trigger_on_finish, or "
                            "delete one of the deployments first.\n")
     assert snapshot(flows / "dags") == before
+
+
+def test_a_corrupt_record_is_one_sentence_naming_it(flows, airflow_home):
+    assert airflow_cmd(flows, airflow_home, "firstproject.py", "airflow", "create").returncode == 0
+    record = flows / "dags" / "variant_demo" / "user.alice" / "FirstProjectFlow.deploy.json"
+    record.write_text("{not json")
+    listed = airflow_cmd(flows, airflow_home, "firstproject.py", "airflow", "list")
+    assert listed.returncode == 1
+    assert listed.stderr.startswith(f"error: The deployment record {record} is corrupt (")
+    assert listed.stderr.rstrip().endswith("delete it, and deploy that flow again.")
 
 
 def test_trigger_needs_a_reachable_airflow(flows, airflow_home):
@@ -134,7 +216,7 @@ def test_trigger_needs_a_reachable_airflow(flows, airflow_home):
 
 def test_tokens_never_start_with_a_dash(monkeypatch):
     """token_urlsafe starts with '-' one time in 64; argparse would read `--authorize -AbC` as an option."""
-    from airflow_flow_triggers.deploy import tokens
+    from airflow_flow_triggers.deployments import tokens
     drawn = iter(["-starts_with_a_dash", "-again", "fine_token"])
     monkeypatch.setattr(tokens.secrets, "token_urlsafe", lambda n: next(drawn))
     assert tokens.new_token() == "fine_token"
@@ -142,7 +224,8 @@ def test_tokens_never_start_with_a_dash(monkeypatch):
 
 def test_a_token_starting_with_a_dash_is_accepted_as_authorize_equals(flows, airflow_home):
     """Tokens issued before this rule may start with '-': `--authorize=TOKEN` takes them."""
-    from airflow_flow_triggers.deploy.tokens import TOKEN_FILE, hash_token
+    from airflow_flow_triggers.deployments.guards import TOKEN_FILE
+    from airflow_flow_triggers.deployments.tokens import hash_token
     assert airflow_cmd(flows, airflow_home, "firstproject.py", "--production", "airflow", "create").returncode == 0
     token_file = flows / "dags" / "variant_demo" / "prod" / TOKEN_FILE
     token_file.write_text(json.dumps({"owner": "alice", "token_sha256": hash_token("-dashed_token")}))
@@ -155,26 +238,26 @@ def test_a_token_starting_with_a_dash_is_accepted_as_authorize_equals(flows, air
 
 
 CONCURRENT_CREATE = '''
-import sys, time
+import dataclasses, sys, time
 sys.path.insert(0, {flows!r})
 from pathlib import Path
-from airflow_flow_triggers.deploy import snapshots, tokens
+from airflow_flow_triggers.deployments import packages, store, tokens
 from airflow_flow_triggers.flows.decorators import deployment_of
 
 check = tokens.check_token
-def slow_check(*args, **kwargs):  # widen the window between reading the token file and writing it
+def slow_check(*args, **kwargs):  # widen the window between reading the branch's owner and writing it
     result = check(*args, **kwargs)
     time.sleep(1.0)
     return result
-snapshots.check_token = slow_check
+store.check_token = slow_check
 
 import firstproject
-deployment = deployment_of(firstproject.FirstProjectFlow, None, True)
+deployment = dataclasses.replace(deployment_of(firstproject.FirstProjectFlow, None, True), deployer=sys.argv[1])
+package = packages.collect(Path({flows!r}) / "firstproject.py", leave_out=(Path({flows!r}) / "dags",))
 while time.time() < {start}:
     time.sleep(0.001)
 try:
-    created = snapshots.create(firstproject.FirstProjectFlow, Path({flows!r}) / "firstproject.py", deployment,
-                               Path({flows!r}) / "dags", sys.argv[1])
+    created = store.DeploymentStore("file://" + {flows!r} + "/dags").create(deployment, package, set(), "race")
     print("OWNER" if created.new_token else "AUTHORIZED")
 except Exception as error:
     print("REFUSED", error)
@@ -191,7 +274,8 @@ def test_concurrent_deployments_of_one_branch_have_one_owner(flows, airflow_home
     script = flows / "race.py"
     script.write_text(CONCURRENT_CREATE.format(flows=str(flows), start=time.time() + 8))
     processes = [subprocess.Popen([sys.executable, str(script), user], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                  text=True, env=flow_env(airflow_home), cwd=str(flows)) for user in ("alice", "bob")]
+                                  text=True, env=flow_env(airflow_home, AIRFLOW__FLOW_TRIGGERS__SIGNING_KEY=SIGNING_KEY),
+                                  cwd=str(flows)) for user in ("alice", "bob")]
     outcomes = {user: p.communicate(timeout=120)[0].strip() for user, p in zip(("alice", "bob"), processes,
                                                                                   strict=True)}
     assert sorted(o.split()[0] for o in outcomes.values()) == ["OWNER", "REFUSED"], outcomes

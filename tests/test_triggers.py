@@ -169,8 +169,11 @@ class {name}(FlowSpec):
 '''
 
 
-def write(folder, name, decorators, build):
-    (folder / f"{name}.py").write_text(FLOW.format(name=name, decorators=decorators, build=build))
+def write(folder, name, decorators, build, branch_folder=""):
+    """A DAG file; a project branch's DAG goes into that branch's folder (the cluster policy's rule)."""
+    path = folder / branch_folder / f"{name}.py"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(FLOW.format(name=name, decorators=decorators, build=build))
 
 
 def uris(schedule_asset) -> list[str]:
@@ -178,13 +181,14 @@ def uris(schedule_asset) -> list[str]:
     return sorted(o.uri for o in objs)
 
 
-def test_schedules_from_triggers(tmp_path):
+def test_schedules_from_triggers(tmp_path, monkeypatch):
+    monkeypatch.setenv("AIRFLOW__FLOW_TRIGGERS__DEPLOYMENTS_ROOT", str(tmp_path))
     write(tmp_path, "OneFlow", "@trigger_on_finish(flow='Up')\n@project(name='p')",
-          "d = build_dag(OneFlow, user='alice')")
+          "d = build_dag(OneFlow, user='alice')", "p/user.alice")
     write(tmp_path, "AndFlow", "@trigger_on_finish(flows=['A', 'q.prod.B'])", "d = build_dag(AndFlow)")
     write(tmp_path, "WinFlow", "@trigger_on_finish(flows=['A', 'B'], within=3600)", "d = build_dag(WinFlow)")
     write(tmp_path, "EventFlow", "@trigger(event='data_updated', parameters=['alpha'])\n@project(name='p')",
-          "d = build_dag(EventFlow, branch='x')")
+          "d = build_dag(EventFlow, branch='x')", "p/test.x")
     bag = dagbag(tmp_path)
     assert not bag.import_errors, bag.import_errors
     dags = bag.dags

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from ..deployments.packages import collect
-from ..deployments.store import DeploymentStore
+from ..deployments.store import DeploymentStore, refuse_branch_without_project
 from ..errors import CommandLineError
 from ..flows.decorators import deployment_of
 from ..flows.parameters import flow_parameters, resolve_parameter_values
@@ -24,19 +24,21 @@ from ..orchestration.dag_factory import validate_deployment
 
 def create(flow_cls, deployment: Deployment, args) -> int:
     source = _flow_file(flow_cls)
+    upstreams = validate_deployment(flow_cls, deployment)        # bad flows fail here, before any Airflow is asked
     if args.dags_folder:
         folder = _dags_folder(args)
         deployment = dataclasses.replace(deployment, deployer=current_user())
-        upstreams = validate_deployment(flow_cls, deployment)
         created = DeploymentStore(f"file://{folder}").create(
             deployment, collect(source, leave_out=(folder,)), upstreams, str(source), args.authorize,
             args.generate_new_token)
         answer = {"location": created.location, "new_token": created.new_token, "note": None}
     else:
-        api = _api()
-        deployment = _as_airflow_names_you(api, flow_cls, args)
-        upstreams = validate_deployment(flow_cls, deployment)
         package = collect(source)
+        api = _api()
+        named = _as_airflow_names_you(api, flow_cls, args)
+        if named.project_flow_name != deployment.project_flow_name:
+            upstreams = validate_deployment(flow_cls, named)
+        deployment = named
         answer = api.create({"flow": deployment.flow_name, "project": deployment.project,
                              "branch": deployment.branch, "deployer": deployment.deployer,
                              "flow_file": package.flow_file, "triggered_by": sorted(upstreams),
@@ -79,11 +81,10 @@ def delete(flow_cls, deployment: Deployment, args) -> int:
             print(f"Deleted {dag_id}")
         _forget_in_airflow(removed)
         return 0
+    if args.branch_all:
+        refuse_branch_without_project(deployment)
     api = _api()
     deployment = _as_airflow_names_you(api, flow_cls, args)
-    if args.branch_all and deployment.project is None:
-        raise CommandLineError(f"--branch-all removes every flow of a project branch, and flow {deployment.flow_name} "
-                               "has no @project: delete it alone, without --branch-all.")
     change = {"deployer": deployment.deployer, "authorize": args.authorize}
     removed = api.delete_branch(deployment.project, deployment.branch, change) if args.branch_all else \
         api.delete(deployment.project_flow_name, change)

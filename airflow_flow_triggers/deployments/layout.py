@@ -25,8 +25,9 @@ from ..naming import Deployment
 NO_PROJECT = "_flows"
 PACKAGES = "_packages"
 RECORD_SUFFIX = ".deploy.json"
-# Valid in both syntaxes of .airflowignore: as a glob it matches every name, as a regexp every path.
-IGNORE_ALL = "[^/]*\n"
+# Valid in both syntaxes of .airflowignore: as a glob it matches every package's folder (named by a
+# hexadecimal hash), as a regexp (it matches the empty string) every path.
+IGNORE_ALL = "[0-9a-f]*\n"
 ENTRY = '''"""{dag_id}: a deployment of airflow_flow_triggers, written by `python flow.py airflow create`.
 
 Airflow parses this file; the DAG comes from the code package and the record beside it in the store.

@@ -68,9 +68,8 @@ class DeploymentStore:
     def delete(self, deployment: Deployment, deployer: str, authorize: str | None,
                whole_branch: bool = False) -> list[str]:
         """Remove one deployment (or all of its branch); returns the DAG ids removed."""
-        if whole_branch and deployment.project is None:
-            raise CommandLineError(f"--branch-all removes every flow of a project branch, and flow "
-                                   f"{deployment.flow_name} has no @project: delete it alone, without --branch-all.")
+        if whole_branch:
+            refuse_branch_without_project(deployment)
         records = [r for r in self.branch_records(deployment) if whole_branch or r["flow"] == deployment.flow_name]
         if not records:
             what = f"branch {deployment.branch} of project {deployment.project}" if whole_branch else \
@@ -122,6 +121,12 @@ class DeploymentStore:
             raise FlowDefinitionError(f"Deploying {dag_id} would make flows trigger each other in a loop "
                                       f"({' <- '.join(loop)}, each started by the next): remove one "
                                       "@trigger_on_finish, or delete one of the deployments first.")
+
+
+def refuse_branch_without_project(deployment: Deployment) -> None:
+    if deployment.project is None:
+        raise CommandLineError(f"--branch-all removes every flow of a project branch, and flow {deployment.flow_name} "
+                               "has no @project: delete it alone, without --branch-all.")
 
 
 def _now() -> str:

@@ -222,6 +222,17 @@ class AirflowHarness:
         tmp.replace(path)
         return path
 
+    def deploy(self, flow_file: Path, *options: str, user: str = "alice") -> str:
+        """`python <flow_file> [options] airflow create --dags-folder <dags>` as `user`, on this machine; returns
+        what it printed."""
+        env = {k: v for k, v in self.env.items() if k not in USER_VARS}
+        result = subprocess.run([sys.executable, str(flow_file), *options, "airflow", "create", "--dags-folder",
+                                 str(self.dags)], env={**env, "USER": user}, capture_output=True, text=True,
+                                timeout=180, cwd=Path(flow_file).parent)
+        if result.returncode != 0:
+            raise RuntimeError(f"airflow create of {flow_file} {' '.join(options)} failed:\n{result.stderr}")
+        return result.stdout
+
     def wait_for_dag(self, dag_id: str, timeout: float = 120) -> dict:
         def found():
             self._check_alive()

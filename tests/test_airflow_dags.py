@@ -80,7 +80,7 @@ def end_data(run):
 
 def test_branchy_flow_on_airflow_matches_local_run(airflow, tmp_path):
     dag_id = "e2e.user.alice.BranchyFlow"
-    airflow.drop("branchy_flow.py", BRANCHY)
+    airflow.drop("e2e/user.alice/branchy_flow.py", BRANCHY)
     dag = airflow.wait_for_dag(dag_id)
     assert dag["is_paused"] is False
     assert sorted(t["name"] for t in dag["tags"]) == ["BranchyFlow", "project:e2e", "project_branch:user.alice"]
@@ -128,13 +128,18 @@ class TwoBranchFlow(FlowSpec):
     def end(self):
         pass
 
-alice = build_dag(TwoBranchFlow, user='alice')
-new_model = build_dag(TwoBranchFlow, branch='new_model')
 '''
 
 
+def drop_two_branches(airflow):
+    """One DAG file per branch, each in its branch's folder (the cluster policy's rule)."""
+    airflow.drop("e2e/user.alice/two_branch_flow.py", TWO_BRANCHES + "dag = build_dag(TwoBranchFlow, user='alice')\n")
+    airflow.drop("e2e/test.new_model/two_branch_flow.py",
+                 TWO_BRANCHES + "dag = build_dag(TwoBranchFlow, branch='new_model')\n")
+
+
 def test_two_branches_are_two_dags_and_two_assets(airflow):
-    airflow.drop("two_branch_flow.py", TWO_BRANCHES)
+    drop_two_branches(airflow)
     for dag_id in ("e2e.user.alice.TwoBranchFlow", "e2e.test.new_model.TwoBranchFlow"):
         airflow.wait_for_dag(dag_id)
     run_id = airflow.trigger("e2e.test.new_model.TwoBranchFlow")
@@ -149,7 +154,7 @@ def test_two_branches_are_two_dags_and_two_assets(airflow):
 
 
 def test_dags_test_runs_a_generated_dag(airflow):
-    airflow.drop("two_branch_flow.py", TWO_BRANCHES)
+    drop_two_branches(airflow)
     airflow.wait_for_dag("e2e.user.alice.TwoBranchFlow")
     result = airflow.cli("dags", "test", "e2e.user.alice.TwoBranchFlow", timeout=300)
     assert "state=success" in result.stdout + result.stderr

@@ -43,8 +43,10 @@ def test_first_flow_triggers_second_flow(airflow):
 
 
 def test_project_variants_and_the_trigger_event(airflow):
-    airflow.drop("firstproject.py", seed("firstproject.py", "dag = build_dag(FirstProjectFlow, user='alice')"))
-    airflow.drop("secondproject.py", seed("secondproject.py", "dag = build_dag(SecondProjectFlow, user='alice')"))
+    airflow.drop("variant_demo/user.alice/firstproject.py",
+                 seed("firstproject.py", "dag = build_dag(FirstProjectFlow, user='alice')"))
+    airflow.drop("variant_demo/user.alice/secondproject.py",
+                 seed("secondproject.py", "dag = build_dag(SecondProjectFlow, user='alice')"))
     first, second = "variant_demo.user.alice.FirstProjectFlow", "variant_demo.user.alice.SecondProjectFlow"
     airflow.wait_for_dag(first)
     airflow.wait_for_dag(second)
@@ -58,8 +60,8 @@ def test_project_variants_and_the_trigger_event(airflow):
     assert triggered_by.startswith(f"This run was triggered by TriggerEvent(name='{first}', id='{first_run}'")
 
 
-ISOLATION_BRANCHES = {"user.alice": "user='alice'", "user.bob": "user='bob'",
-                      "test.new_model": "branch='new_model'", "prod": "production=True"}
+ISOLATION_BRANCHES = {"user.alice": ("alice", []), "user.bob": ("bob", []),
+                      "test.new_model": ("alice", ["--branch", "new_model"]), "prod": ("alice", ["--production"])}
 
 UPSTREAM = '''
 from airflow_flow_triggers import FlowSpec, project, step, build_dag
@@ -93,11 +95,20 @@ class {name}(FlowSpec):
 '''
 
 
-def test_branches_are_isolated(airflow):
-    dags = "\n".join(f"d{i} = build_dag({{name}}, {kw})" for i, kw in enumerate(ISOLATION_BRANCHES.values()))
-    airflow.drop("iso_up.py", UPSTREAM.format(project="iso", name="IsoUpFlow") + dags.format(name="IsoUpFlow"))
-    airflow.drop("iso_down.py", DOWNSTREAM.format(project="iso", name="IsoDownFlow", upstream="IsoUpFlow")
-                 + dags.format(name="IsoDownFlow"))
+MAIN = """
+if __name__ == '__main__':
+    {name}()
+"""
+
+
+def test_branches_are_isolated(airflow, tmp_path):
+    up, down = tmp_path / "iso_up.py", tmp_path / "iso_down.py"
+    up.write_text(UPSTREAM.format(project="iso", name="IsoUpFlow") + MAIN.format(name="IsoUpFlow"))
+    down.write_text(DOWNSTREAM.format(project="iso", name="IsoDownFlow", upstream="IsoUpFlow")
+                    + MAIN.format(name="IsoDownFlow"))
+    for user, options in ISOLATION_BRANCHES.values():       # deployed as users do, prod with its token
+        airflow.deploy(up, *options, user=user)
+        airflow.deploy(down, *options, user=user)
     for branch in ISOLATION_BRANCHES:
         airflow.wait_for_dag(f"iso.{branch}.IsoUpFlow")
         airflow.wait_for_dag(f"iso.{branch}.IsoDownFlow")
@@ -115,10 +126,12 @@ def test_branches_are_isolated(airflow):
 
 
 def test_fully_qualified_upstream_pins_alices_deployment(airflow):
-    airflow.drop("pin_up.py", UPSTREAM.format(project="pin", name="PinUpFlow")
-                 + "alice = build_dag(PinUpFlow, user='alice')\nnew_model = build_dag(PinUpFlow, branch='new_model')\n")
-    airflow.drop("pin_down.py", DOWNSTREAM.format(project="pin", name="PinDownFlow",
-                                                  upstream="pin.user.alice.PinUpFlow")
+    airflow.drop("pin/user.alice/pin_up.py", UPSTREAM.format(project="pin", name="PinUpFlow")
+                 + "alice = build_dag(PinUpFlow, user='alice')\n")
+    airflow.drop("pin/test.new_model/pin_up.py", UPSTREAM.format(project="pin", name="PinUpFlow")
+                 + "new_model = build_dag(PinUpFlow, branch='new_model')\n")
+    airflow.drop("pin/test.new_model/pin_down.py", DOWNSTREAM.format(project="pin", name="PinDownFlow",
+                                                                     upstream="pin.user.alice.PinUpFlow")
                  + "dag = build_dag(PinDownFlow, branch='new_model')\n")
     for dag_id in ("pin.user.alice.PinUpFlow", "pin.test.new_model.PinUpFlow", "pin.test.new_model.PinDownFlow"):
         airflow.wait_for_dag(dag_id)
@@ -436,7 +449,7 @@ dag = build_dag(EventFlow, user='alice')
 
 
 def test_external_event_starts_the_flow_with_its_parameters(airflow):
-    airflow.drop("event_flow.py", EVENT_FLOW)
+    airflow.drop("ev/user.alice/event_flow.py", EVENT_FLOW)
     airflow.wait_for_dag("ev.user.alice.EventFlow")
     [asset] = [a for a in airflow.assets() if a["name"] == "ev.user.alice.data_updated"]
     assert asset["uri"] == "x-flow-event://ev.user.alice.data_updated"

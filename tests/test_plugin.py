@@ -51,12 +51,12 @@ def secured(tmp_path_factory):
         PYTHONPATH=str(Path(__file__).resolve().parent))
     try:
         harness.start()
-        for branch_args, suffix in (("user='alice'", "alice"), ("branch='new_model'", "new_model")):
-            harness.drop(f"first_{suffix}.py", seed("firstproject.py",
-                                                    f"dag = build_dag(FirstProjectFlow, {branch_args})"))
-            harness.drop(f"second_{suffix}.py", seed("secondproject.py",
-                                                     f"dag = build_dag(SecondProjectFlow, {branch_args})"))
-        harness.drop("pinned.py", PINNED)
+        for branch_args, folder in (("user='alice'", "user.alice"), ("branch='new_model'", "test.new_model")):
+            harness.drop(f"variant_demo/{folder}/first.py", seed("firstproject.py",
+                                                                 f"dag = build_dag(FirstProjectFlow, {branch_args})"))
+            harness.drop(f"variant_demo/{folder}/second.py", seed("secondproject.py",
+                                                                  f"dag = build_dag(SecondProjectFlow, {branch_args})"))
+        harness.drop("variant_demo/test.new_model/pinned.py", PINNED)
         harness.drop("firstflow.py", seed("firstflow.py", "dag = build_dag(FirstFlow)"))
         for dag_id in ("variant_demo.user.alice.FirstProjectFlow", "variant_demo.user.alice.SecondProjectFlow",
                        "variant_demo.test.new_model.FirstProjectFlow", "variant_demo.test.new_model.SecondProjectFlow",

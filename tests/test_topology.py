@@ -42,8 +42,9 @@ def s3_store():
 def test_branches_stay_isolated_on_celery_and_s3(topology):
     airflow = topology.airflow
     for args, suffix in (("user='alice'", "alice"), ("branch='new_model'", "new_model")):
-        airflow.drop(f"first_{suffix}.py", seed("firstproject.py", f"dag = build_dag(FirstProjectFlow, {args})"))
-        airflow.drop(f"second_{suffix}.py", seed("secondproject.py", f"dag = build_dag(SecondProjectFlow, {args})"))
+        folder = f"variant_demo/{'user.alice' if suffix == 'alice' else 'test.new_model'}"
+        airflow.drop(f"{folder}/first.py", seed("firstproject.py", f"dag = build_dag(FirstProjectFlow, {args})"))
+        airflow.drop(f"{folder}/second.py", seed("secondproject.py", f"dag = build_dag(SecondProjectFlow, {args})"))
     alice, new_model = "variant_demo.user.alice", "variant_demo.test.new_model"
     for branch in (alice, new_model):
         for flow in ("FirstProjectFlow", "SecondProjectFlow"):
@@ -88,7 +89,8 @@ def test_model_handoff_through_s3_and_no_local_artifacts(topology):
 
 def test_a_fifty_way_foreach_lands_on_both_workers(topology):
     airflow = topology.airflow
-    airflow.drop("fanout_flow.py", seed("fanout_flow.py", "dag = build_dag(FanoutFlow, user='alice')"))
+    airflow.drop("example_project/user.alice/fanout_flow.py",
+                 seed("fanout_flow.py", "dag = build_dag(FanoutFlow, user='alice')"))
     dag_id = "example_project.user.alice.FanoutFlow"
     airflow.wait_for_dag(dag_id)
     run_id = airflow.trigger(dag_id, {"n": 50, "alpha": 0.5})

@@ -1,0 +1,275 @@
+"""Deploying from another machine: `airflow create | list | delete` through the plugin's API, on an Airflow
+with real users (the simple auth manager: alice and bob may edit DAGs, carol may only look), from client
+processes with an AIRFLOW_HOME of their own and no access to the server's dags folder."""
+import json
+import re
+import shutil
+import threading
+
+import pytest
+from airflow_harness import AirflowHarness
+from conftest import REPO, run_flow
+
+from airflow_flow_triggers import Run
+
+pytestmark = pytest.mark.e2e
+USERS = {"admin": "admin", "alice": "user", "bob": "user", "carol": "viewer"}
+
+
+@pytest.fixture(scope="module")
+def team(tmp_path_factory):
+    harness = AirflowHarness(
+        tmp_path_factory.mktemp("team_airflow"),
+        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS="False",
+        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS=",".join(f"{u}:{r}" for u, r in USERS.items()))
+    try:
+        yield harness.start()
+    finally:
+        harness.stop()
+
+
+@pytest.fixture(scope="module")
+def laptop(tmp_path_factory):
+    """A client machine: its own AIRFLOW_HOME and dags folder, the seed flows in a folder of its own."""
+    base = tmp_path_factory.mktemp("laptop")
+    (base / "home").mkdir()
+    (base / "dags").mkdir()
+    flows = base / "flows"
+    flows.mkdir()
+    for name in ("firstproject.py", "secondproject.py"):
+        shutil.copy(REPO / "dags" / name, flows / name)
+    return base
+
+
+def password(team, user):
+    return json.loads((team.home / "simple_auth_manager_passwords.json.generated").read_text())[user]
+
+
+def client(team, laptop, flow_file, *args, user="alice", local_user=None):
+    """`python <flow_file> args...` on the laptop, logged in to the team's Airflow as `user`."""
+    return run_flow(flow_file, *args, airflow_home=laptop / "home", user=local_user or user,
+                    AIRFLOW__FLOW_TRIGGERS__API_URL=team.url, AIRFLOW__FLOW_TRIGGERS__API_USERNAME=user,
+                    AIRFLOW__FLOW_TRIGGERS__API_PASSWORD=password(team, user),
+                    AIRFLOW__CORE__DAGS_FOLDER=str(laptop / "dags"))
+
+
+def ok(result):
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def started_run(stdout):
+    return re.search(r"^Started (\S+) run (\S+)$", stdout, re.M).groups()
+
+
+def snapshot(folder):
+    return {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_alice_deploys_seed_000_from_her_laptop(team, laptop):
+    flows = laptop / "flows"
+    for options in ([], ["--branch", "new_model"]):
+        for name in ("firstproject.py", "secondproject.py"):
+            created = ok(client(team, laptop, flows / name, *options, "airflow", "create"))
+            assert created.startswith("Deployed variant_demo.")
+    alice, new_model = "variant_demo.user.alice", "variant_demo.test.new_model"
+    for branch in (alice, new_model):
+        for flow in ("FirstProjectFlow", "SecondProjectFlow"):
+            assert team.wait_for_dag(f"{branch}.{flow}", timeout=60)["owners"] == ["alice"]
+    assert list((laptop / "dags").iterdir()) == []          # nothing written on the laptop
+    record = json.loads((team.dags / "variant_demo" / "user.alice" / "SecondProjectFlow.deploy.json").read_text())
+    assert (record["deployer"], record["triggered_by"]) == ("alice", [f"{alice}.FirstProjectFlow"])
+
+    dag_id, run_id = started_run(ok(client(team, laptop, flows / "firstproject.py", "airflow", "trigger")))
+    assert dag_id == f"{alice}.FirstProjectFlow"
+    assert team.wait_for_run(dag_id, run_id)["state"] == "success"
+    [second] = team.wait_for_runs(f"{alice}.SecondProjectFlow", 1)
+    assert second["state"] == "success"
+    printed = [e.get("event", "") for e in team.task_log(f"{alice}.SecondProjectFlow", second["dag_run_id"], "start")]
+    assert f"This deployment is called {alice}.SecondProjectFlow" in printed
+    _, other = started_run(ok(client(team, laptop, flows / "firstproject.py", "--branch", "new_model", "airflow",
+                                     "trigger")))
+    team.wait_for_run(f"{new_model}.FirstProjectFlow", other)
+    [theirs] = team.wait_for_runs(f"{new_model}.SecondProjectFlow", 1)
+    assert Run(f"{new_model}.SecondProjectFlow/{theirs['dag_run_id']}", store=team.store()).trigger.run.pathspec == \
+        f"{new_model}.FirstProjectFlow/{other}"
+    assert len(team.runs(f"{alice}.SecondProjectFlow")) == 1
+
+    listed = ok(client(team, laptop, flows / "firstproject.py", "airflow", "list", user="bob")).splitlines()
+    assert [line.split()[:4] for line in listed if line.startswith("variant_demo")] == [
+        ["variant_demo", "test.new_model", "FirstProjectFlow", "alice"],
+        ["variant_demo", "test.new_model", "SecondProjectFlow", "alice"],
+        ["variant_demo", "user.alice", "FirstProjectFlow", "alice"],
+        ["variant_demo", "user.alice", "SecondProjectFlow", "alice"]]
+
+
+def test_the_user_branch_is_the_airflow_user(team, laptop):
+    """Bob, logged in as bob, gets user.bob even with USER=alice on his machine; asking for user.alice is refused."""
+    created = ok(client(team, laptop, laptop / "flows" / "firstproject.py", "airflow", "create", user="bob",
+                        local_user="alice"))
+    assert created.startswith("Deployed variant_demo.user.bob.FirstProjectFlow to ")
+    assert team.wait_for_dag("variant_demo.user.bob.FirstProjectFlow", timeout=60)["owners"] == ["bob"]
+    from airflow_flow_triggers.deploy.airflow_api import AirflowAPI
+    api = AirflowAPI(team.url)
+    api._token = team.login("bob")
+    before = snapshot(team.dags)
+    with pytest.raises(Exception) as refused:
+        api.create({"flow": "FirstProjectFlow", "project": "variant_demo", "branch": "user.alice", "deployer": "alice",
+                    "flow_file": "firstproject.py"}, {"firstproject.py": b"print('hi')\n"})
+    assert str(refused.value) == ("You are signed in to Airflow as bob, so your user branch is user.bob, not "
+                                  "user.alice: deploy to your own branch, or to a shared one with --branch.")
+    assert snapshot(team.dags) == before
+
+
+def test_production_is_guarded_on_the_server(team, laptop):
+    first = laptop / "flows" / "firstproject.py"
+    created = ok(client(team, laptop, first, "--production", "airflow", "create"))
+    token = re.search(r"passes --authorize=(\S+)\)", created).group(1)
+    team.wait_for_dag("variant_demo.prod.FirstProjectFlow", timeout=60)
+    before = snapshot(team.dags)
+    refused = client(team, laptop, first, "--production", "airflow", "create", user="bob")
+    assert (refused.returncode, refused.stderr) == (1, "error: Branch prod of project variant_demo belongs to alice: "
+                                                       "pass --authorize=TOKEN with its production token to change it.\n")
+    wrong = client(team, laptop, first, "--production", "airflow", "create", "--authorize", "guess", user="bob")
+    assert wrong.returncode == 1 and "is not the production token of branch prod" in wrong.stderr
+    not_deleted = client(team, laptop, first, "--production", "airflow", "delete", user="bob")
+    assert not_deleted.returncode == 1 and "belongs to alice" in not_deleted.stderr
+    viewer = client(team, laptop, first, "--branch", "carols", "airflow", "create", user="carol")
+    assert (viewer.returncode, viewer.stderr) == (1, "error: Airflow user carol may not deploy DAG "
+                                                     "variant_demo.test.carols.FirstProjectFlow: that needs permission "
+                                                     "to edit DAGs, which an Airflow admin gives.\n")
+    assert snapshot(team.dags) == before                     # nothing changed on the server
+    assert team.api("GET", "dags/variant_demo.prod.FirstProjectFlow")["owners"] == ["alice"]
+
+    ok(client(team, laptop, first, "--production", "airflow", "create", "--authorize", token, user="bob"))
+    record = json.loads((team.dags / "variant_demo" / "prod" / "FirstProjectFlow.deploy.json").read_text())
+    assert record["deployer"] == "bob" and record["signature"]
+    team._wait(lambda: team.api("GET", "dags/variant_demo.prod.FirstProjectFlow")["owners"] == ["bob"], 60,
+               "the DAG to be parsed again")
+
+
+HIJACK = '''
+import sys
+sys.path.insert(0, {flows!r})
+import firstproject
+from airflow_flow_triggers import build_dag, step
+
+@step
+def start(self):
+    self.hijacked = True
+    self.next(self.end)
+
+firstproject.FirstProjectFlow.start = start
+dag = build_dag(firstproject.FirstProjectFlow, production=True, deployed_by='mallory')
+'''
+
+
+def test_a_hand_dropped_file_cannot_take_prod_over(team, laptop):
+    dag_id = "variant_demo.prod.FirstProjectFlow"
+    if not (team.dags / "variant_demo" / "prod" / "FirstProjectFlow.py").exists():
+        ok(client(team, laptop, laptop / "flows" / "firstproject.py", "--production", "airflow", "create"))
+    team.wait_for_dag(dag_id, timeout=60)
+    team.drop("team_tools/hijack.py", HIJACK.format(flows=str(laptop / "flows")))
+
+    def refused():
+        return next((e for e in team.import_errors() if e["filename"] == "team_tools/hijack.py"), None)
+    error = team._wait(refused, 90, "the hand-dropped file to be parsed")
+    assert (f"AirflowClusterPolicyViolation: DAG {dag_id} belongs to branch prod of project variant_demo, so it "
+            "must come from that branch's folder of the deployment store") in error["stack_trace"]
+    for _ in range(3):
+        run_id = team.trigger(dag_id)
+        assert team.wait_for_run(dag_id, run_id)["state"] == "success"
+        assert "hijacked" not in Run(f"{dag_id}/{run_id}", store=team.store()).data   # the deployed code ran
+    assert team.api("GET", f"dags/{dag_id}")["fileloc"].endswith("variant_demo/prod/FirstProjectFlow.py")
+
+
+ISO_FLOW = '''
+import features
+from airflow_flow_triggers import FlowSpec, project, step
+
+
+@project(name='iso_pkg')
+class FeatureFlow(FlowSpec):
+    @step
+    def start(self):
+        self.version = features.VERSION
+        self.next(self.end)
+
+    @step
+    def end(self):
+        print("features", features.VERSION)
+
+
+if __name__ == '__main__':
+    FeatureFlow()
+'''
+
+
+def test_each_branch_runs_its_own_code_package(team, laptop):
+    """features.py beside the flow travels with it: prod and test.new_model import their own."""
+    for version, options in (("'prod'", ["--production"]), ("'new_model'", ["--branch", "new_model"])):
+        folder = laptop / f"features_{version.strip(chr(39))}"
+        (folder / "lib").mkdir(parents=True)
+        (folder / "feature_flow.py").write_text(ISO_FLOW.replace("import features", "from lib import features"))
+        (folder / "lib" / "__init__.py").write_text("")
+        (folder / "lib" / "features.py").write_text(f"VERSION = {version}\n")
+        ok(client(team, laptop, folder / "feature_flow.py", *options, "airflow", "create"))
+    versions = {}
+    for dag_id in ("iso_pkg.prod.FeatureFlow", "iso_pkg.test.new_model.FeatureFlow"):
+        team.wait_for_dag(dag_id, timeout=60)
+        run_id = team.trigger(dag_id)
+        assert team.wait_for_run(dag_id, run_id)["state"] == "success"
+        versions[dag_id] = Run(f"{dag_id}/{run_id}", store=team.store()).data.version
+    assert versions == {"iso_pkg.prod.FeatureFlow": "prod", "iso_pkg.test.new_model.FeatureFlow": "new_model"}
+    assert not (team.dags / "lib").exists()                  # no features.py loose in the dags folder
+
+
+def test_two_clients_deploying_one_branch_at_once_end_with_one_owner(team, laptop):
+    from airflow_flow_triggers.deploy.airflow_api import AirflowAPI
+    source = (laptop / "flows" / "firstproject.py").read_bytes()
+    barrier, outcomes = threading.Barrier(3), {}
+
+    def deploy(user):
+        api = AirflowAPI(team.url)
+        api._token = team.login(user)
+        barrier.wait()
+        try:
+            answer = api.create({"flow": "FirstProjectFlow", "project": "variant_demo", "branch": "test.race",
+                                 "flow_file": "firstproject.py"}, {"firstproject.py": source})
+            outcomes[user] = "OWNER" if answer["new_token"] else "AUTHORIZED"
+        except Exception as error:
+            outcomes[user] = f"REFUSED {error}"
+
+    threads = [threading.Thread(target=deploy, args=(user,)) for user in ("admin", "alice", "bob")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    owners = [user for user, outcome in outcomes.items() if outcome == "OWNER"]
+    assert len(owners) == 1, outcomes
+    for user, outcome in outcomes.items():
+        if user != owners[0]:
+            assert outcome.startswith(f"REFUSED Branch test.race of project variant_demo belongs to {owners[0]}: ")
+    record = json.loads((team.dags / "variant_demo" / "test.race" / "FirstProjectFlow.deploy.json").read_text())
+    assert record["deployer"] == owners[0]
+
+
+def test_delete_through_the_api(team, laptop):
+    flows = laptop / "flows"
+    for name in ("firstproject.py", "secondproject.py"):
+        ok(client(team, laptop, flows / name, "--branch", "doomed", "airflow", "create", user="bob"))
+    for flow in ("FirstProjectFlow", "SecondProjectFlow"):
+        team.wait_for_dag(f"variant_demo.test.doomed.{flow}", timeout=60)
+    refused = client(team, laptop, flows / "firstproject.py", "--branch", "doomed", "airflow", "delete", user="carol")
+    assert refused.returncode == 1 and "Airflow user carol may not delete DAG" in refused.stderr
+    deleted = ok(client(team, laptop, flows / "secondproject.py", "--branch", "doomed", "airflow", "delete", user="bob"))
+    assert deleted == "Deleted variant_demo.test.doomed.SecondProjectFlow\n"
+    assert not (team.dags / "variant_demo" / "test.doomed" / "SecondProjectFlow.py").exists()
+    whole = ok(client(team, laptop, flows / "firstproject.py", "--branch", "doomed", "airflow", "delete",
+                      "--branch-all", user="bob"))
+    assert whole == "Deleted variant_demo.test.doomed.FirstProjectFlow\n"
+    for flow in ("FirstProjectFlow", "SecondProjectFlow"):
+        with pytest.raises(Exception) as gone:
+            team.api("GET", f"dags/variant_demo.test.doomed.{flow}")
+        assert getattr(gone.value, "code", None) == 404
+    assert not (team.dags / "variant_demo" / "test.doomed").exists()

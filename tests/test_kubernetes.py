@@ -229,3 +229,56 @@ def test_local_runs_ignore_them(write_flow, airflow_home):
     lines = [line.split("] ", 1)[1] for line in result.stdout.splitlines() if "] " in line]
     assert set(lines) <= {"Task is starting.", "Task finished successfully.", "training", "scores [6, 12, 18]"}
     assert json.dumps(lines).count("training") == 1
+
+
+POD_PACKAGE_FLOW = '''
+from helpers.scaling import factor
+from airflow_flow_triggers import FlowSpec, kubernetes, step
+
+
+class PackagedPodFlow(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.train)
+
+    @kubernetes(image='flows:1')
+    @step
+    def train(self):
+        self.model = {'weights': factor()}
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+'''
+
+
+def test_a_pod_imports_its_deployments_code_package(tmp_path, airflow_home, monkeypatch):
+    """What the worker publishes for a pod is the whole code package; the pod checks it, unpacks it and imports
+    the flow with the package's other modules beside it (here the pod's process is this one)."""
+    import sys
+
+    from airflow_flow_triggers.orchestration.deployed import load_flow
+    from airflow_flow_triggers.orchestration.kubernetes import code_of
+    from airflow_flow_triggers.runtime import pod
+    from airflow_flow_triggers.runtime.store import ArtifactStore
+    package = tmp_path / "package"
+    (package / "helpers").mkdir(parents=True)
+    (package / "pod_flow.py").write_text(POD_PACKAGE_FLOW)
+    (package / "helpers" / "__init__.py").write_text("")
+    (package / "helpers" / "scaling.py").write_text("def factor():\n    return 6\n")
+    from airflow_flow_triggers.deployments.packages import digest, read_folder
+    flow_cls = load_flow(package, digest(read_folder(package)), "pod_flow.py", "PackagedPodFlow")
+    files, flow_file = code_of(flow_cls)
+    assert (sorted(files), flow_file) == (["helpers/__init__.py", "helpers/scaling.py", "pod_flow.py"], "pod_flow.py")
+    store = ArtifactStore(f"file://{tmp_path}/artifacts")
+    sha256 = pod.publish_code(files, store)
+    assert pod.publish_code(files, store) == sha256                    # the same code is the same archive
+    for name in [n for n in sys.modules if n == "helpers" or n.startswith("helpers.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    in_pod = pod.load_flow(store, sha256, flow_file, "pod_package_flow", "PackagedPodFlow")
+    assert in_pod.__module__ == "pod_package_flow" and sys.modules["helpers.scaling"].factor() == 6
+    pod.code_path(store, sha256).write_bytes(b"changed")
+    with pytest.raises(Exception, match="does not have the SHA-256 .* its task was started with"):
+        pod.load_flow(store, sha256, flow_file, "pod_package_flow", "PackagedPodFlow")

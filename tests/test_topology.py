@@ -1,10 +1,13 @@
 """The seed scenarios and faults on a production-like topology (tests/topology.py): PostgreSQL, Redis,
 CeleryExecutor with two workers that share no artifact directory, artifacts in S3 (SeaweedFS)."""
+import io
 import os
+import shutil
+import zipfile
 
 import pytest
-from conftest import REPO
-from topology import ARTIFACT_ROOT, CONNECTION, Topology, tools_missing
+from conftest import REPO, run_flow
+from topology import ARTIFACT_ROOT, BUCKET, CONNECTION, Topology, tools_missing
 
 from airflow_flow_triggers import Run
 from airflow_flow_triggers.runtime.store import ArtifactStore
@@ -39,12 +42,22 @@ def s3_store():
     return ArtifactStore(ARTIFACT_ROOT)
 
 
-def test_branches_stay_isolated_on_celery_and_s3(topology):
+def deploy(topology, tmp_path, name, *options):
+    """`python <seed> [options] airflow create` from a client with an AIRFLOW_HOME of its own, through the API."""
+    flow = tmp_path / name
+    if not flow.exists():
+        shutil.copy(DAGS / name, flow)
+    result = run_flow(flow, *options, "airflow", "create", airflow_home=tmp_path / "client_home",
+                      AIRFLOW__FLOW_TRIGGERS__API_URL=topology.airflow.url)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_branches_stay_isolated_on_celery_and_s3(topology, tmp_path):
     airflow = topology.airflow
-    for args, suffix in (("user='alice'", "alice"), ("branch='new_model'", "new_model")):
-        folder = f"variant_demo/{'user.alice' if suffix == 'alice' else 'test.new_model'}"
-        airflow.drop(f"{folder}/first.py", seed("firstproject.py", f"dag = build_dag(FirstProjectFlow, {args})"))
-        airflow.drop(f"{folder}/second.py", seed("secondproject.py", f"dag = build_dag(SecondProjectFlow, {args})"))
+    for options in ([], ["--branch", "new_model"]):           # seed 000's pair, deployed onto S3 through the API
+        for name in ("firstproject.py", "secondproject.py"):
+            deploy(topology, tmp_path, name, *options)
     alice, new_model = "variant_demo.user.alice", "variant_demo.test.new_model"
     for branch in (alice, new_model):
         for flow in ("FirstProjectFlow", "SecondProjectFlow"):
@@ -62,6 +75,12 @@ def test_branches_stay_isolated_on_celery_and_s3(topology):
     assert len(airflow.runs(f"{alice}.SecondProjectFlow")) == 1 and theirs["state"] == "success"
     run = Run(f"{alice}.SecondProjectFlow/{second['dag_run_id']}", store=s3_store())
     assert run.trigger.run.pathspec == f"{alice}.FirstProjectFlow/{first}"
+    stored = topology.s3.objects("deployments")
+    assert f"{BUCKET}/deployments/variant_demo/user.alice/SecondProjectFlow.deploy.json" in stored
+    assert not (airflow.dags / "variant_demo").exists()        # not in the dags folder: it all came from S3
+    for worker in topology.worker_homes():                     # each worker read the bundle into its own folder
+        assert (worker / "dag_bundles" / "flow-deployments" / "store" / "variant_demo" / "user.alice" /
+                "FirstProjectFlow.py").exists()
 
 
 def test_model_handoff_through_s3_and_no_local_artifacts(topology):
@@ -87,10 +106,9 @@ def test_model_handoff_through_s3_and_no_local_artifacts(topology):
     assert not (airflow.home / "flow_triggers" / "artifacts").exists()
 
 
-def test_a_fifty_way_foreach_lands_on_both_workers(topology):
+def test_a_fifty_way_foreach_lands_on_both_workers(topology, tmp_path):
     airflow = topology.airflow
-    airflow.drop("example_project/user.alice/fanout_flow.py",
-                 seed("fanout_flow.py", "dag = build_dag(FanoutFlow, user='alice')"))
+    deploy(topology, tmp_path, "fanout_flow.py")
     dag_id = "example_project.user.alice.FanoutFlow"
     airflow.wait_for_dag(dag_id)
     run_id = airflow.trigger(dag_id, {"n": 50, "alpha": 0.5})
@@ -355,8 +373,9 @@ def test_kubernetes_steps_run_from_the_published_code(topology):
     assert any("[base] trained in a pod on no worker" in line for line in logged)   # the pod's own output
     run = Run(f"PodTrainFlow/{run_id}", store=s3_store())
     assert run.data.scores == [6, 12, 18] and run["train"].task.data.model == {"weights": 6}
-    code = [o for o in topology.s3.objects("flows/_code") if o.endswith(".py")]
-    assert len(code) == 1 and "class PodTrainFlow" in topology.s3.filesystem().cat(code[0]).decode()
+    [code] = [o for o in topology.s3.objects("flows/_code") if o.endswith(".zip")]   # the code, by its hash
+    with zipfile.ZipFile(io.BytesIO(topology.s3.filesystem().cat(code))) as packed:
+        assert packed.namelist() == ["pod_flows.py"] and "class PodTrainFlow" in packed.read("pod_flows.py").decode()
     [serve] = airflow.wait_for_runs("PodServeFlow", 1)
     assert serve["state"] == "success"
     assert Run(f"PodServeFlow/{serve['dag_run_id']}", store=s3_store()).data.served == \

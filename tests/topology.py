@@ -3,9 +3,11 @@
     PostgreSQL 15   metadata database, a throw-away cluster (initdb/pg_ctl in a temp dir)
     Redis           Celery's broker
     SeaweedFS       an S3 server (`weed server -s3`); the artifact root is s3://artifacts_s3@artifacts/flows,
-                    reached through Airflow's ObjectStoragePath and the `aws` connection artifacts_s3
+                    reached through Airflow's ObjectStoragePath and the `aws` connection artifacts_s3, and the
+                    deployment store is s3://artifacts_s3@artifacts/deployments, read as a DAG bundle
     Airflow         api-server, scheduler, dag-processor, triggerer, and two Celery workers, each with an
-                    AIRFLOW_HOME of its own (so no local artifact directory is shared) and its own hostname
+                    AIRFLOW_HOME and a DAG bundle folder of its own (so no local artifact directory and no
+                    deployment is shared on disk) and its own hostname
 
 Every process runs in a process group of its own, which `stop` ends by its id. SETTINGS are the
 Airflow settings that define the topology; docker/compose.yaml must use the same (test_compose.py).
@@ -30,6 +32,10 @@ WEED = str(Path(sys.executable).with_name("weed"))
 BUCKET = "artifacts"
 CONNECTION = "artifacts_s3"
 ARTIFACT_ROOT = f"s3://{CONNECTION}@{BUCKET}/flows"
+DEPLOYMENTS_ROOT = f"s3://{CONNECTION}@{BUCKET}/deployments"
+BUNDLES = [{"name": "dags-folder", "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle", "kwargs": {}},
+           {"name": "flow-deployments", "classpath": "airflow_flow_triggers.deployments.bundle.DeploymentsBundle",
+            "kwargs": {}}]
 S3_KEY, S3_SECRET = "flow-triggers-key", "flow-triggers-secret"
 WORKERS = ("worker1", "worker2")
 
@@ -40,6 +46,8 @@ SETTINGS = {
     "AIRFLOW__CELERY__BROKER_URL": "redis://{redis}/0",
     "AIRFLOW__CELERY__RESULT_BACKEND": "db+postgresql+psycopg2://postgres@{postgres}/airflow",
     "AIRFLOW__FLOW_TRIGGERS__ARTIFACT_ROOT": ARTIFACT_ROOT,
+    "AIRFLOW__FLOW_TRIGGERS__DEPLOYMENTS_ROOT": DEPLOYMENTS_ROOT,
+    "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": json.dumps(BUNDLES),
 }
 
 
@@ -180,7 +188,7 @@ class Topology:
         self.airflow: AirflowHarness | None = None
 
     def settings(self) -> dict[str, str]:
-        values = {key: value.format(postgres=self.postgres.address, redis=self.redis.address)
+        values = {key: value.replace("{postgres}", self.postgres.address).replace("{redis}", self.redis.address)
                   for key, value in SETTINGS.items()}
         values.update({
             f"AIRFLOW_CONN_{CONNECTION.upper()}": json.dumps({
@@ -189,6 +197,9 @@ class Topology:
             "AIRFLOW__CELERY__WORKER_CONCURRENCY": "2",
             "AIRFLOW__CORE__PARALLELISM": "8",
             "AIRFLOW__CORE__HOSTNAME_CALLABLE": "topology_hostname.worker_name",
+            # production deployments are signed by the api-server and checked wherever they are parsed
+            "AIRFLOW__FLOW_TRIGGERS__SIGNING_KEY": "topology-signing-key",
+            "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_STORAGE_PATH": str(self.base / "airflow" / "dag_bundles"),
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.base / "task_logs"),   # the api-server reads them
             "TOPOLOGY_BASE": str(self.base),          # where test flows leave markers both workers see
             "PYTHONPATH": str(Path(__file__).resolve().parent),
@@ -214,6 +225,7 @@ class Topology:
         home.mkdir(exist_ok=True)
         self.airflow.start_component(name, ["celery", "worker", "--celery-hostname", f"{name}@%h"], {
             "AIRFLOW_HOME": str(home), "TOPOLOGY_WORKER": name,
+            "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_STORAGE_PATH": str(home / "dag_bundles"),
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port() if number else 8793)})
 
     def worker_homes(self) -> list[Path]:

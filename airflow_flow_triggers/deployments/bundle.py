@@ -59,7 +59,7 @@ class DeploymentsBundle(BaseDagBundle):
 def fetch_store(remote, local: Path) -> None:
     """Make the folder `local` hold what the object-storage folder `remote` holds."""
     fs, top = remote.fs, remote.path.rstrip("/")
-    fs.invalidate_cache(top)
+    fs.invalidate_cache()           # fsspec caches listings (and misses) below `top` too
     local.mkdir(parents=True, exist_ok=True)
     state_file = local / SYNC_STATE
     try:
@@ -71,10 +71,14 @@ def fetch_store(remote, local: Path) -> None:
         relative = name[len(top):].lstrip("/")
         if not relative or info.get("type") == "directory" or layout.path_escapes(relative):
             continue
-        present[relative] = f"{info.get('size')}:{info.get('ETag') or info.get('LastModified') or info.get('mtime')}"
+        mark = f"{info.get('size')}:{info.get('ETag') or info.get('LastModified') or info.get('mtime')}"
         target = local / relative
-        if fetched.get(relative) != present[relative] or not target.exists():
-            layout.write_file(target, fs.cat_file(name))
+        if fetched.get(relative) != mark or not target.exists():
+            try:
+                layout.write_file(target, fs.cat_file(name))
+            except FileNotFoundError:
+                continue            # removed since it was listed: the next refresh removes it here too
+        present[relative] = mark
     for relative in set(fetched) - set(present):
         (local / relative).unlink(missing_ok=True)
     layout.write_file(state_file, json.dumps(present).encode())

@@ -42,7 +42,8 @@ def test_create_list_delete(flows, airflow_home):
         f"Deployed variant_demo.user.alice.FirstProjectFlow to {folder / 'FirstProjectFlow.py'}"
     assert "Start it with: python firstproject.py airflow trigger" in created.stdout
     # the DAG file is the same few lines for every deployment; the code is in the package its record names
-    assert (folder / "FirstProjectFlow.py").read_text() == layout.entry_source("variant_demo.user.alice.FirstProjectFlow")
+    entry = (folder / "FirstProjectFlow.py").read_text()
+    assert entry == layout.entry_source("variant_demo.user.alice.FirstProjectFlow")
     record = json.loads((folder / "FirstProjectFlow.deploy.json").read_text())
     assert {k: record[k] for k in ("dag_id", "flow", "project", "branch", "production", "deployer", "triggered_by")} \
         == {"dag_id": "variant_demo.user.alice.FirstProjectFlow", "flow": "FirstProjectFlow", "project": "variant_demo",
@@ -273,9 +274,9 @@ def test_concurrent_deployments_of_one_branch_have_one_owner(flows, airflow_home
     from conftest import flow_env
     script = flows / "race.py"
     script.write_text(CONCURRENT_CREATE.format(flows=str(flows), start=time.time() + 8))
+    env = flow_env(airflow_home, AIRFLOW__FLOW_TRIGGERS__SIGNING_KEY=SIGNING_KEY)
     processes = [subprocess.Popen([sys.executable, str(script), user], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                  text=True, env=flow_env(airflow_home, AIRFLOW__FLOW_TRIGGERS__SIGNING_KEY=SIGNING_KEY),
-                                  cwd=str(flows)) for user in ("alice", "bob")]
+                                  text=True, env=env, cwd=str(flows)) for user in ("alice", "bob")]
     outcomes = {user: p.communicate(timeout=120)[0].strip() for user, p in zip(("alice", "bob"), processes,
                                                                                   strict=True)}
     assert sorted(o.split()[0] for o in outcomes.values()) == ["OWNER", "REFUSED"], outcomes

@@ -128,8 +128,9 @@ def test_production_is_guarded_on_the_server(team, laptop):
     team.wait_for_dag("variant_demo.prod.FirstProjectFlow", timeout=60)
     before = snapshot(team.dags)
     refused = client(team, laptop, first, "--production", "airflow", "create", user="bob")
-    assert (refused.returncode, refused.stderr) == (1, "error: Branch prod of project variant_demo belongs to alice: "
-                                                       "pass --authorize=TOKEN with its production token to change it.\n")
+    assert (refused.returncode, refused.stderr) == (
+        1, "error: Branch prod of project variant_demo belongs to alice: pass --authorize=TOKEN with its production "
+           "token to change it.\n")
     wrong = client(team, laptop, first, "--production", "airflow", "create", "--authorize", "guess", user="bob")
     assert wrong.returncode == 1 and "is not the production token of branch prod" in wrong.stderr
     not_deleted = client(team, laptop, first, "--production", "airflow", "delete", user="bob")
@@ -262,7 +263,8 @@ def test_delete_through_the_api(team, laptop):
         team.wait_for_dag(f"variant_demo.test.doomed.{flow}", timeout=60)
     refused = client(team, laptop, flows / "firstproject.py", "--branch", "doomed", "airflow", "delete", user="carol")
     assert refused.returncode == 1 and "Airflow user carol may not delete DAG" in refused.stderr
-    deleted = ok(client(team, laptop, flows / "secondproject.py", "--branch", "doomed", "airflow", "delete", user="bob"))
+    deleted = ok(client(team, laptop, flows / "secondproject.py", "--branch", "doomed", "airflow", "delete",
+                        user="bob"))
     assert deleted == "Deleted variant_demo.test.doomed.SecondProjectFlow\n"
     assert not (team.dags / "variant_demo" / "test.doomed" / "SecondProjectFlow.py").exists()
     whole = ok(client(team, laptop, flows / "firstproject.py", "--branch", "doomed", "airflow", "delete",

@@ -148,7 +148,8 @@ def test_a_changed_code_package_is_not_loaded(store, prod):
     package = store / "_packages" / record["package"]["sha256"]
     (package / "firstproject.py").write_text((package / "firstproject.py").read_text() + "\nEVIL = 1\n")
     [error] = refusals(dagbag(store)).values()
-    assert error == (f"airflow_flow_triggers.errors.FlowDefinitionError: The code package {package} does not hold the code deployed (its content "
+    assert error == ("airflow_flow_triggers.errors.FlowDefinitionError: "
+                     f"The code package {package} does not hold the code deployed (its content "
                      f"does not have the SHA-256 {record['package']['sha256']}): it was changed or removed after "
                      "`airflow create`; deploy the flow again.")
 

@@ -5,6 +5,9 @@
 (a) Parse time: 200 generated DAG files (flow class + `build_dag(...)`) and 200 hand-written
     TaskFlow DAG files of the same shape (5 tasks: split, join, outlet Asset on the last), each
     folder parsed by Airflow's DagBag in a fresh process, 3 times, interleaved; median seconds.
+    Both claim branch user.alice of project bench, so the cluster policy wants them in that branch's
+    folder of the deployment store: each folder is the store's root (the DagBag's
+    AIRFLOW__FLOW_TRIGGERS__DEPLOYMENTS_ROOT), and its files lie in <root>/bench/user.alice/.
 (b) Run time: a 10-step linear flow and the equivalent hand-written 10-task TaskFlow DAG (XCom
     passes a small value along), deployed on one real Airflow (SQLite, LocalExecutor, started by
     the tests' harness), triggered alternately; median of end_date - start_date of the DAG runs.
@@ -97,6 +100,7 @@ print("RESULT", len(bag.dags), elapsed)
 '''
 
 LINEAR_STEPS = [f"s{i}" for i in range(1, 9)]
+BRANCH_FOLDER = "bench/user.alice"      # <deployments root>/<project>/<branch>/, as the cluster policy requires
 
 
 def linear_flow() -> str:
@@ -130,17 +134,18 @@ def parse_times(files: int, repeat: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         folders = {"generated": Path(tmp) / "generated", "handwritten": Path(tmp) / "handwritten"}
         for kind, folder in folders.items():
-            folder.mkdir()
+            (folder / BRANCH_FOLDER).mkdir(parents=True)
             template = GENERATED if kind == "generated" else HANDWRITTEN
             for i in range(files):
-                (folder / f"flow_{i}.py").write_text(template.format(i=i) if kind == "handwritten"
+                (folder / BRANCH_FOLDER / f"flow_{i}.py").write_text(template.format(i=i) if kind == "handwritten"
                                                      else template.replace("{i}", str(i)))
         times = {kind: [] for kind in folders}
         env = {"AIRFLOW_HOME": str(Path(tmp) / "home"), "USER": "bench", "PATH": str(Path(sys.executable).parent)}
         for _ in range(repeat):
             for kind, folder in folders.items():
-                stdout = subprocess.run([sys.executable, "-c", PARSE, str(folder)], capture_output=True,
-                                        text=True, env=env, check=True).stdout
+                stdout = subprocess.run([sys.executable, "-c", PARSE, str(folder)], capture_output=True, text=True,
+                                        env={**env, "AIRFLOW__FLOW_TRIGGERS__DEPLOYMENTS_ROOT": str(folder)},
+                                        check=True).stdout
                 out = next(line for line in stdout.splitlines() if line.startswith("RESULT")).split()[1:]
                 assert int(out[0]) == files, out
                 times[kind].append(float(out[1]))
@@ -152,8 +157,8 @@ def run_times(runs: int) -> dict:
         airflow = AirflowHarness(Path(tmp))
         try:
             airflow.start()
-            airflow.drop("linear_flow.py", linear_flow())
-            airflow.drop("hand_linear.py", linear_handwritten())
+            airflow.drop(f"{BRANCH_FOLDER}/linear_flow.py", linear_flow())     # the dags folder is the store
+            airflow.drop(f"{BRANCH_FOLDER}/hand_linear.py", linear_handwritten())
             dags = {"generated": "bench.user.alice.LinearFlow", "handwritten": "bench.user.alice.HandLinear"}
             for dag_id in dags.values():
                 airflow.wait_for_dag(dag_id)

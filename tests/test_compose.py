@@ -7,7 +7,8 @@ from conftest import REPO
 from topology import CONNECTION, SETTINGS, WORKERS, Topology
 
 COMPOSE = REPO / "docker" / "compose.yaml"
-SERVICES_BESIDE_AIRFLOW = {"postgres", "redis", "s3", "airflow-init"}
+SERVICES_BESIDE_AIRFLOW = {"postgres", "redis", "s3", "airflow-init", "examples"}
+ONE_SHOT = {"airflow-init", "examples"}
 
 
 def compose() -> dict:
@@ -29,16 +30,20 @@ def test_the_same_services():
     for worker in WORKERS:
         assert services[worker]["command"].split()[:2] == ["celery", "worker"]
         assert services[worker]["hostname"] == worker           # tasks say which worker ran them
-    for name in services.keys() - {"airflow-init"}:                # supervised, as the tests' harness does
+    for name in services.keys() - ONE_SHOT:                      # supervised, as the tests' harness does
         assert services[name]["restart"] == "unless-stopped", name
 
 
 def test_the_same_airflow_settings():
     services = compose()["services"]
-    for name in {*Topology.AIRFLOW_COMPONENTS, *WORKERS, "airflow-init"}:
+    for name in {*Topology.AIRFLOW_COMPONENTS, *WORKERS, *ONE_SHOT}:
         environment = services[name]["environment"]
         assert environment["AIRFLOW__CORE__EXECUTOR"] == SETTINGS["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
-        assert environment["AIRFLOW__FLOW_TRIGGERS__ARTIFACT_ROOT"] == SETTINGS["AIRFLOW__FLOW_TRIGGERS__ARTIFACT_ROOT"]
+        for key in ("AIRFLOW__FLOW_TRIGGERS__ARTIFACT_ROOT", "AIRFLOW__FLOW_TRIGGERS__DEPLOYMENTS_ROOT"):
+            assert environment[key] == SETTINGS[key], key
+        assert json.loads(environment["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"]) == \
+            json.loads(SETTINGS["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"])
+        assert environment["AIRFLOW__FLOW_TRIGGERS__SIGNING_KEY"]            # one key for every component
         for key in ("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "AIRFLOW__CELERY__BROKER_URL",
                     "AIRFLOW__CELERY__RESULT_BACKEND"):
             assert shape(environment[key]) == shape(SETTINGS[key]), key

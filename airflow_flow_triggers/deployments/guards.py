@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import fcntl
+import functools
 import json
 
 from ..naming import Deployment
@@ -52,7 +53,9 @@ class FolderGuard:
         (folder / LOCK_FILE).unlink(missing_ok=True)    # still held: nobody changes the branch meanwhile
 
 
-def _branch_table():
+@functools.cache
+def branch_table():
+    """The table, defined on first use: local runs and the command line never import SQLAlchemy."""
     from sqlalchemy import Column, DateTime, MetaData, String, Table
     return Table("flow_triggers_branch", MetaData(),
                  Column("project", String(128), primary_key=True),
@@ -62,17 +65,12 @@ def _branch_table():
                  Column("changed_at", DateTime(timezone=True), nullable=True))
 
 
-BRANCHES = None
-
-
 class DatabaseGuard:
     """The owner and lock of each branch in Airflow's metadata database (the api-server's session)."""
 
     def __init__(self, session):
-        global BRANCHES
-        if BRANCHES is None:
-            BRANCHES = _branch_table()
-        BRANCHES.create(bind=session.connection(), checkfirst=True)
+        self.table = branch_table()
+        self.table.create(bind=session.connection(), checkfirst=True)
         self.session = session
 
     @contextlib.contextmanager
@@ -83,11 +81,11 @@ class DatabaseGuard:
         key = {"project": deployment.project or "", "branch": deployment.branch or ""}
         try:
             with self.session.begin_nested():
-                self.session.execute(BRANCHES.insert().values(**key))
+                self.session.execute(self.table.insert().values(**key))
         except IntegrityError:
             pass                                    # it exists: another change made it first
-        self.session.execute(BRANCHES.update().where(*self._is(deployment)).values(changed_at=_now()))
-        self.session.execute(select(BRANCHES.c.owner).where(*self._is(deployment)).with_for_update())
+        self.session.execute(self.table.update().where(*self._is(deployment)).values(changed_at=_now()))
+        self.session.execute(select(self.table.c.owner).where(*self._is(deployment)).with_for_update())
         try:
             yield
         except BaseException:
@@ -97,20 +95,19 @@ class DatabaseGuard:
 
     def owner(self, deployment: Deployment) -> BranchOwner | None:
         from sqlalchemy import select
-        row = self.session.execute(select(BRANCHES.c.owner, BRANCHES.c.token_sha256)
+        row = self.session.execute(select(self.table.c.owner, self.table.c.token_sha256)
                                    .where(*self._is(deployment))).first()
         return BranchOwner(row.owner, row.token_sha256) if row is not None and row.owner else None
 
     def set_owner(self, deployment: Deployment, owner: BranchOwner) -> None:
-        self.session.execute(BRANCHES.update().where(*self._is(deployment))
+        self.session.execute(self.table.update().where(*self._is(deployment))
                              .values(owner=owner.owner, token_sha256=owner.token_sha256))
 
     def forget(self, deployment: Deployment) -> None:
-        self.session.execute(BRANCHES.delete().where(*self._is(deployment)))
+        self.session.execute(self.table.delete().where(*self._is(deployment)))
 
-    @staticmethod
-    def _is(deployment: Deployment):
-        return BRANCHES.c.project == (deployment.project or ""), BRANCHES.c.branch == (deployment.branch or "")
+    def _is(self, deployment: Deployment):
+        return self.table.c.project == (deployment.project or ""), self.table.c.branch == (deployment.branch or "")
 
 
 def _now():

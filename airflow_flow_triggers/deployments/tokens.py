@@ -13,8 +13,8 @@ from ..errors import CommandLineError
 from ..naming import Deployment
 
 
-class ProductionTokenError(CommandLineError):
-    """The branch belongs to someone else, and no valid token was given."""
+class BranchRefused(CommandLineError):
+    """The branch is someone else's: its owner's without a valid token, or another user's user branch."""
 
 
 @dataclass(frozen=True)
@@ -35,11 +35,11 @@ def check_token(stored: BranchOwner | None, deployment: Deployment, deployer: st
         return new_token()
     if stored.owner != deployer:
         if authorize is None:
-            raise ProductionTokenError(f"Branch {deployment.branch} of project {deployment.project} belongs to "
+            raise BranchRefused(f"Branch {deployment.branch} of project {deployment.project} belongs to "
                                    f"{stored.owner}: pass --authorize=TOKEN with its production token to "
                                    "change it.")
         if not secrets.compare_digest(hash_token(authorize), stored.token_sha256):
-            raise ProductionTokenError(f"The token given with --authorize is not the production token of branch "
+            raise BranchRefused(f"The token given with --authorize is not the production token of branch "
                                    f"{deployment.branch} of project {deployment.project}.")
     return new_token() if generate_new_token else None
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 
 from airflow.api_fastapi.app import get_auth_manager
 from airflow.api_fastapi.auth.managers.models.resource_details import DagDetails
@@ -27,7 +28,7 @@ from ..deployments import layout, packages
 from ..deployments.bundle import bundle_name
 from ..deployments.signing import SIGNATURE
 from ..deployments.store import DeploymentStore
-from ..deployments.tokens import ProductionTokenError
+from ..deployments.tokens import BranchRefused
 from ..errors import CommandLineError, FlowDefinitionError, FlowTriggersError
 from ..flows.triggers import validate_branch
 from ..naming import Deployment, branch_kind, check_dag_id, sanitize_user, split_flow_name, validate_name
@@ -137,7 +138,7 @@ def _deployment(request: DeployRequest, user) -> Deployment:
     validate_name("project", request.project)
     branch = validate_branch(request.branch or "")
     if branch_kind(branch) == "user" and branch != f"user.{deployer}":
-        raise ProductionTokenError(f"You are signed in to Airflow as {deployer}, so your user branch is "
+        raise BranchRefused(f"You are signed in to Airflow as {deployer}, so your user branch is "
                                    f"user.{deployer}, not {branch}: deploy to your own branch, or to a shared one "
                                    "with --branch.")
     deployment = Deployment(request.flow, request.project, branch, deployer)
@@ -181,16 +182,15 @@ def _parse_now(session, store: DeploymentStore, deployments: list[Deployment]) -
     return None
 
 
-class _refusals:
+@contextlib.contextmanager
+def _refusals():
     """Our one-sentence errors as HTTP answers: a token refusal is 403, a conflict with what is deployed
     409, any other bad request 400."""
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, error, tb):
-        if isinstance(error, FlowTriggersError):
-            status = 403 if isinstance(error, ProductionTokenError) else \
-                409 if isinstance(error, FlowDefinitionError) else 400
-            raise HTTPException(status, error.message) from None
-        return False
+    try:
+        yield
+    except BranchRefused as error:
+        raise HTTPException(403, error.message) from None
+    except FlowDefinitionError as error:
+        raise HTTPException(409, error.message) from None
+    except FlowTriggersError as error:
+        raise HTTPException(400, error.message) from None

@@ -4,8 +4,9 @@
 
 Starts a real Airflow (tests/airflow_harness.py: SQLite, LocalExecutor), drops 50 x 10 generated DAG
 files (each branch a chain: flow i is triggered by flow i-1's finish; a gate DAG joins two flows
-per branch), waits until the dag-processor has registered all of them, runs the chains of 5 branches
-(so runs and finish events exist to report), then:
+per branch) into their branch folders of the deployment store (the dags folder), bench/test.<branch>/,
+as the cluster policy requires; waits until the dag-processor has registered all of them, runs the
+chains of 5 branches (so runs and finish events exist to report), then:
 
 - times GET /flow-triggers/api/projects/bench/branches/<branch> over many requests (round-robin over
   the branches, one warm-up pass), and reports p50/p95/max;
@@ -97,9 +98,9 @@ def main() -> None:
         airflow.start()
         for branch in branches:
             for i in range(args.flows):
-                airflow.drop(f"{branch}/flow{i:02d}.py", flow_source(i, branch))
-        airflow.drop("small/flow00.py", flow_source(0, "small"))
-        airflow.drop("small/flow01.py", flow_source(1, "small"))
+                airflow.drop(f"bench/test.{branch}/flow{i:02d}.py", flow_source(i, branch))
+        airflow.drop("bench/test.small/flow00.py", flow_source(0, "small"))
+        airflow.drop("bench/test.small/flow01.py", flow_source(1, "small"))
         total = args.branches * args.flows + 2
         started = time.time()
         airflow._wait(lambda: _registered(airflow) >= total + args.branches, 1800,

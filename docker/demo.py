@@ -3,9 +3,9 @@
     make demo                                  # or: .venv/bin/python docker/demo.py [--keep-running]
 
 Starts api-server, scheduler and dag-processor on `.demo/` (SQLite, LocalExecutor), deploys the
-seed flows of dags/ with `python <flow>.py [--branch B] airflow create`, starts the first flow of
-every chain with `python <flow>.py airflow trigger`, waits for the downstream flows to start by
-themselves and finish, and prints what happened. With --keep-running, Airflow stays up (UI address printed)
+seed flows of dags/ with `python <flow>.py [--branch B] airflow create` (through the api-server),
+starts the first flow of every chain with `python <flow>.py airflow trigger`, waits for the
+downstream flows to start by themselves and finish, and prints what happened. With --keep-running, Airflow stays up (UI address printed)
 until Ctrl-C or SIGTERM; either stops it.
 """
 from __future__ import annotations
@@ -65,7 +65,8 @@ def main() -> None:
     print(f"Starting Airflow (SQLite, LocalExecutor) in {base} ...", flush=True)
     try:
         airflow.start()
-        print(f"Airflow is up at {airflow.url}; deploying the example flows into {airflow.dags}\n", flush=True)
+        print(f"Airflow is up at {airflow.url}; deploying the example flows through its api-server into "
+              f"{airflow.dags}\n", flush=True)
         for name, options in DEPLOYMENTS:
             flow_command(airflow, name, *options, "airflow", "create")
         chains = [("firstflow.py", [], [], "FirstFlow", "SecondFlow"),

@@ -5,8 +5,8 @@
 Starts api-server, scheduler and dag-processor on `.demo/` (SQLite, LocalExecutor), deploys the
 seed flows of dags/ with `python <flow>.py [--branch B] airflow create` (through the api-server),
 starts the first flow of every chain with `python <flow>.py airflow trigger`, waits for the
-downstream flows to start by themselves and finish, and prints what happened. With --keep-running, Airflow stays up (UI address printed)
-until Ctrl-C or SIGTERM; either stops it.
+downstream flows to start by themselves and finish, and prints what happened. With --keep-running,
+Airflow stays up (UI address printed) until Ctrl-C or SIGTERM; either stops it.
 """
 from __future__ import annotations
 

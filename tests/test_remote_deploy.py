@@ -109,6 +109,9 @@ def test_the_user_branch_is_the_airflow_user(team, laptop):
                         local_user="alice"))
     assert created.startswith("Deployed variant_demo.user.bob.FirstProjectFlow to ")
     assert team.wait_for_dag("variant_demo.user.bob.FirstProjectFlow", timeout=60)["owners"] == ["bob"]
+    triggered = ok(client(team, laptop, laptop / "flows" / "firstproject.py", "airflow", "trigger", user="bob",
+                          local_user="alice"))
+    assert started_run(triggered)[0] == "variant_demo.user.bob.FirstProjectFlow"
     from airflow_flow_triggers.deploy.airflow_api import AirflowAPI
     api = AirflowAPI(team.url)
     api._token = team.login("bob")

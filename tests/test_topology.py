@@ -43,13 +43,15 @@ def s3_store():
 
 
 def deploy(topology, tmp_path, name, *options):
-    """`python <seed> [options] airflow create` from a client with an AIRFLOW_HOME of its own, through the API."""
+    """`python <flow> [options] airflow create` from a client with an AIRFLOW_HOME of its own, through the API;
+    `name` is a seed's file name or a flow file's path."""
     flow = tmp_path / name
     if not flow.exists():
         shutil.copy(DAGS / name, flow)
     result = run_flow(flow, *options, "airflow", "create", airflow_home=tmp_path / "client_home",
                       AIRFLOW__FLOW_TRIGGERS__API_URL=topology.airflow.url)
     assert result.returncode == 0, result.stderr
+    print(result.stdout)
     return result.stdout
 
 
@@ -81,6 +83,50 @@ def test_branches_stay_isolated_on_celery_and_s3(topology, tmp_path):
     for worker in topology.worker_homes():                     # each worker read the bundle into its own folder
         assert (worker / "dag_bundles" / "flow-deployments" / "store" / "variant_demo" / "user.alice" /
                 "FirstProjectFlow.py").exists()
+
+
+FEATURE_FLOW = '''
+import os
+from lib import features
+from airflow_flow_triggers import FlowSpec, project, step
+
+
+@project(name='packages')
+class FeatureFlow(FlowSpec):
+    @step
+    def start(self):
+        self.version = features.VERSION
+        self.worker = os.environ.get('TOPOLOGY_WORKER')
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == '__main__':
+    FeatureFlow()
+'''
+
+
+def test_each_branch_runs_its_own_code_package_on_celery(topology, tmp_path):
+    """lib/features.py beside the flow travels with each deployment, through S3, to workers that share no disk."""
+    airflow = topology.airflow
+    for version, options in (("prod", ["--production"]), ("new_model", ["--branch", "new_model"])):
+        (tmp_path / version / "lib").mkdir(parents=True)
+        (tmp_path / version / "feature_flow.py").write_text(FEATURE_FLOW)
+        (tmp_path / version / "lib" / "__init__.py").write_text("")
+        (tmp_path / version / "lib" / "features.py").write_text(f"VERSION = {version!r}\n")
+        deploy(topology, tmp_path, f"{version}/feature_flow.py", *options)
+    ran = {}
+    for dag_id in ("packages.prod.FeatureFlow", "packages.test.new_model.FeatureFlow"):
+        airflow.wait_for_dag(dag_id)
+        run_id = airflow.trigger(dag_id)
+        assert airflow.wait_for_run(dag_id, run_id)["state"] == "success"
+        data = Run(f"{dag_id}/{run_id}", store=s3_store()).data
+        ran[dag_id] = data.version
+        assert data.worker in ("worker1", "worker2")
+    assert ran == {"packages.prod.FeatureFlow": "prod", "packages.test.new_model.FeatureFlow": "new_model"}
 
 
 def test_model_handoff_through_s3_and_no_local_artifacts(topology):

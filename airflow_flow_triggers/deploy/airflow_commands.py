@@ -63,9 +63,11 @@ def trigger(flow_cls, deployment: Deployment, args) -> int:
     given = given_parameters(args)
     values = resolve_parameter_values(flow_cls, given)  # a bad value fails here, not in Airflow
     conf = {p.name: values[p.attr_name] for p in flow_parameters(flow_cls).values() if p.name in given}
+    api = _api()
+    if deployment.is_user_branch:                       # your user branch is the one Airflow knows you by
+        deployment = _as_airflow_names_you(api, flow_cls, args)
     if args.airflow_trigger:
         conf[CONF_TRIGGER] = events_for_runs(args.airflow_trigger, deployment)
-    api = _api()
     run_id = api.trigger(deployment.project_flow_name, conf)
     print(f"Started {deployment.project_flow_name} run {run_id}")
     print(f"  {api.ui_address(deployment.project_flow_name, run_id)}")

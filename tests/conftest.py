@@ -74,3 +74,37 @@ def airflow(tmp_path_factory):
         yield harness.start()
     finally:
         harness.stop()
+
+
+FEATURE_FLOW = '''
+import os
+from lib import features
+from airflow_flow_triggers import FlowSpec, project, step
+
+
+@project(name='{project}')
+class FeatureFlow(FlowSpec):
+    @step
+    def start(self):
+        self.version = features.VERSION
+        self.worker = os.environ.get('TOPOLOGY_WORKER')
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == '__main__':
+    FeatureFlow()
+'''
+
+
+def write_feature_flow(folder: Path, project: str, version: str) -> Path:
+    """A @project flow whose start step reads lib/features.py from beside it (VERSION = `version`): what a
+    code package carries. Returns the flow file."""
+    (folder / "lib").mkdir(parents=True)
+    (folder / "lib" / "__init__.py").write_text("")
+    (folder / "lib" / "features.py").write_text(f"VERSION = {version!r}\n")
+    (folder / "feature_flow.py").write_text(FEATURE_FLOW.format(project=project))
+    return folder / "feature_flow.py"

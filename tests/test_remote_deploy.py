@@ -8,7 +8,7 @@ import threading
 
 import pytest
 from airflow_harness import AirflowHarness
-from conftest import REPO, run_flow
+from conftest import REPO, run_flow, write_feature_flow
 
 from airflow_flow_triggers import Run
 
@@ -187,37 +187,11 @@ def test_a_hand_dropped_file_cannot_take_prod_over(team, laptop):
     assert team.api("GET", f"dags/{dag_id}")["fileloc"].endswith("variant_demo/prod/FirstProjectFlow.py")
 
 
-ISO_FLOW = '''
-import features
-from airflow_flow_triggers import FlowSpec, project, step
-
-
-@project(name='iso_pkg')
-class FeatureFlow(FlowSpec):
-    @step
-    def start(self):
-        self.version = features.VERSION
-        self.next(self.end)
-
-    @step
-    def end(self):
-        print("features", features.VERSION)
-
-
-if __name__ == '__main__':
-    FeatureFlow()
-'''
-
-
 def test_each_branch_runs_its_own_code_package(team, laptop):
     """features.py beside the flow travels with it: prod and test.new_model import their own."""
-    for version, options in (("'prod'", ["--production"]), ("'new_model'", ["--branch", "new_model"])):
-        folder = laptop / f"features_{version.strip(chr(39))}"
-        (folder / "lib").mkdir(parents=True)
-        (folder / "feature_flow.py").write_text(ISO_FLOW.replace("import features", "from lib import features"))
-        (folder / "lib" / "__init__.py").write_text("")
-        (folder / "lib" / "features.py").write_text(f"VERSION = {version}\n")
-        ok(client(team, laptop, folder / "feature_flow.py", *options, "airflow", "create"))
+    for version, options in (("prod", ["--production"]), ("new_model", ["--branch", "new_model"])):
+        flow = write_feature_flow(laptop / f"features_{version}", "iso_pkg", version)
+        ok(client(team, laptop, flow, *options, "airflow", "create"))
     versions = {}
     for dag_id in ("iso_pkg.prod.FeatureFlow", "iso_pkg.test.new_model.FeatureFlow"):
         team.wait_for_dag(dag_id, timeout=60)

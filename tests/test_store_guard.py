@@ -4,29 +4,8 @@ import json
 import shutil
 
 import pytest
-from conftest import REPO, run_flow
+from conftest import REPO, run_flow, write_feature_flow
 from test_deploy import SIGNING_KEY
-
-FEATURE_FLOW = '''
-import features
-from airflow_flow_triggers import FlowSpec, project, step
-
-
-@project(name='iso')
-class IsoFlow(FlowSpec):
-    @step
-    def start(self):
-        self.version = features.VERSION
-        self.next(self.end)
-
-    @step
-    def end(self):
-        pass
-
-
-if __name__ == '__main__':
-    IsoFlow()
-'''
 
 
 @pytest.fixture
@@ -59,19 +38,14 @@ def flow_class(dag):
 
 
 def test_each_deployment_imports_its_own_modules(tmp_path, store):
-    for version in (1, 2):
-        folder = tmp_path / f"v{version}"
-        folder.mkdir()
-        (folder / "iso_flow.py").write_text(FEATURE_FLOW)
-        (folder / "features.py").write_text(f"VERSION = {version}\n")
-    deploy(tmp_path / "v1" / "iso_flow.py", store, "--branch", "one")
-    deploy(tmp_path / "v2" / "iso_flow.py", store, "--branch", "two")
+    for version in ("one", "two"):
+        deploy(write_feature_flow(tmp_path / version, "iso", version), store, "--branch", version)
     bag = dagbag(store)
     assert bag.import_errors == {}
     versions = {dag_id: flow_class(bag.dags[dag_id]).start.__globals__["features"].VERSION
-                for dag_id in ("iso.test.one.IsoFlow", "iso.test.two.IsoFlow")}
-    assert versions == {"iso.test.one.IsoFlow": 1, "iso.test.two.IsoFlow": 2}
-    assert bag.dags["iso.test.one.IsoFlow"].fileloc == str(store / "iso" / "test.one" / "IsoFlow.py")
+                for dag_id in ("iso.test.one.FeatureFlow", "iso.test.two.FeatureFlow")}
+    assert versions == {"iso.test.one.FeatureFlow": "one", "iso.test.two.FeatureFlow": "two"}
+    assert bag.dags["iso.test.one.FeatureFlow"].fileloc == str(store / "iso" / "test.one" / "FeatureFlow.py")
 
 
 HIJACK = '''

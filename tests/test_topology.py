@@ -6,7 +6,7 @@ import shutil
 import zipfile
 
 import pytest
-from conftest import REPO, run_flow
+from conftest import REPO, run_flow, write_feature_flow
 from topology import ARTIFACT_ROOT, BUCKET, CONNECTION, Topology, tools_missing
 
 from airflow_flow_triggers import Run
@@ -85,39 +85,11 @@ def test_branches_stay_isolated_on_celery_and_s3(topology, tmp_path):
                 "FirstProjectFlow.py").exists()
 
 
-FEATURE_FLOW = '''
-import os
-from lib import features
-from airflow_flow_triggers import FlowSpec, project, step
-
-
-@project(name='packages')
-class FeatureFlow(FlowSpec):
-    @step
-    def start(self):
-        self.version = features.VERSION
-        self.worker = os.environ.get('TOPOLOGY_WORKER')
-        self.next(self.end)
-
-    @step
-    def end(self):
-        pass
-
-
-if __name__ == '__main__':
-    FeatureFlow()
-'''
-
-
 def test_each_branch_runs_its_own_code_package_on_celery(topology, tmp_path):
     """lib/features.py beside the flow travels with each deployment, through S3, to workers that share no disk."""
     airflow = topology.airflow
     for version, options in (("prod", ["--production"]), ("new_model", ["--branch", "new_model"])):
-        (tmp_path / version / "lib").mkdir(parents=True)
-        (tmp_path / version / "feature_flow.py").write_text(FEATURE_FLOW)
-        (tmp_path / version / "lib" / "__init__.py").write_text("")
-        (tmp_path / version / "lib" / "features.py").write_text(f"VERSION = {version!r}\n")
-        deploy(topology, tmp_path, f"{version}/feature_flow.py", *options)
+        deploy(topology, tmp_path, write_feature_flow(tmp_path / version, "packages", version), *options)
     ran = {}
     for dag_id in ("packages.prod.FeatureFlow", "packages.test.new_model.FeatureFlow"):
         airflow.wait_for_dag(dag_id)

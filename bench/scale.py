@@ -3,23 +3,34 @@ hand-written Airflow DAGs of the same shapes.
 
     .venv/bin/python bench/scale.py [--counts 100 500] [--fan-out 100]
 
+The topology's deployment store is on S3 (s3://artifacts_s3@artifacts/deployments), read by the
+dag-processor and each worker as a DAG bundle; the cluster policy accepts a project branch's DAG only
+from that branch's folder of the store, and a production DAG only from a deployment the api-server signed.
+
 1. Registration: N deployments across N/10 branches (each branch a chain of 10 flows, flow i
-   triggered by flow i-1's finish), written with `airflow create`'s own code into a fresh folder of
-   the dags folder, against N hand-written TaskFlow files of the same shapes (start -> end, the end
-   task's outlet an Asset, the next DAG scheduled on it). Seconds from the files appearing to the
-   dag-processor having registered all N DAGs.
-2. `python flow.py --branch <new> airflow create` of one more deployment into the folder of N
-   deployments (it reads every record to refuse trigger loops): wall seconds of the command.
-3. Fan-out: one production upstream finishing with K consumers (K branches pinning it with
-   `@trigger_on_finish(flow='scale.prod.Upstream')`) against a hand-written upstream whose outlet Asset
-   schedules K DAGs: seconds from the upstream's finish event to the last consumer run's start.
+   triggered by flow i-1's finish), written with `airflow create --dags-folder`'s own code (the
+   deployment store's `create()`, in this process) into a local staging store, then copied into the
+   S3 store at once (code package and records first, the N DAG files last, as `create()` orders them),
+   against N hand-written TaskFlow files of the same shapes (start -> end, the end task's outlet an
+   Asset, the next DAG scheduled on it; tagged project:<name> only, so no branch is claimed) in the
+   dags folder. Seconds from the DAG files appearing to
+   the dag-processor having registered all N DAGs.
+2. `python flow.py --branch <new> airflow create` of one more deployment, through the plugin's API
+   (a client with an AIRFLOW_HOME of its own), into the store of N deployments (the api-server reads
+   every record to refuse trigger loops): wall seconds of the command.
+3. Fan-out: one production upstream (deployed by `python upstream.py --production airflow create`
+   through the API, so its record is signed) finishing with K consumers (K deployments, one per branch,
+   pinning it with `@trigger_on_finish(flow='scale.prod.Upstream')`, staged and copied into the store
+   as in 1.) against a hand-written upstream whose outlet Asset schedules K DAGs: seconds from the
+   upstream's finish event to the last consumer run's start.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import importlib.util
-import shutil
+import os
 import subprocess
 import sys
 import tempfile
@@ -28,7 +39,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
-from topology import Topology, tools_missing  # noqa: E402
+from airflow_harness import USER_VARS  # noqa: E402
+from topology import BUCKET, Topology, tools_missing  # noqa: E402
+
+STORE = f"{BUCKET}/deployments"          # the topology's deployments root, s3://artifacts_s3@artifacts/deployments
 
 FLOW = '''from airflow_flow_triggers import FlowSpec, project, step, trigger_on_finish
 {decorator}
@@ -41,6 +55,10 @@ class Flow{i:02d}(FlowSpec):
     @step
     def end(self):
         pass
+
+
+if __name__ == '__main__':
+    Flow{i:02d}()
 '''
 
 HANDWRITTEN = '''import pendulum
@@ -48,7 +66,7 @@ from airflow.sdk import DAG, Asset, task
 {schedule_import}
 finish = Asset(name="{dag_id}", uri="x-hand://{dag_id}", group="{project}")
 with DAG("{dag_id}", schedule={schedule}, start_date=pendulum.datetime(2024, 1, 1, tz="UTC"), catchup=False,
-         is_paused_upon_creation=False, tags=["{flow}", "project:{project}", "project_branch:{branch}"],
+         is_paused_upon_creation=False, tags=["{flow}", "project:{project}"],
          default_args={{"owner": "alice"}}):
     @task(task_id="start")
     def start():
@@ -62,7 +80,7 @@ with DAG("{dag_id}", schedule={schedule}, start_date=pendulum.datetime(2024, 1, 
 '''
 
 
-def ours(project: str, branch: str, i: int, upstream: str | None) -> str:
+def ours(project: str, i: int, upstream: str | None) -> str:
     decorator = f"@trigger_on_finish(flow='{upstream}')" if upstream else ""
     return FLOW.format(project=project, i=i, decorator=decorator)
 
@@ -74,19 +92,46 @@ def handwritten(project: str, branch: str, i: int, upstream: str | None) -> str:
                               schedule=schedule, schedule_import="")
 
 
-def deploy_ours(count: int, project: str, dags: Path, work: Path) -> float:
-    """`airflow create`'s code, in this process: count deployments, 10 per branch; returns seconds."""
-    from airflow_flow_triggers.deploy.snapshots import create
-
+def deploy_staged(code: Path, flows: list[tuple[str, str]], store: Path) -> float:
+    """`airflow create --dags-folder`'s code (deploy/airflow_commands.py), in this process: each (flow file
+    name in the folder `code`, branch) deployed as alice into the local store `store`; returns seconds."""
+    from airflow_flow_triggers.deployments.packages import collect
+    from airflow_flow_triggers.deployments.store import DeploymentStore
     from airflow_flow_triggers.flows.decorators import deployment_of
+    from airflow_flow_triggers.orchestration.dag_factory import validate_deployment
     started = time.perf_counter()
-    for b in range(count // 10):
-        for i in range(10):
-            source = work / f"{project}_b{b:03d}_flow{i:02d}.py"
-            source.write_text(ours(project, f"b{b:03d}", i, f"Flow{i - 1:02d}" if i else None))
-            flow_cls = getattr(import_file(source, source.stem), f"Flow{i:02d}")
-            create(flow_cls, source, deployment_of(flow_cls, f"b{b:03d}"), dags, "alice")
+    for n, (name, branch) in enumerate(flows):
+        source = code / name
+        module = import_file(source, f"{code.name}_{source.stem}_{n}")
+        flow_cls = next(v for v in vars(module).values() if isinstance(v, type) and v.__module__ == module.__name__)
+        deployment = dataclasses.replace(deployment_of(flow_cls, branch), deployer="alice")
+        upstreams = validate_deployment(flow_cls, deployment)
+        DeploymentStore(f"file://{store}").create(deployment, collect(source, leave_out=(store,)), upstreams,
+                                                  str(source))
     return time.perf_counter() - started
+
+
+def deploy_ours(count: int, project: str, store: Path, work: Path) -> float:
+    """count deployments, 10 per branch, of the 10 flow files of one folder (one code package)."""
+    code = work / f"{project}_flows"
+    code.mkdir()
+    for i in range(10):
+        (code / f"flow{i:02d}.py").write_text(ours(project, i, f"Flow{i - 1:02d}" if i else None))
+    return deploy_staged(code, [(f"flow{i:02d}.py", f"b{b:03d}") for b in range(count // 10) for i in range(10)],
+                         store)
+
+
+def upload(topology, store: Path) -> float:
+    """Copy the staged store into the S3 store, the DAG files last (at once); returns when they started."""
+    from airflow_flow_triggers.deployments import guards, layout
+    fs = topology.s3.filesystem()
+    files = {path.relative_to(store).as_posix(): path.read_bytes() for path in sorted(store.rglob("*"))
+             if path.is_file() and path.name not in (guards.LOCK_FILE, guards.TOKEN_FILE)}
+    first = {rel: data for rel, data in files.items() if not rel.endswith(".py") or rel.startswith(layout.PACKAGES)}
+    fs.pipe({f"{STORE}/{rel}": data for rel, data in first.items()})          # packages and records
+    started = time.time()
+    fs.pipe({f"{STORE}/{rel}": data for rel, data in files.items() if rel not in first})   # then the DAG files
+    return started
 
 
 def write_handwritten(count: int, project: str, folder: Path) -> None:
@@ -116,31 +161,41 @@ def wait_registered(airflow, project: str, count: int, started: float) -> float:
 
 def registration(topology, count: int, work: Path) -> dict:
     airflow = topology.airflow
-    staging = work / f"ours{count}"
-    staging.mkdir()
-    deploy_seconds = deploy_ours(count, f"ours{count}", staging / "dags", work)
-    started = time.time()
-    shutil.move(str(staging / "dags" / f"ours{count}"), str(airflow.dags / f"ours{count}"))
+    staging = work / f"ours{count}_store"
+    deploy_seconds = deploy_ours(count, f"ours{count}", staging, work)
+    started = upload(topology, staging)
     ours_seconds = wait_registered(airflow, f"ours{count}", count, started)
 
+    hand = airflow.dags / f"hand{count}"
     write_handwritten(count, f"hand{count}", work / f"hand{count}")
     started = time.time()
-    shutil.move(str(work / f"hand{count}"), str(airflow.dags / f"hand{count}"))
+    (work / f"hand{count}").rename(hand)                   # the dags folder is on the same disk
     hand_seconds = wait_registered(airflow, f"hand{count}", count, started)
 
-    one_more = work / "one_more.py"
-    one_more.write_text(ours(f"ours{count}", "extra", 0, None) + "\n\nif __name__ == '__main__':\n    Flow00()\n")
+    one_more = work / f"one_more_{count}" / "flow.py"      # a folder of its own: the code package is this file
+    one_more.parent.mkdir()
+    one_more.write_text(ours(f"ours{count}", 0, None))
     began = time.perf_counter()
-    created = subprocess.run([sys.executable, str(one_more), "--branch", "extra", "airflow", "create",
-                              "--dags-folder", str(airflow.dags)], env={**airflow.env, "USER": "alice"},
-                             capture_output=True, text=True)
+    created = create_through_api(topology, work, one_more, "--branch", "extra")
     create_seconds = time.perf_counter() - began
     assert created.returncode == 0 and "Deployed ours" in created.stdout, (created.stdout, created.stderr)
     return {"count": count, "ours": ours_seconds, "hand": hand_seconds, "create": create_seconds,
             "deploy_in_process": deploy_seconds}
 
 
-FAN_UP = '''from airflow_flow_triggers import FlowSpec, project, step, build_dag
+def create_through_api(topology, work: Path, flow_file: Path, *options: str) -> subprocess.CompletedProcess:
+    """`python <flow_file> [options] airflow create` as alice types it on a client with an AIRFLOW_HOME of its
+    own, through the plugin's API (the harness's Airflow runs in all-admins mode: no credentials)."""
+    home = work / "client_home"
+    home.mkdir(exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__") and k not in USER_VARS}
+    env.update({"AIRFLOW_HOME": str(home), "USER": "alice",
+                "AIRFLOW__FLOW_TRIGGERS__API_URL": topology.airflow.url})
+    return subprocess.run([sys.executable, str(flow_file), *options, "airflow", "create"], env=env,
+                          capture_output=True, text=True, timeout=300, cwd=flow_file.parent)
+
+
+FAN_UP = '''from airflow_flow_triggers import FlowSpec, project, step
 
 @project(name='scale')
 class Upstream(FlowSpec):
@@ -152,10 +207,12 @@ class Upstream(FlowSpec):
     def end(self):
         pass
 
-dag = build_dag(Upstream, production=True, deployed_by='alice')
+
+if __name__ == '__main__':
+    Upstream()
 '''
 
-FAN_DOWN = '''from airflow_flow_triggers import FlowSpec, project, step, trigger_on_finish, build_dag
+FAN_DOWN = '''from airflow_flow_triggers import FlowSpec, project, step, trigger_on_finish
 
 @trigger_on_finish(flow='scale.prod.Upstream')
 @project(name='scale')
@@ -167,8 +224,6 @@ class Consumer(FlowSpec):
     @step
     def end(self):
         pass
-
-dags = [build_dag(Consumer, branch=f'c{{n:03d}}', deployed_by='alice') for n in range({first}, {last})]
 '''
 
 HAND_UP = '''import pendulum
@@ -189,12 +244,22 @@ for n in range({first}, {last}):
 '''
 
 
-def fan_out(topology, consumers: int) -> dict:
+def fan_out(topology, consumers: int, work: Path) -> dict:
     airflow = topology.airflow
-    airflow.drop("fan/upstream.py", FAN_UP)
+    up = work / "fan_up" / "upstream.py"                         # production: only a signed deployment will do
+    up.parent.mkdir()
+    up.write_text(FAN_UP)
+    created = create_through_api(topology, work, up, "--production")
+    assert created.returncode == 0 and "Deployed scale.prod.Upstream" in created.stdout, (created.stdout,
+                                                                                          created.stderr)
+    down = work / "fan_down"
+    down.mkdir()
+    (down / "consumer.py").write_text(FAN_DOWN)
+    staging = work / "fan_store"                                 # one deployment per branch, one code package
+    deploy_staged(down, [("consumer.py", f"c{n:03d}") for n in range(consumers)], staging)
+    upload(topology, staging)
     airflow.drop("handfan/upstream.py", HAND_UP)
     for first in range(0, consumers, 10):                        # ten consumers per file
-        airflow.drop(f"fan/consumers_{first:03d}.py", FAN_DOWN.format(first=first, last=first + 10))
         airflow.drop(f"handfan/consumers_{first:03d}.py", HAND_DOWN.format(first=first, last=first + 10))
     wait_registered(airflow, "scale", consumers + 1, time.time())
     wait_registered(airflow, "handfan", consumers + 1, time.time())
@@ -230,6 +295,7 @@ def main() -> None:
     if missing:
         raise SystemExit(f"bench/scale.py needs {', '.join(missing)}")
     base = Path(tempfile.mkdtemp(prefix="bench_scale_"))
+    os.environ["AIRFLOW_HOME"] = str(base / "bench_home")     # this process imports Airflow to deploy; not ~/airflow
     topology = Topology(base, AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES="2",
                         AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL="600",   # parse each file once
                         AIRFLOW__FLOW_TRIGGERS__MAX_TRIGGER_DEPTH="20")
@@ -244,7 +310,7 @@ def main() -> None:
         for row in rows:
             print(f"| {row['count']} | {row['ours']:.1f} s | {row['hand']:.1f} s | {row['ours'] / row['hand']:.2f} | "
                   f"{row['create']:.2f} s | {row['deploy_in_process']:.1f} s |", flush=True)
-        fan = fan_out(topology, args.fan_out)
+        fan = fan_out(topology, args.fan_out, base)
         print(f"\n| fan-out to {args.fan_out} consumers | ours | hand-written | ratio (target <= 1.2) |")
         print("|---|---|---|---|")
         print(f"| upstream finish -> last consumer run started | {fan['ours']:.1f} s | {fan['hand']:.1f} s | "

@@ -66,20 +66,23 @@ def fetch_store(remote, local: Path) -> None:
         fetched = json.loads(state_file.read_text())
     except (OSError, ValueError):
         fetched = {}
-    present = {}
+    listed, wanted = {}, {}
     for name, info in fs.find(top, detail=True).items():
         relative = name[len(top):].lstrip("/")
         if not relative or info.get("type") == "directory" or layout.path_escapes(relative):
             continue
-        mark = f"{info.get('size')}:{info.get('ETag') or info.get('LastModified') or info.get('mtime')}"
-        target = local / relative
-        if fetched.get(relative) != mark or not target.exists():
-            try:
-                layout.write_file(target, fs.cat_file(name))
-            except FileNotFoundError:
-                continue            # removed since it was listed: the next refresh removes it here too
-        present[relative] = mark
-    for relative in set(fetched) - set(present):
+        listed[relative] = f"{info.get('size')}:{info.get('ETag') or info.get('LastModified') or info.get('mtime')}"
+        if fetched.get(relative) != listed[relative] or not (local / relative).exists():
+            wanted[name] = relative
+    stale = set(wanted.values())
+    present = {relative: mark for relative, mark in listed.items() if relative not in stale}
+    # one call for all of them: fsspec's object stores fetch concurrently
+    for name, content in (fs.cat(list(wanted), on_error="return") if wanted else {}).items():
+        relative = wanted.get(name)
+        if relative is not None and not isinstance(content, Exception):   # else: gone since listed; next time
+            layout.write_file(local / relative, content)
+            present[relative] = listed[relative]
+    for relative in set(fetched) - set(listed):
         (local / relative).unlink(missing_ok=True)
     layout.write_file(state_file, json.dumps(present).encode())
 

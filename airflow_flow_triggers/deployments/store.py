@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from ..errors import CommandLineError, FlowDefinitionError
 from ..flows.triggers import trigger_loop
-from ..naming import Deployment
+from ..naming import Deployment, split_flow_name
 from . import layout, packages, signing
 from .guards import DatabaseGuard, FolderGuard
 from .packages import CodePackage
@@ -114,13 +114,26 @@ class DeploymentStore:
             layout.write_file(folder / path, content)
 
     def _refuse_trigger_loop(self, dag_id: str, upstreams: set[str]) -> None:
-        triggered_by = {r["dag_id"]: set(r.get("triggered_by", [])) for r in self.records()}
-        triggered_by[dag_id] = set(upstreams)
-        loop = trigger_loop(triggered_by, dag_id)
+        loop = trigger_loop(_Upstreams(self.root, dag_id, upstreams), dag_id)
         if loop:
             raise FlowDefinitionError(f"Deploying {dag_id} would make flows trigger each other in a loop "
                                       f"({' <- '.join(loop)}, each started by the next): remove one "
                                       "@trigger_on_finish, or delete one of the deployments first.")
+
+
+class _Upstreams:
+    """{DAG id: the DAG ids whose finish starts it}, read from the store only for the DAG ids asked about:
+    a loop check follows the upstreams of one deployment, not every record of the store."""
+
+    def __init__(self, root, dag_id: str, upstreams: set[str]):
+        self.root, self.known = root, {dag_id: set(upstreams)}
+
+    def get(self, dag_id: str, default=()):
+        if dag_id not in self.known:
+            project, branch, flow = split_flow_name(dag_id)
+            record = layout.read_record(layout.record_path(self.root, Deployment(flow, project, branch)))
+            self.known[dag_id] = set(record.get("triggered_by", [])) if record else set()
+        return self.known[dag_id] or default
 
 
 def refuse_branch_without_project(deployment: Deployment) -> None:

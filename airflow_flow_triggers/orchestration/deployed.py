@@ -8,6 +8,7 @@ this deployment's `features.py` and no other branch's, and builds the DAG the re
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
@@ -56,14 +57,18 @@ def load_flow(folder: Path, sha256: str, flow_file: str, class_name: str) -> typ
 
 
 def _use_package(folder: Path) -> None:
-    """Imports resolve in `folder` first, and no module of another package stays imported in this process."""
-    def elsewhere(path) -> bool:
-        return bool(path) and Path(path).parent.name == layout.PACKAGES and Path(path) != folder
+    """Imports resolve in `folder` first, and no module of another package stays imported in this process.
+
+    Plain string prefixes, not Paths: this runs at every parse, over a thousand or more loaded modules."""
+    packages, own = f"{folder.parent}{os.sep}", f"{folder}{os.sep}"
+
+    def elsewhere(path: str) -> bool:
+        return path.startswith(packages) and not path.startswith(own) and path != str(folder)
 
     sys.path[:] = [str(folder)] + [p for p in sys.path if p != str(folder) and not elsewhere(p)]
     for name, module in list(sys.modules.items()):
         file = getattr(module, "__file__", None)
-        if file and any(elsewhere(parent) for parent in Path(file).parents):
+        if isinstance(file, str) and elsewhere(file):
             del sys.modules[name]
 
 

@@ -42,17 +42,29 @@ def s3_store():
     return ArtifactStore(ARTIFACT_ROOT)
 
 
-def deploy(topology, tmp_path, name, *options):
-    """`python <flow> [options] airflow create` from a client with an AIRFLOW_HOME of its own, through the API;
-    `name` is a seed's file name or a flow file's path."""
-    flow = tmp_path / name
-    if not flow.exists():
-        shutil.copy(DAGS / name, flow)
-    result = run_flow(flow, *options, "airflow", "create", airflow_home=tmp_path / "client_home",
+def client(topology, tmp_path, flow, *args):
+    """`python <flow> args...` from a client with an AIRFLOW_HOME of its own, through the api-server."""
+    result = run_flow(flow, *args, airflow_home=tmp_path / "client_home",
                       AIRFLOW__FLOW_TRIGGERS__API_URL=topology.airflow.url)
     assert result.returncode == 0, result.stderr
     print(result.stdout)
-    return result.stdout
+    return result
+
+
+def deploy(topology, tmp_path, name, *options):
+    """`airflow create` of a seed (by file name) or of a flow file (a path) through the api-server."""
+    flow = tmp_path / name
+    if not flow.exists():
+        shutil.copy(DAGS / name, flow)
+    return client(topology, tmp_path, flow, *options, "airflow", "create").stdout
+
+
+def gone(airflow, dag_id) -> bool:
+    try:
+        airflow.api("GET", f"dags/{dag_id}")
+        return False
+    except Exception as error:  # urllib's HTTPError 404
+        return getattr(error, "code", None) == 404
 
 
 def test_branches_stay_isolated_on_celery_and_s3(topology, tmp_path):
@@ -99,6 +111,15 @@ def test_each_branch_runs_its_own_code_package_on_celery(topology, tmp_path):
         ran[dag_id] = data.version
         assert data.worker in ("worker1", "worker2")
     assert ran == {"packages.prod.FeatureFlow": "prod", "packages.test.new_model.FeatureFlow": "new_model"}
+
+    flow = tmp_path / "new_model" / "feature_flow.py"                 # list and delete on the S3 store
+    listed = client(topology, tmp_path, flow, "airflow", "list").stdout.splitlines()
+    assert [line.split()[:3] for line in listed if line.startswith("packages")] == [
+        ["packages", "prod", "FeatureFlow"], ["packages", "test.new_model", "FeatureFlow"]]
+    assert client(topology, tmp_path, flow, "--branch", "new_model", "airflow", "delete").stdout == \
+        "Deleted packages.test.new_model.FeatureFlow\n"
+    assert not [o for o in topology.s3.objects("deployments") if "/packages/test.new_model/" in o]
+    airflow._wait(lambda: gone(airflow, "packages.test.new_model.FeatureFlow"), 60, "the deleted DAG to go")
 
 
 def test_model_handoff_through_s3_and_no_local_artifacts(topology):

@@ -244,6 +244,16 @@ class AirflowHarness:
                 raise
         return self._wait(found, timeout, f"DAG {dag_id} to be parsed")
 
+    def dag_gone(self, dag_id: str) -> bool:
+        """Whether Airflow's REST API no longer knows `dag_id` (404)."""
+        try:
+            self.api("GET", f"dags/{dag_id}")
+            return False
+        except urllib.error.HTTPError as error:
+            if error.code == 404:
+                return True
+            raise
+
     def trigger(self, dag_id: str, conf: dict | None = None) -> str:
         """`airflow dags trigger` as a user types it; returns the run id."""
         args = ["dags", "trigger", dag_id, "--output", "json"]

@@ -33,14 +33,6 @@ def started_run(stdout):
 
 
 
-def gone(airflow, dag_id):
-    try:
-        airflow.api("GET", f"dags/{dag_id}")
-        return False
-    except Exception as error:  # urllib's HTTPError 404
-        return getattr(error, "code", None) == 404
-
-
 def test_create_trigger_and_delete(airflow, tmp_path):
     renames = {"variant_demo": "deploy_demo"}
     first = copy_seed(tmp_path, "firstproject.py", renames)
@@ -67,7 +59,7 @@ def test_create_trigger_and_delete(airflow, tmp_path):
     deleted = cli(airflow, second, "airflow", "delete")
     assert deleted == "Deleted deploy_demo.user.alice.SecondProjectFlow\n"
     assert not (airflow.dags / "deploy_demo" / "user.alice" / "SecondProjectFlow.py").exists()
-    airflow._wait(lambda: gone(airflow, "deploy_demo.user.alice.SecondProjectFlow"), 60, "the DAG to go")
+    airflow._wait(lambda: airflow.dag_gone("deploy_demo.user.alice.SecondProjectFlow"), 60, "the DAG to go")
 
 
 def test_trigger_as_if_an_upstream_run_had(airflow, tmp_path):
@@ -139,4 +131,4 @@ def test_tear_down_a_whole_branch(airflow, tmp_path):
     assert sorted(deleted.split("\n")[:2]) == [f"Deleted {d}" for d in dag_ids]
     assert not (airflow.dags / "teardown_demo" / "test.new_model").exists()    # the whole branch folder goes
     for dag_id in dag_ids:
-        airflow._wait(lambda d=dag_id: gone(airflow, d), 60, f"{dag_id} to go")
+        airflow._wait(lambda d=dag_id: airflow.dag_gone(d), 60, f"{dag_id} to go")

@@ -59,13 +59,6 @@ def deploy(topology, tmp_path, name, *options):
     return client(topology, tmp_path, flow, *options, "airflow", "create").stdout
 
 
-def gone(airflow, dag_id) -> bool:
-    try:
-        airflow.api("GET", f"dags/{dag_id}")
-        return False
-    except Exception as error:  # urllib's HTTPError 404
-        return getattr(error, "code", None) == 404
-
 
 def test_branches_stay_isolated_on_celery_and_s3(topology, tmp_path):
     airflow = topology.airflow
@@ -119,7 +112,7 @@ def test_each_branch_runs_its_own_code_package_on_celery(topology, tmp_path):
     assert client(topology, tmp_path, flow, "--branch", "new_model", "airflow", "delete").stdout == \
         "Deleted packages.test.new_model.FeatureFlow\n"
     assert not [o for o in topology.s3.objects("deployments") if "/packages/test.new_model/" in o]
-    airflow._wait(lambda: gone(airflow, "packages.test.new_model.FeatureFlow"), 60, "the deleted DAG to go")
+    airflow._wait(lambda: airflow.dag_gone("packages.test.new_model.FeatureFlow"), 60, "the deleted DAG to go")
 
 
 def test_model_handoff_through_s3_and_no_local_artifacts(topology):

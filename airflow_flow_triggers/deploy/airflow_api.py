@@ -59,13 +59,14 @@ class AirflowAPI:
         body = {**request, "files": {path: base64.b64encode(data).decode() for path, data in files.items()}}
         return self._call("POST", f"{PLUGIN}/deployments", body, plugin=True)
 
-    def delete(self, dag_id: str, change: dict) -> list[str]:
-        """Remove one deployment; `change` names the deployer and the token, as for create."""
-        return self._call("DELETE", f"{PLUGIN}/deployments/{quote(dag_id)}", change, plugin=True)["deleted"]
+    def delete(self, dag_id: str, change: dict) -> dict:
+        """Remove one deployment; `change` names the deployer and the token, as for create.
+        Returns {"deleted": DAG ids, "still_running": the DAG ids Airflow keeps until their tasks end}."""
+        return self._call("DELETE", f"{PLUGIN}/deployments/{quote(dag_id)}", change, plugin=True)
 
-    def delete_branch(self, project: str, branch: str, change: dict) -> list[str]:
+    def delete_branch(self, project: str, branch: str, change: dict) -> dict:
         return self._call("DELETE", f"{PLUGIN}/projects/{quote(project)}/branches/{quote(branch)}", change,
-                          plugin=True)["deleted"]
+                          plugin=True)
 
     # -- HTTP ------------------------------------------------------------------------------
 

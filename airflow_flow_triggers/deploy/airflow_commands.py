@@ -88,10 +88,12 @@ def delete(flow_cls, deployment: Deployment, args) -> int:
     api = _api()
     deployment = _as_airflow_names_you(api, flow_cls, args)
     change = {"deployer": deployment.deployer, "authorize": args.authorize}
-    removed = api.delete_branch(deployment.project, deployment.branch, change) if args.branch_all else \
+    answer = api.delete_branch(deployment.project, deployment.branch, change) if args.branch_all else \
         api.delete(deployment.project_flow_name, change)
-    for dag_id in removed:
+    for dag_id in answer["deleted"]:
         print(f"Deleted {dag_id}")
+    for dag_id in answer["still_running"]:
+        print(f"Note: {dag_id} has tasks running; Airflow keeps its history until they end, then drops the DAG.")
     return 0
 
 

@@ -75,8 +75,9 @@ class DatabaseGuard:
 
     @contextlib.contextmanager
     def locked(self, deployment: Deployment):
-        """Lock the branch's row (made if new) until the change is committed; roll back if it fails."""
-        from sqlalchemy import select
+        """Lock the branch's row (made if new) until the change is committed; roll back if it fails.
+
+        The UPDATE takes the lock: a row lock on PostgreSQL and MySQL, the database's write lock on SQLite."""
         from sqlalchemy.exc import IntegrityError
         key = {"project": deployment.project or "", "branch": deployment.branch or ""}
         try:
@@ -85,7 +86,6 @@ class DatabaseGuard:
         except IntegrityError:
             pass                                    # it exists: another change made it first
         self.session.execute(self.table.update().where(*self._is(deployment)).values(changed_at=_now()))
-        self.session.execute(select(self.table.c.owner).where(*self._is(deployment)).with_for_update())
         try:
             yield
         except BaseException:

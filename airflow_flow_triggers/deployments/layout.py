@@ -60,10 +60,12 @@ def store_path(url: str):
                                "... with their provider installed).") from None
 
 
+def _relative_folder(deployment: Deployment) -> str:
+    return NO_PROJECT if deployment.project is None else f"{deployment.project}/{deployment.branch}"
+
+
 def branch_folder(root, deployment: Deployment):
-    if deployment.project is None:
-        return root / NO_PROJECT
-    return root / deployment.project / deployment.branch
+    return root / _relative_folder(deployment)
 
 
 def entry_path(root, deployment: Deployment):
@@ -72,8 +74,7 @@ def entry_path(root, deployment: Deployment):
 
 def relative_entry(deployment: Deployment) -> str:
     """The DAG file's path inside the store (and inside the DAG bundle that reads it)."""
-    folder = NO_PROJECT if deployment.project is None else f"{deployment.project}/{deployment.branch}"
-    return f"{folder}/{deployment.flow_name}.py"
+    return f"{_relative_folder(deployment)}/{deployment.flow_name}.py"
 
 
 def record_path(root, deployment: Deployment):

@@ -17,8 +17,10 @@ from __future__ import annotations
 import json
 import os
 import pwd
+import random
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -65,12 +67,26 @@ def _wait(predicate, timeout: float, what: str):
     raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
+def lasting_port() -> int:
+    """A free port below the kernel's ephemeral range: a server stopped and started again (the store-outage
+    test) gets it back, where a port of that range may meanwhile be some client connection's own end."""
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    while True:
+        port = random.randrange(max(1024, low - 12000), low)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+
+
 class Postgres:
     """A throw-away PostgreSQL 15 cluster; initdb refuses root, so as root it runs as user postgres."""
 
     def __init__(self, base: Path):
         # Outside the test's own (root-only) temp folder: user postgres must be able to reach it.
-        self.dir, self.port = Path(tempfile.mkdtemp(prefix="flow_triggers_pg_")), free_port()
+        self.dir, self.port = Path(tempfile.mkdtemp(prefix="flow_triggers_pg_")), lasting_port()  # pg_ctl restart
         self.address = f"127.0.0.1:{self.port}"
 
     def _as_owner(self, *args: str) -> list[str]:
@@ -123,7 +139,7 @@ class SeaweedFS:
 
     def __init__(self, base: Path):
         self.dir, self.log, self.process = base / "seaweedfs", base / "seaweedfs.log", None
-        self.ports = {name: free_port() for name in ("master", "volume", "filer", "s3")}
+        self.ports = {name: lasting_port() for name in ("master", "volume", "filer", "s3")}
         self.endpoint = f"http://127.0.0.1:{self.ports['s3']}"
 
     def start(self) -> SeaweedFS:

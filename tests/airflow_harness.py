@@ -23,6 +23,21 @@ AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 USER_VARS = ("METAFLOW_USER", "SUDO_USER", "USERNAME", "USER")
 
 
+def processes_working_in(base: Path) -> list[int]:
+    """PIDs of the processes whose working directory lies under `base`: only what a harness started there
+    (each component starts in its base; a task process keeps that directory even when it leaves the
+    component's process group, and its environment may no longer be readable once it renames itself)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit() and int(proc.name) != os.getpid():
+            try:
+                if Path(os.readlink(proc / "cwd")).is_relative_to(base):
+                    found.append(int(proc.name))
+            except OSError:
+                continue
+    return found
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -126,6 +141,11 @@ class AirflowHarness:
                 pass
             process.wait()
         self.processes.clear()
+        for pid in processes_working_in(self.base):    # a task process that left its group, orphaned
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
     def _healthy(self) -> bool:
         try:

@@ -2,17 +2,32 @@
 from .deploy.cli import main as _command_line
 from .errors import FlowTriggersError, install_excepthook
 from .flows.compute import kubernetes, resources
-from .flows.decorators import project, retry, schedule, step, timeout
+from .flows.decorators import catch, environment, project, retry, schedule, step, timeout
 from .flows.flowspec import FlowSpec, set_command_line
 from .flows.parameters import JSONType, Parameter
 from .flows.triggers import trigger, trigger_on_finish
+from .flows.unsupported import (
+    batch,
+    card,
+    conda,
+    conda_base,
+    exit_hook,
+    parallel,
+    pypi,
+    pypi_base,
+    pytorch_parallel,
+    secrets,
+)
 from .orchestration.dag_factory import build_dag
 from .runtime.client import Flow, Run, Step, Task
 from .runtime.current import current
 
 __all__ = ["Flow", "FlowSpec", "FlowTriggersError", "JSONType", "Parameter", "Run", "Step", "Task",
-           "build_dag", "current", "kubernetes", "project", "resources", "retry", "schedule", "step", "timeout",
-           "trigger", "trigger_on_finish"]
+           "build_dag", "catch", "current", "environment", "kubernetes", "project", "resources", "retry", "schedule",
+           "step", "timeout", "trigger", "trigger_on_finish",
+           # Metaflow's, not supported: using one is an error saying what to use instead
+           "batch", "card", "conda", "conda_base", "exit_hook", "parallel", "pypi", "pypi_base", "pytorch_parallel",
+           "secrets"]
 __version__ = "0.1.0"
 
 set_command_line(_command_line)

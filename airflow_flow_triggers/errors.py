@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import os
 import sys
 
 
@@ -58,10 +59,15 @@ def source_location(obj) -> tuple[str | None, int | None]:
         return None, None
 
 
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
 def caller_location() -> tuple[str | None, int | None]:
-    """The file and line of the code that called the function calling this: where a decorator is written."""
-    frame = sys._getframe(2)
-    return frame.f_code.co_filename, frame.f_lineno
+    """The file and line of the first caller outside this package: where a decorator or Parameter is written."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame = frame.f_back
+    return (frame.f_code.co_filename, frame.f_lineno) if frame is not None else (None, None)
 
 
 @contextlib.contextmanager

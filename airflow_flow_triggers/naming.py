@@ -124,6 +124,22 @@ class Deployment:
         return Deployment(flow_name, self.project, self.branch, self.deployer)
 
 
+def namespace_of(deployment: Deployment, deployed: bool) -> str:
+    """A run's namespace, as Metaflow names it: `user:<name>` for a run on your machine; a deployment's runs,
+    like those of Metaflow's deployments, live in `production:<...>`, here named after the deployment's
+    project branch (or the flow, without @project) rather than after its secret production token."""
+    if not deployed:
+        return f"user:{run_user(deployment)}"
+    if deployment.project is None:
+        return f"production:{deployment.flow_name}"
+    return f"production:{deployment.project}.{deployment.branch}"
+
+
+def run_user(deployment: Deployment) -> str | None:
+    """Who a run belongs to: the deployer, else whoever runs it here."""
+    return deployment.deployer or _optional_user()
+
+
 def _optional_user() -> str | None:
     try:
         return current_user()

@@ -18,7 +18,7 @@ class FactoryFlow(FlowSpec):
     More words.
     """
     alpha = Parameter('alpha', default=0.01, help='learning rate')
-    name = Parameter('name', help='optional name')
+    label = Parameter('name', help='optional name')
     layers = Parameter('layers', default=[1, 2], type=JSONType)
     count = Parameter('count', type=int, default=3)
 
@@ -242,9 +242,38 @@ def test_bad_step_decorators(tmp_path, decorator, message):
         load(tmp_path, source, "bad_decorator_module")
 
 
-def test_schedule_needs_exactly_one_choice():
-    from airflow_flow_triggers import schedule
-    with pytest.raises(FlowDefinitionError, match="@schedule takes exactly one of"):
-        schedule(daily=True, hourly=True)
-    with pytest.raises(FlowDefinitionError, match="@schedule takes exactly one of"):
-        schedule()
+def test_schedule_chooses_as_metaflow_does():
+    """cron, else weekly, else hourly, else daily (the default: a bare @schedule is daily); a time zone makes
+    it a CronTriggerTimetable in that zone."""
+    from airflow_flow_triggers import FlowSpec, build_dag, schedule, step
+    from airflow_flow_triggers.flows.decorators import Schedule
+
+    def flow(decorate):
+        class ScheduledFlow(FlowSpec):
+            @step
+            def start(self):
+                self.next(self.end)
+
+            @step
+            def end(self):
+                pass
+        return decorate(ScheduledFlow)._schedule
+
+    assert flow(schedule) == flow(schedule()) == Schedule("@daily")
+    assert flow(schedule(daily=True, hourly=True)) == Schedule("@hourly")
+    assert flow(schedule(hourly=True, weekly=True)) == Schedule("@weekly")
+    assert flow(schedule(cron="5 4 * * *", weekly=True, timezone="Europe/Paris")) == \
+        Schedule("5 4 * * *", "Europe/Paris")
+    with pytest.raises(FlowDefinitionError, match=r"@schedule\(daily=False\) names no schedule"):
+        schedule(daily=False)
+
+    class ZonedFlow(FlowSpec):
+        @step
+        def start(self):
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+    zoned = build_dag(schedule(hourly=True, timezone="Asia/Tokyo")(ZonedFlow))
+    assert "CronTriggerTimetable(expression='0 * * * *', timezone='Asia/Tokyo'" in repr(zoned.timetable)

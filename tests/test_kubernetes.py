@@ -227,7 +227,8 @@ def test_local_runs_ignore_them(write_flow, airflow_home):
     assert result.returncode == 0, result.stderr
     assert re.search(r"\] scores \[6, 12, 18\]", result.stdout)
     lines = [line.split("] ", 1)[1] for line in result.stdout.splitlines() if "] " in line]
-    assert set(lines) <= {"Task is starting.", "Task finished successfully.", "training", "scores [6, 12, 18]"}
+    assert set(lines) <= {"Task is starting.", "Task finished successfully.", "training", "scores [6, 12, 18]",
+                          "Foreach yields 3 child steps."}
     assert json.dumps(lines).count("training") == 1
 
 

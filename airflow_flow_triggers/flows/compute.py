@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..errors import FlowDefinitionError, caller_location, located
-from .decorators import require_step
+from .decorators import bare_or_called, record_decorator, require_step
 
 QOS_CLASSES = ("guaranteed", "burstable", "besteffort")
 GPU_VENDORS = ("nvidia", "amd")
@@ -73,6 +73,7 @@ class Kubernetes:
         return dataclasses.replace(self, **changes)
 
 
+@bare_or_called
 def resources(cpu=1, memory=4096, gpu=None, disk=None, shared_memory=None):
     """What the step needs: `cpu` cores, `memory` MB, `gpu` count, `disk` MB, `shared_memory` MB."""
     with located(caller_location()):
@@ -83,12 +84,14 @@ def resources(cpu=1, memory=4096, gpu=None, disk=None, shared_memory=None):
 
     def decorate(func):
         require_step(func, "@resources")
+        record_decorator(func, "resources", dataclasses.asdict(spec))
         func.resources = spec
         return func
 
     return decorate
 
 
+@bare_or_called
 def kubernetes(cpu=1, memory=4096, disk=10240, image=None, image_pull_policy=None, image_pull_secrets=None,
                service_account=None, secrets=None, node_selector=None, namespace=None, gpu=None,
                gpu_vendor="nvidia", tolerations=None, labels=None, annotations=None, use_tmpfs=False,
@@ -122,6 +125,7 @@ def kubernetes(cpu=1, memory=4096, disk=10240, image=None, image_pull_policy=Non
 
     def decorate(func):
         require_step(func, "@kubernetes")
+        record_decorator(func, "kubernetes", dataclasses.asdict(spec))
         func.kubernetes = spec
         return func
 

@@ -1,9 +1,14 @@
-"""Flow and step decorators: they record their settings on the class or function; nothing runs here."""
+"""Flow and step decorators: they record their settings on the class or function; nothing runs here.
+
+Each takes Metaflow's arguments and defaults, and works bare (`@retry`) or called (`@retry(times=2)`).
+"""
 from __future__ import annotations
 
 import dataclasses
 import datetime
-from dataclasses import dataclass
+import functools
+import inspect
+from dataclasses import dataclass, field
 
 from ..errors import FlowDefinitionError, caller_location, located, located_at, source_location
 from ..naming import Deployment, validate_name
@@ -24,18 +29,51 @@ def step(func):
 
 
 @dataclass(frozen=True)
+class Catch:
+    """@catch: keep the step's exception as artifact `var` (if named) and go on with the flow."""
+
+    var: str | None = None
+    print_exception: bool = True
+
+
+@dataclass(frozen=True)
 class StepSettings:
     """What step decorators ask of the task that runs the step."""
 
     retries: int = 0
     retry_delay: datetime.timedelta | None = None
     timeout: datetime.timedelta | None = None
+    catch: Catch | None = None
+    environment: dict = field(default_factory=dict)     # @environment(vars=...): set for this step only
 
 
 def step_settings(func) -> StepSettings:
     return getattr(func, "step_settings", StepSettings())
 
 
+def bare_or_called(factory):
+    """Let a decorator be written bare (`@retry`: Metaflow's defaults) as well as called (`@retry(times=2)`)."""
+    @functools.wraps(factory)
+    def decorator(*args, **kwargs):
+        if len(args) == 1 and not kwargs and (inspect.isfunction(args[0]) or inspect.isclass(args[0])):
+            return factory()(args[0])
+        return factory(*args, **kwargs)
+    return decorator
+
+
+def _with_settings(func, decorator: str, **changes):
+    require_step(func, decorator)
+    func.step_settings = dataclasses.replace(step_settings(func), **changes)
+    return func
+
+
+def record_decorator(func, name: str, attributes: dict) -> None:
+    """Note a step decorator as Metaflow's `current.graph` lists it, in the order they apply (innermost first)."""
+    func.step_decorators = [*getattr(func, "step_decorators", []), {
+        "name": name, "attributes": attributes, "statically_defined": True, "inserted_by": None}]
+
+
+@bare_or_called
 def retry(times: int = 3, minutes_between_retries: float = 2):
     """Retry the step `times` more times after a failure (Airflow task retries)."""
     with located(caller_location()):
@@ -44,14 +82,14 @@ def retry(times: int = 3, minutes_between_retries: float = 2):
         _require_duration("@retry", "minutes_between_retries", minutes_between_retries)
 
     def decorate(func):
-        require_step(func, "@retry")
-        func.step_settings = dataclasses.replace(step_settings(func), retries=times,
-                                                 retry_delay=datetime.timedelta(minutes=minutes_between_retries))
-        return func
+        record_decorator(func, "retry", {"times": times, "minutes_between_retries": minutes_between_retries})
+        return _with_settings(func, "@retry", retries=times,
+                              retry_delay=datetime.timedelta(minutes=minutes_between_retries))
 
     return decorate
 
 
+@bare_or_called
 def timeout(seconds: float = 0, minutes: float = 0, hours: float = 0):
     """Fail the step (this attempt) when it runs longer than the sum given (Airflow execution_timeout)."""
     with located(caller_location()):
@@ -62,9 +100,40 @@ def timeout(seconds: float = 0, minutes: float = 0, hours: float = 0):
             raise FlowDefinitionError("@timeout needs a positive duration: seconds=, minutes= and/or hours=.")
 
     def decorate(func):
-        require_step(func, "@timeout")
-        func.step_settings = dataclasses.replace(step_settings(func), timeout=limit)
-        return func
+        record_decorator(func, "timeout", {"seconds": seconds, "minutes": minutes, "hours": hours})
+        return _with_settings(func, "@timeout", timeout=limit)
+
+    return decorate
+
+
+@bare_or_called
+def catch(var: str | None = None, print_exception: bool = True):
+    """Keep the step's exception (after its last retry) as artifact `var`, print it, and go on with the flow:
+    the task succeeds. Without an exception `var` is None."""
+    with located(caller_location()):
+        if var is not None and (not isinstance(var, str) or not var.isidentifier() or var.startswith("_")):
+            raise FlowDefinitionError(f"@catch(var={var!r}) needs the name of an artifact, e.g. var='error'.")
+        if not isinstance(print_exception, bool):
+            raise FlowDefinitionError(f"@catch(print_exception={print_exception!r}) must be True or False.")
+    def decorate(func):
+        record_decorator(func, "catch", {"var": var, "print_exception": print_exception})
+        return _with_settings(func, "@catch", catch=Catch(var, print_exception))
+
+    return decorate
+
+
+@bare_or_called
+def environment(vars: dict | None = None):
+    """Set these environment variables for this step only, wherever it runs (locally, on workers, in pods)."""
+    with located(caller_location()):
+        if vars is None:
+            vars = {}
+        if not isinstance(vars, dict) or not all(isinstance(name, str) and name for name in vars):
+            raise FlowDefinitionError(f"@environment(vars={vars!r}) needs a dict of variable names to values.")
+        values = {name: str(value) for name, value in vars.items()}
+    def decorate(func):
+        record_decorator(func, "environment", {"vars": dict(vars)})
+        return _with_settings(func, "@environment", environment={**step_settings(func).environment, **values})
 
     return decorate
 
@@ -86,31 +155,55 @@ def require_step(func, decorator: str):
                                   func.__code__.co_firstlineno if hasattr(func, "__code__") else None)
 
 
-def schedule(cron: str | None = None, hourly: bool = False, daily: bool = False, weekly: bool = False):
-    """Run the deployed flow on a schedule: a cron expression, or hourly/daily/weekly."""
+@dataclass(frozen=True)
+class Schedule:
+    cron: str                     # a cron expression or Airflow's @hourly / @daily / @weekly
+    timezone: str | None = None   # an IANA zone name; None: UTC
+
+
+@bare_or_called
+def schedule(cron: str | None = None, weekly: bool = False, daily: bool = True, hourly: bool = False,
+             timezone: str | None = None):
+    """Run the deployed flow on a schedule. Metaflow's rule: `cron` if given, else weekly, else hourly,
+    else daily (the default, so a bare @schedule is daily); `timezone` for the cron expression."""
     with located(caller_location()):
         if cron is not None and (not isinstance(cron, str) or not cron.strip()):
             raise FlowDefinitionError(f"@schedule(cron={cron!r}) needs a cron expression as a string, e.g. "
                                       "cron='0 * * * *'.")
-        for name, value in (("hourly", hourly), ("daily", daily), ("weekly", weekly)):
+        for name, value in (("weekly", weekly), ("daily", daily), ("hourly", hourly)):
             if not isinstance(value, bool):
                 raise FlowDefinitionError(f"@schedule({name}={value!r}) must be True or False.")
-        chosen = [value for value, on in ((cron, cron is not None), ("@hourly", hourly), ("@daily", daily),
-                                          ("@weekly", weekly)) if on]
-        if len(chosen) != 1:
-            raise FlowDefinitionError("@schedule takes exactly one of cron='...', hourly=True, daily=True or "
-                                      "weekly=True.")
+        if timezone is not None and not _is_time_zone(timezone):
+            raise FlowDefinitionError(f"@schedule(timezone={timezone!r}) is not a time zone name: use an IANA name, "
+                                      "e.g. timezone='Europe/Paris'.")
+        chosen = next((value for value, on in ((cron, cron is not None), ("@weekly", weekly), ("@hourly", hourly),
+                                               ("@daily", daily)) if on), None)
+        if chosen is None:
+            raise FlowDefinitionError("@schedule(daily=False) names no schedule: pass cron='...', hourly=True or "
+                                      "weekly=True, or remove @schedule.")
 
     def decorate(flow_cls):
         require_flow_class(flow_cls, "@schedule")
-        flow_cls._schedule = chosen[0]
+        flow_cls._schedule = Schedule(chosen, timezone)
         return flow_cls
 
     return decorate
 
 
+def _is_time_zone(name) -> bool:
+    import zoneinfo
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):
+        return False
+    return True
+
+
 def project(name: str, branch: str | None = None, production: bool | None = None):
     """Bind the flow to a project: deployments are named `<name>.<branch>.<FlowName>`."""
+    if not isinstance(name, str):
+        with located(caller_location()):
+            raise FlowDefinitionError("@project needs the project's name: write @project(name='...').")
 
     def decorate(flow_cls):
         require_flow_class(flow_cls, "@project")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..errors import FlowDefinitionError
 
-RESERVED_NAMES = frozenset({"next", "input", "index", "merge_artifacts", "foreach_stack"})
+RESERVED_NAMES = frozenset({"next", "input", "index", "merge_artifacts", "foreach_stack", "name"})
 
 # What `MyFlow()` runs in a flow file's __main__ block. The command line lives in deploy/, above this
 # layer, so the package registers it here at import (airflow_flow_triggers/__init__.py).
@@ -45,6 +45,11 @@ class FlowSpec:
         self._running_task("self.next()").record_transition(steps, foreach)
 
     @property
+    def name(self) -> str:
+        """The flow's name (Metaflow's FlowSpec.name), which is why no artifact may be called `name`."""
+        return type(self).__name__
+
+    @property
     def input(self):
         """The item of the foreach list this branch works on."""
         return self._running_task("self.input").foreach_input()
@@ -57,6 +62,18 @@ class FlowSpec:
     def merge_artifacts(self, inputs, exclude=(), include=()) -> None:
         """In a join: take every artifact the inputs agree on (or only one input has)."""
         self._running_task("self.merge_artifacts()").merge(inputs, exclude, include)
+
+    def __str__(self):
+        """As Metaflow's: `<flow NAME step STEP>`, with the foreach index and input inside a foreach."""
+        task = self.__dict__.get("_task")
+        if task is None:
+            return f"<flow {type(self).__name__}>"
+        index = ",".join(str(frame["index"]) for frame in task.foreach_stack)
+        if not index:
+            return f"<flow {type(self).__name__} step {task.step}>"
+        item = str(self.input)
+        return f"<flow {type(self).__name__} step {task.step}[{index}] (input: " \
+               f"{item[:20] + '...' if len(item) > 20 else item})>"
 
     def __setattr__(self, name, value):
         if name in RESERVED_NAMES:

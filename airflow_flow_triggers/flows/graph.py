@@ -7,6 +7,7 @@ import linecache
 from dataclasses import dataclass, field
 
 from ..errors import FlowDefinitionError, source_location
+from .graph_info import graph_info
 from .parameters import flow_parameters
 
 
@@ -39,6 +40,7 @@ class FlowGraph:
         self.order = self._reachable_order()
         self._check_splits_and_joins()
         self._check_foreach_vars({p.attr_name for p in flow_parameters(flow_cls).values()})
+        self._check_step_decorators()
 
     @functools.cached_property
     def _location(self) -> tuple[str, int | None]:
@@ -185,6 +187,17 @@ class FlowGraph:
                 raise self._error(f"Step '{node.name}' fans out over self.{node.foreach_var}, but no step "
                                   f"before it assigns self.{node.foreach_var}: assign the list to iterate "
                                   "over first.", node, node.next_line)
+
+    def _check_step_decorators(self):
+        for node in self:
+            settings = getattr(getattr(self._flow_cls, node.name), "step_settings", None)
+            if settings is not None and settings.catch is not None and node.type == "foreach":
+                raise self._error(f"@catch is defined for the step *{node.name}* but @catch is not supported in "
+                                  "foreach split steps.", node)
+
+    def info(self) -> dict:
+        """Metaflow's description of the graph (`current.graph`)."""
+        return graph_info(self, self._flow_cls)
 
     def split_of(self, join: str) -> StepNode:
         """The split (or foreach) that join step `join` closes."""

@@ -5,6 +5,7 @@ import json
 from typing import Any
 
 from ..errors import CommandLineError, FlowDefinitionError, caller_location, located
+from .flowspec import RESERVED_NAMES
 
 
 class JSONType:
@@ -83,6 +84,10 @@ def flow_parameters(flow_cls: type) -> dict[str, Parameter]:
         for attr, value in vars(klass).items():
             if not isinstance(value, Parameter):
                 continue
+            if attr in RESERVED_NAMES:
+                raise FlowDefinitionError(f"Flow {flow_cls.__name__} has a parameter as attribute '{attr}', a name "
+                                          "reserved in flows (self.name is the flow's name): use another attribute "
+                                          "name.", *value.location)
             other = found.get(value.name)
             if other is not None and other.attr_name != attr:
                 raise FlowDefinitionError(f"Flow {flow_cls.__name__} has two parameters named '{value.name}' "

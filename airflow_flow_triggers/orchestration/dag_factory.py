@@ -121,7 +121,7 @@ def _schedule(flow_cls, graph: FlowGraph, deployment: Deployment, owner: str):
         assets = [event_asset(name, deployment.project) for name, _ in events.assets(deployment)]
         return assets[0] if len(assets) == 1 else AssetAll(*assets)
     if spec is None:
-        return flow_cls._schedule
+        return _timetable(flow_cls._schedule)
     upstreams = spec.upstreams(deployment)
     if deployment in upstreams or any(u.project_flow_name == deployment.project_flow_name for u in upstreams):
         raise FlowDefinitionError(f"Flow {flow_cls.__name__} is triggered by its own finish "
@@ -133,6 +133,14 @@ def _schedule(flow_cls, graph: FlowGraph, deployment: Deployment, owner: str):
     if len(assets) == 1:
         return PartitionedAssetTimetable(assets=assets[0])
     return PartitionedAssetTimetable(assets=_gate(deployment, assets, spec.within or _default_window(), owner))
+
+
+def _timetable(schedule):
+    """@schedule as Airflow's schedule: the cron expression, in its time zone when it names one."""
+    if schedule is None or schedule.timezone is None:
+        return None if schedule is None else schedule.cron
+    from airflow.sdk import CronTriggerTimetable
+    return CronTriggerTimetable(schedule.cron, timezone=schedule.timezone)
 
 
 _TRIGGERED_BY: dict[str, set[str]] = {}  # consumer -> upstreams, for every DAG built in this process

@@ -26,7 +26,7 @@ from ..naming import Deployment
 from ..runtime import pod as pod_runtime
 from ..runtime.store import ArtifactStore
 from ..runtime.task import completed_task
-from .tasks import step_callable, task_input, task_output
+from .tasks import retry_count, step_callable, task_input, task_output
 
 MODES = ("operator", "executor")
 POD_COMMAND = ["python", "-c", f"from {pod_runtime.__name__} import main; raise SystemExit(main())"]
@@ -164,7 +164,7 @@ class _PodStep:
                 "flow_file": flow_file, "module": self.flow_cls.__module__, "flow": self.flow_cls.__name__,
                 "deployment": dataclasses.asdict(self.deployment), "run_id": context["run_id"], "step": self.step,
                 "inputs": [ref.to_dict() for ref in given.refs], "split_index": given.split_index,
-                "parameters": given.parameters, "events": given.events}
+                "parameters": given.parameters, "events": given.events, "retry_count": retry_count(context)}
 
     def output(self, task: dict, context, store: ArtifactStore):
         from ..runtime.task import TaskRef

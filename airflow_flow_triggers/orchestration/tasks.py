@@ -35,11 +35,17 @@ def step_callable(flow_cls: type, deployment: Deployment, step: str, step_type: 
         store = ArtifactStore()
         given = task_input(flow_cls, deployment, step, inputs, context, store)
         ref = execute_task(flow_cls, deployment, context["run_id"], step, given.refs, given.split_index,
-                           given.parameters, store, origin="airflow", trigger_events=given.events)
+                           given.parameters, store, origin="airflow", trigger_events=given.events,
+                           retry_count=retry_count(context))
         return task_output(deployment, step_type, ref, context, finish, store)
 
     run_step.__name__ = step
     return run_step
+
+
+def retry_count(context) -> int:
+    """`current.retry_count`: 0 on a task's first try, as Metaflow counts (Airflow's try_number starts at 1)."""
+    return max(context["ti"].try_number - 1, 0)
 
 
 def task_input(flow_cls: type, deployment: Deployment, step: str, inputs, context, store: ArtifactStore) -> TaskInput:

@@ -5,7 +5,9 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-from ..naming import Deployment
+from ..flows.graph import flow_graph
+from ..flows.parameters import flow_parameters
+from ..naming import Deployment, namespace_of, run_user
 
 
 @dataclass(frozen=True)
@@ -15,6 +17,9 @@ class TaskContext:
     step_name: str
     task_id: str
     trigger: Callable[[], object]   # reads the run's current.trigger (a client Trigger) when asked
+    retry_count: int = 0             # 0 on the first attempt
+    deployed: bool = False           # on Airflow (a worker or a pod), not a local run
+    flow_cls: type | None = None
 
 
 _context: ContextVar[TaskContext | None] = ContextVar("flow_triggers_task", default=None)
@@ -42,6 +47,13 @@ class Current:
     project_flow_name = _from_context(lambda c: c.deployment.project_flow_name)
     deployment = _from_context(lambda c: c.deployment)
     trigger = _from_context(lambda c: c.trigger())
+    retry_count = _from_context(lambda c: c.retry_count)
+    origin_run_id = _from_context(lambda c: None)           # runs are never resumed here
+    namespace = _from_context(lambda c: namespace_of(c.deployment, c.deployed))
+    username = _from_context(lambda c: run_user(c.deployment))
+    tags = _from_context(lambda c: set())                   # Metaflow's legacy attribute: empty without --tag
+    parameter_names = _from_context(lambda c: sorted(p.attr_name for p in flow_parameters(c.flow_cls).values()))
+    graph = _from_context(lambda c: flow_graph(c.flow_cls).info())
 
     @property
     def is_running_flow(self) -> bool:

@@ -80,7 +80,8 @@ def run(task: dict) -> TaskRef:
     flow_cls = load_flow(store, task["code_sha256"], task["flow_file"], task["module"], task["flow"])
     return execute_task(flow_cls, Deployment(**task["deployment"]), task["run_id"], task["step"],
                         [TaskRef.from_dict(ref) for ref in task["inputs"]], task["split_index"],
-                        task["parameters"], store, origin="kubernetes", trigger_events=task["events"])
+                        task["parameters"], store, origin="kubernetes", trigger_events=task["events"],
+                        retry_count=task.get("retry_count", 0))
 
 
 def main() -> int:

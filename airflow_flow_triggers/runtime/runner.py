@@ -7,13 +7,15 @@ time as another, so starting one would only cost time. Threads walk the graph ei
 """
 from __future__ import annotations
 
+import datetime
 import os
 import signal
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from ..errors import FlowTriggersError, StepFailed
+from ..errors import FlowDefinitionError, FlowTriggersError, StepFailed
+from ..flows.decorators import step_settings
 from ..flows.graph import flow_graph
 from ..naming import Deployment
 from .output import ProgressLog, user_traceback
@@ -44,7 +46,7 @@ class LocalRun:
         self.store = store or ArtifactStore()
         self.log = log or ProgressLog()
         self.max_workers = max_workers or default_workers()
-        self.gate = threading.BoundedSemaphore(self.max_workers)
+        self.slots = threading.BoundedSemaphore(self.max_workers)   # tasks running at once
         self.failed = threading.Event()
         self.lock = threading.Lock()
         self.failure: FlowTriggersError | None = None
@@ -130,23 +132,45 @@ class LocalRun:
         return results
 
     def _task(self, step: str, inputs: list[TaskRef], split_index: int | None) -> TaskRef:
-        with self.gate:
-            if self.failed.is_set():
-                raise _Cancelled()
-            prefix = f"{self.run_id}/{step}"
-            start = step == "start"
-            spec = TaskSpec(self.flow_cls, self.deployment, self.run_id, step, inputs, split_index,
-                            self.parameters if start else None, self.store.url, self.trigger_events if start else None)
-            try:
-                ref, prefix = self.pool.run(spec) if self.pool is not None else run_here(spec, self.store, self.log)
-            except Exception as error:
-                self._fail(step, getattr(error, "prefix", prefix), error)
-            self.log.line("Task finished successfully.", prefix)
-            return ref
+        """Run one task, and again after a failure as often as its @retry says (Metaflow retries locally too)."""
+        settings = step_settings(getattr(self.flow_cls, step))
+        start = step == "start"
+        with self.slots:
+            for retry_count in range(settings.retries + 1):
+                if self.failed.is_set():
+                    raise _Cancelled()
+                prefix = f"{self.run_id}/{step}"
+                spec = TaskSpec(self.flow_cls, self.deployment, self.run_id, step, inputs, split_index,
+                                self.parameters if start else None, self.store.url,
+                                self.trigger_events if start else None, retry_count)
+                try:
+                    ref, prefix = self.pool.run(spec) if self.pool is not None else \
+                        run_here(spec, self.store, self.log)
+                except Exception as error:
+                    prefix = getattr(error, "prefix", prefix)
+                    if retry_count == settings.retries or isinstance(error, FlowDefinitionError) or \
+                            (self.failed.is_set() and isinstance(error, WorkerDied)):
+                        self._fail(step, prefix, error)
+                    self._report(step, prefix, error)
+                    self.failed.wait((settings.retry_delay or datetime.timedelta(0)).total_seconds())
+                    continue
+                if ref.foreach_count is not None:
+                    self.log.line(f"Foreach yields {ref.foreach_count} child steps.", prefix)
+                self.log.line("Task finished successfully.", prefix)
+                return ref
 
     def _fail(self, step: str, prefix: str, error: Exception):
         if self.failed.is_set() and isinstance(error, WorkerDied):
             raise _Cancelled()                  # the run was interrupted or failed: its workers were ended
+        failure = self._report(step, prefix, error)
+        with self.lock:
+            if not self.failed.is_set():
+                self.failure = failure
+                self.failed.set()
+        raise _Cancelled()
+
+    def _report(self, step: str, prefix: str, error: Exception) -> FlowTriggersError:
+        """Print how the task failed; returns the run's failure it makes."""
         where = f"task {self.deployment.project_flow_name}/{prefix}"
         if isinstance(error, FlowTriggersError):
             self.log.line(str(error), prefix)
@@ -160,8 +184,4 @@ class LocalRun:
             self.log.line(trace, prefix)
             failure = StepFailed(f"Step '{step}' failed ({where}): {kind}: {message}")
         self.log.line("Task failed.", prefix)
-        with self.lock:
-            if not self.failed.is_set():
-                self.failure = failure
-                self.failed.set()
-        raise _Cancelled()
+        return failure

@@ -5,17 +5,22 @@ a small `TaskRef` travels (in memory locally, as XCom on Airflow).
 """
 from __future__ import annotations
 
+import contextlib
 import datetime
 import functools
+import os
+import traceback
 from dataclasses import asdict, dataclass
 
 from ..errors import ArtifactError, FlowDefinitionError
+from ..flows.decorators import step_settings
 from ..flows.graph import flow_graph
 from ..flows.parameters import flow_parameters, resolve_parameter_values
 from ..naming import Deployment
 from .client import Trigger
 from .current import TaskContext, enter_task, leave_task
 from .events import depth_of
+from .output import user_traceback
 from .store import (
     RUN_RECORD,
     TASK_RECORD,
@@ -60,16 +65,17 @@ def task_id_for(foreach_stack: list[dict]) -> str:
 def execute_task(flow_cls: type, deployment: Deployment, run_id: str, step_name: str,
                  inputs: list[TaskRef], split_index: int | None = None, parameters: dict | None = None,
                  store: ArtifactStore | None = None, origin: str = "local",
-                 trigger_events: list[dict] | None = None) -> TaskRef:
-    """Run `step_name` of `flow_cls` in run `run_id`; raises whatever the step raises."""
+                 trigger_events: list[dict] | None = None, retry_count: int = 0) -> TaskRef:
+    """Run `step_name` of `flow_cls` in run `run_id` (attempt `retry_count`, 0 the first); raises whatever the
+    step raises, unless @catch takes it."""
     return prepare_task(flow_cls, deployment, run_id, step_name, inputs, split_index, parameters, store,
-                        origin, trigger_events).execute()
+                        origin, trigger_events, retry_count).execute()
 
 
 def prepare_task(flow_cls: type, deployment: Deployment, run_id: str, step_name: str,
                  inputs: list[TaskRef], split_index: int | None = None, parameters: dict | None = None,
                  store: ArtifactStore | None = None, origin: str = "local",
-                 trigger_events: list[dict] | None = None) -> TaskState:
+                 trigger_events: list[dict] | None = None, retry_count: int = 0) -> TaskState:
     """Load what the task needs (its inputs' records, its foreach branch) without running it.
 
     The start task also writes the run's record: parameters and the events that triggered it.
@@ -78,11 +84,13 @@ def prepare_task(flow_cls: type, deployment: Deployment, run_id: str, step_name:
     graph = flow_graph(flow_cls)
     run_path = store.run_path(deployment.project_flow_name, run_id)
     if step_name != "start":
-        return _task_from_inputs(store, graph, flow_cls, deployment, run_path, step_name, inputs, split_index)
-    values = resolve_parameter_values(flow_cls, parameters or {})
-    _write_run_record(run_path, deployment, run_id, values, origin, trigger_events or [])
-    task = TaskState(store, deployment, run_path, step_name, {}, [], flow_cls)
-    task.parameters_to_save = values
+        task = _task_from_inputs(store, graph, flow_cls, deployment, run_path, step_name, inputs, split_index)
+    else:
+        values = resolve_parameter_values(flow_cls, parameters or {})
+        _write_run_record(run_path, deployment, run_id, values, origin, trigger_events or [])
+        task = TaskState(store, deployment, run_path, step_name, {}, [], flow_cls)
+        task.parameters_to_save = values
+    task.retry_count, task.origin = retry_count, origin
     return task
 
 
@@ -159,6 +167,8 @@ class TaskState:
         self.loaded_mutable: set[str] = set()  # may have been changed in place
         self.transition = None
         self.parameters_to_save: dict | None = None
+        self.retry_count = 0
+        self.origin = "local"                        # or "airflow", "kubernetes": where the task runs
 
     @property
     def path(self):
@@ -170,10 +180,10 @@ class TaskState:
         object.__setattr__(flow, "_task", self)
         started_at = now()
         token = enter_task(TaskContext(self.deployment, self.run_path.name, self.step, self.task_id,
-                                       functools.partial(run_trigger, self.run_path, self.store)))
+                                       functools.partial(run_trigger, self.run_path, self.store), self.retry_count,
+                                       self.origin != "local", self.flow_cls))
         try:
-            method = getattr(flow, self.step)
-            method(Inputs(self.join_inputs)) if node.type == "join" else method()
+            self._run_step(flow, node)
             foreach_count = self._check_transition(flow, node)
             self._persist(flow)
         except BaseException:
@@ -184,9 +194,33 @@ class TaskState:
         self._write_record(started_at, successful=True, foreach_count=foreach_count)
         return TaskRef(self.step, self.task_id, foreach_count)
 
+    def _run_step(self, flow, node) -> None:
+        """The user's step code, in its @environment; an exception that @catch takes (on the last attempt) is
+        printed and kept, and the flow goes on to the step's successors."""
+        settings = step_settings(getattr(self.flow_cls, self.step))
+        try:
+            with step_environment(settings.environment):
+                method = getattr(flow, self.step)
+                method(Inputs(self.join_inputs)) if node.type == "join" else method()
+        except Exception as error:
+            if settings.catch is None or self.retry_count < settings.retries:
+                raise
+            if settings.catch.print_exception:
+                print(f"@catch caught an exception from {flow}")
+                for line in user_traceback(error).splitlines():
+                    print(f">  {line}")
+            self.transition = (list(node.out_funcs), None)
+            if settings.catch.var:
+                setattr(flow, settings.catch.var, CaughtException(error))
+            return
+        if settings.catch is not None and settings.catch.var:
+            setattr(flow, settings.catch.var, None)
+
     # -- what FlowSpec calls --------------------------------------------------------------
 
-    def load(self, name: str):
+    def load(self, name: str, changeable: bool = True):
+        """An artifact's value; one that can be changed in place is checked for changes after the step
+        (a parameter cannot be: it is read-only)."""
         location = self.artifacts.get(name)
         if location is None:
             where = "the join's inputs (use inputs.<step>.<name> or self.merge_artifacts(inputs))" \
@@ -194,14 +228,14 @@ class TaskState:
             raise AttributeError(f"Step '{self.step}' reads self.{name}, but no artifact '{name}' was set "
                                  f"by {where}.")
         value = load_artifact(self.run_path / location, name)
-        if not isinstance(value, _IMMUTABLE):
+        if changeable and not isinstance(value, _IMMUTABLE):
             self.loaded_mutable.add(name)
         return value
 
     def parameter(self, attr_name: str):
         if self.parameters_to_save is not None:
             return self.parameters_to_save[attr_name]
-        return self.load(attr_name)
+        return self.load(attr_name, changeable=False)
 
     def record_transition(self, steps, foreach):
         if self.transition is not None:
@@ -284,6 +318,44 @@ class TaskState:
             "started_at": started_at, "finished_at": now(), "artifacts": self.artifacts if successful else {},
             "foreach_stack": self.foreach_stack, "foreach_count": foreach_count,
         })
+
+
+class CaughtException(Exception):
+    """What @catch keeps of an exception, as Metaflow's MetaflowExceptionWrapper: `type` ('module.Class'),
+    `exception` (its message) and `stacktrace`; picklable whatever the exception was."""
+
+    def __init__(self, error: BaseException | None = None):
+        super().__init__()
+        if error is not None:
+            self.exception = str(error)
+            self.type = f"{type(error).__module__}.{type(error).__name__}"
+            self.stacktrace = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+
+    def __reduce__(self):
+        return CaughtException, (None,), self.__dict__
+
+    def __setstate__(self, state):
+        self.__dict__ = state
+
+    def __str__(self):
+        return self.stacktrace or f"[no stacktrace]\n{self.type}: {self.exception}"
+
+    __repr__ = __str__
+
+
+@contextlib.contextmanager
+def step_environment(variables: dict):
+    """@environment: the variables set while the step runs, then as they were."""
+    saved = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 class InputView:

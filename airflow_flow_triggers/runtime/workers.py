@@ -36,6 +36,7 @@ class TaskSpec:
     parameters: dict | None
     store_url: str
     trigger_events: list | None
+    retry_count: int = 0
 
 
 class WorkerDied(Exception):
@@ -154,10 +155,10 @@ def run_here(spec: TaskSpec, store, log: ProgressLog) -> tuple[TaskRef, str]:
     prefix = f"{spec.run_id}/{spec.step}"
     try:
         task = prepare_task(spec.flow_cls, spec.deployment, spec.run_id, spec.step, spec.inputs, spec.split_index,
-                            spec.parameters, store, trigger_events=spec.trigger_events)
+                            spec.parameters, store, trigger_events=spec.trigger_events, retry_count=spec.retry_count)
         prefix = f"{spec.run_id}/{spec.step}/{task.task_id}"
         with log.task(prefix):
-            log.line("Task is starting.", prefix)
+            log.line("Task is starting (retry)." if spec.retry_count else "Task is starting.", prefix)
             return task.execute(), prefix
     except BaseException as error:
         error.prefix = prefix

@@ -1,0 +1,79 @@
+"""`current.graph`: the flow's graph as Metaflow describes it to a running step (its `_graph_info`).
+
+The same keys and shapes as Metaflow's: the file, start and end steps, parameters and constants, each
+step's type ('start', 'linear', 'split-static', 'split-foreach', 'join', 'end'), line, doc, decorators
+and successors, and the nested `graph_structure` list. Decorator attributes are the values in effect.
+"""
+from __future__ import annotations
+
+import inspect
+import os
+import types
+
+from .parameters import Parameter, flow_parameters
+
+_TYPES = {"split": "split-static", "foreach": "split-foreach"}
+
+
+def graph_info(graph, flow_cls: type) -> dict:
+    parameters = sorted(p.attr_name for p in flow_parameters(flow_cls).values())
+    steps = {node.name: _step_info(node, getattr(flow_cls, node.name)) for node in graph}
+    return {
+        "file": os.path.basename(graph.file),
+        "start_step": "start",
+        "end_step": "end",
+        "parameters": [{"name": name, "type": "Parameter"} for name in parameters],
+        "constants": _constants(flow_cls, set(parameters)),
+        "steps": steps,
+        "graph_structure": _block(graph, "start", None),
+        "doc": _doc(flow_cls),
+        "decorators": [],
+        "extensions": {"installed": {}},
+    }
+
+
+def _step_info(node, func) -> dict:
+    info = {"name": node.name, "type": _TYPES.get(node.type, node.type), "line": node.line,
+            "source_file": node.file, "doc": _doc(func),
+            "decorators": list(getattr(func, "step_decorators", [])), "next": list(node.out_funcs),
+            "node_info": {}}
+    if node.type == "foreach":
+        info["foreach_artifact"] = node.foreach_var
+    if node.matching_join:
+        info["matching_join"] = node.matching_join
+    return info
+
+
+def _doc(obj) -> str:
+    """The object's own docstring, cleaned (a flow without one has none: FlowSpec's is not its)."""
+    doc = obj.__dict__.get("__doc__") if isinstance(obj, type) else obj.__doc__
+    return inspect.cleandoc(doc) if doc else ""
+
+
+def _block(graph, start: str, end: str | None) -> list:
+    """Metaflow's nested list: the steps from `start` up to `end`, each split followed by its branches."""
+    names, name = [], start
+    while name != end:
+        node = graph[name]
+        names.append(name)
+        if node.type in ("split", "foreach"):
+            names.append([_block(graph, out, node.matching_join) for out in node.out_funcs])
+            name = node.matching_join
+        elif node.out_funcs:
+            name = node.out_funcs[0]
+        else:
+            break
+    return names
+
+
+def _constants(flow_cls: type, parameters: set[str]) -> list[dict]:
+    """Class attributes that are neither steps, methods nor parameters, as Metaflow lists them."""
+    found = []
+    for name in dir(flow_cls):
+        if name.startswith("_") or name in parameters:
+            continue
+        value = getattr(flow_cls, name)
+        if isinstance(value, (types.FunctionType, types.MethodType, property, type, Parameter)):
+            continue
+        found.append({"name": name, "type": type(value).__name__})
+    return found

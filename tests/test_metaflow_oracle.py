@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 ORACLE = Path(__file__).resolve().parent / "oracle"
-LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} \[(\d+)/(\w+)/([\w-]+)(?: \(pid \d+\))?\] (.*)$")
+LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} \[(\d+)/(\w+)/([\w.-]+)(?: \(pid \d+\))?\] (.*)$")
 PROGRESS = {"Task is starting.", "Task is starting (retry).", "Task finished successfully."}
 
 CASES = [
@@ -28,6 +28,9 @@ CASES = [
     ("foreach_flow.py", ["run"]),
     ("nested_foreach_flow.py", ["run"]),
     ("split_in_foreach_flow.py", ["run"]),
+    ("switch_flow.py", ["run"]),
+    ("switch_in_foreach_flow.py", ["run"]),
+    ("recursive_switch_flow.py", ["run"]),
     ("parameters_flow.py", ["run"]),
     ("parameters_flow.py", ["run", "--who", "alice", "--count", "7", "--rate", "2", "--verbose", "True",
                             "--config", '{"depth": 5}']),

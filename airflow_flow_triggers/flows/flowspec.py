@@ -40,9 +40,23 @@ class FlowSpec:
         if use_cli:
             _run_command_line(type(self))
 
-    def next(self, *steps, foreach: str | None = None) -> None:
-        """Name the step(s) that follow this one; foreach='attr' fans out over a list artifact."""
-        self._running_task("self.next()").record_transition(steps, foreach)
+    def next(self, *steps, foreach: str | None = None, condition: str | None = None) -> None:
+        """Name the step(s) that follow this one; foreach='attr' fans out over a list artifact;
+        self.next({'key': self.step, ...}, condition='attr') runs the one case self.attr names."""
+        task = self._running_task("self.next()")
+        if condition is None:
+            task.record_transition(steps, foreach)
+            return
+        if len(steps) != 1 or not isinstance(steps[0], dict) or not steps[0] or not isinstance(condition, str) \
+                or foreach is not None:
+            raise FlowDefinitionError(f"Step '{task.step}' has an invalid self.next() transition: with "
+                                      "condition='<attribute>' it takes one non-empty dict of cases and no foreach.")
+        try:
+            value = getattr(self, condition)
+        except AttributeError:
+            raise FlowDefinitionError(f"Condition variable self.{condition} in step '{task.step}' does not exist: "
+                                      f"set self.{condition} in this step.") from None
+        task.record_switch(steps[0], condition, value)
 
     @property
     def name(self) -> str:

@@ -21,7 +21,9 @@ class StepNode:
     foreach_var: str | None
     next_line: int | None          # line of the self.next(...) call
     assigned: set[str]             # names assigned as self.<name> = ... in the step
-    type: str = "linear"           # start | linear | split | foreach | join | end
+    type: str = "linear"           # start | linear | split | foreach | switch | join | end
+    condition: str | None = None   # a switch's attribute: its value picks the case
+    switch_cases: dict = field(default_factory=dict)   # a switch's case value -> step
     in_funcs: list[str] = field(default_factory=list)
     split_parents: list[str] = field(default_factory=list)
     matching_join: str | None = None
@@ -104,7 +106,12 @@ class FlowGraph:
                                       "step before it.", node)
             elif node.takes_inputs:
                 node.type = "join"
-            if node.foreach_var is not None:
+            if node.condition is not None:
+                if node.type == "join":
+                    raise self._error(f"Join step '{node.name}' cannot be a switch in the same step: add a "
+                                      "separate step after the join that switches.", node, node.next_line)
+                node.type = "switch"
+            elif node.foreach_var is not None:
                 if len(node.out_funcs) != 1:
                     raise self._error(f"Step '{node.name}' uses foreach, so self.next() must name exactly "
                                       "one step to fan out to.", node, node.next_line)
@@ -128,7 +135,8 @@ class FlowGraph:
                 return
             state[name] = "active"
             for out in reversed(self.nodes[name].out_funcs):  # so siblings list in source order
-                visit(out, path + [name])
+                if out != name or self.nodes[name].type != "switch":  # a recursive switch may loop on itself
+                    visit(out, path + [name])
             state[name] = "done"
             order.append(name)
 
@@ -143,10 +151,18 @@ class FlowGraph:
     def _check_splits_and_joins(self):
         """Metaflow's split/join balance: each split is closed by one join taking all its paths."""
         for node in self:
-            incoming = [self._stack_below(self.nodes[p]) for p in node.in_funcs]
+            in_funcs = [p for p in node.in_funcs if p != node.name]   # a recursive switch's own loop
+            incoming = [self._stack_below(self.nodes[p]) for p in in_funcs]
             if node.type == "join":
+                switches = [p for p in in_funcs if self.nodes[p].type == "switch"]
+                if switches:
+                    raise self._error(f"Switch step '{switches[0]}' goes straight to join step '{node.name}', "
+                                      "which Metaflow refuses (a join cannot tell which cases ran): add a "
+                                      "step between them on that case.", node)
                 node.split_parents = self._close_split(node, incoming)
-            elif len(node.in_funcs) > 1:
+            elif len(in_funcs) > 1 and self._reconverges(node, incoming):
+                node.split_parents = incoming[0]
+            elif len(in_funcs) > 1:
                 raise self._error(f"Step '{node.name}' is reached from {_names(node.in_funcs)}, so it is a "
                                   f"join and must take inputs: 'def {node.name}(self, inputs)'.", node)
             else:
@@ -155,6 +171,11 @@ class FlowGraph:
                 split = self.nodes[node.split_parents[-1]]
                 raise self._error(f"The split at step '{split.name}' is never joined before 'end': add a "
                                   "join step 'def join(self, inputs)' that all its paths lead to.", split)
+
+    def _reconverges(self, node: StepNode, incoming: list[list[str]]) -> bool:
+        """Whether `node` is where the cases of a switch meet again (a normal step in Metaflow, no join)."""
+        return all(stack == incoming[0] for stack in incoming) and \
+            any(self.nodes[a].type == "switch" for a in self.ancestors(node.name))
 
     def _stack_below(self, node: StepNode) -> list[str]:
         """The open splits seen by the steps that follow `node`."""
@@ -168,7 +189,10 @@ class FlowGraph:
                               f"it: make it 'def {join.name}(self)' or add a split before it.", join)
         split = self.nodes[incoming[0][-1]]
         expected = 1 if split.type == "foreach" else len(split.out_funcs)
-        if len(join.in_funcs) != expected or any(stack != incoming[0] for stack in incoming):
+        # Each input comes down one path of the split (the cases of a switch on a path count as that path).
+        roots = [{out for out in split.out_funcs if out == p or out in self.ancestors(p)} for p in join.in_funcs]
+        if any(len(r) != 1 for r in roots) or set().union(*roots) != set(split.out_funcs) \
+                or any(stack != incoming[0] for stack in incoming):
             raise self._error(
                 f"Join step '{join.name}' is reached from {_names(join.in_funcs)}, but the split at "
                 f"'{split.name}' opens {expected} path(s) ({_names(split.out_funcs)}): a join must take "
@@ -310,6 +334,10 @@ def _read_transition(node: StepNode, last: ast.stmt):
     if not _is_self_next(call):
         return
     node.next_line = call.lineno
+    keywords = {keyword.arg: keyword for keyword in call.keywords}
+    if (call.args and isinstance(call.args[0], ast.Dict)) or "condition" in keywords:
+        _read_switch(node, call, keywords)
+        return
     for arg in call.args:
         if not (isinstance(arg, ast.Attribute) and isinstance(arg.value, ast.Name) and arg.value.id == "self"):
             raise FlowDefinitionError(f"Step '{node.name}' passes '{ast.unparse(arg)}' to self.next(): pass "
@@ -321,12 +349,52 @@ def _read_transition(node: StepNode, last: ast.stmt):
     for keyword in call.keywords:
         if keyword.arg != "foreach":
             raise FlowDefinitionError(f"self.next() in step '{node.name}' takes no argument "
-                                      f"'{keyword.arg}': only foreach='<attribute name>' is allowed.",
+                                      f"'{keyword.arg}': only foreach='<attribute name>' (or condition= with "
+                                      "a dict of cases) is allowed.",
                                       node.file, node.next_line)
         if not (isinstance(keyword.value, ast.Constant) and isinstance(keyword.value.value, str)):
             raise FlowDefinitionError(f"foreach= in step '{node.name}' must be the attribute's name as a "
                                       "string, e.g. foreach='items'.", node.file, node.next_line)
         node.foreach_var = keyword.value.value
+
+
+def _read_switch(node: StepNode, call: ast.Call, keywords: dict) -> None:
+    """A switch, as Metaflow 2.19 takes it: self.next({'key': self.step, ...}, condition='attribute')."""
+    def refuse(why: str, line: int | None = None):
+        raise FlowDefinitionError(f"Step '{node.name}' {why}", node.file, line or node.next_line)
+
+    if len(call.args) != 1 or not isinstance(call.args[0], ast.Dict) or not call.args[0].keys:
+        refuse("uses condition=, so self.next() must take exactly one non-empty dict of cases, e.g. "
+               "self.next({'fast': self.quick, 'slow': self.careful}, condition='route').")
+    if "condition" not in keywords:
+        refuse("passes a dict to self.next() without condition=: name the attribute that picks the case, "
+               "e.g. condition='route'.")
+    others = sorted(set(keywords) - {"condition"})
+    if others:
+        refuse(f"passes {others[0]}= to a switch's self.next(): a switch cannot be combined with foreach; "
+               "add a separate step that fans out.")
+    condition = keywords["condition"].value
+    if not (isinstance(condition, ast.Constant) and isinstance(condition.value, str) and condition.value):
+        refuse("passes a condition= that is not a string: name the attribute, e.g. condition='route'.")
+    cases = call.args[0]
+    for key, value in zip(cases.keys, cases.values, strict=True):
+        line = getattr(key, "lineno", None) or node.next_line
+        if key is None:
+            refuse("unpacks a dict (**) into a switch's cases: write each case as 'key': self.<step>.", line)
+        if not (isinstance(key, ast.Constant) and isinstance(key.value, (str, int, float))
+                and not isinstance(key.value, bool)):
+            refuse(f"has the switch case key {ast.unparse(key)}, which is not a literal: keys must be "
+                   "string literals or numbers, as Metaflow reads them from the source.", line)
+        if not (isinstance(value, ast.Attribute) and isinstance(value.value, ast.Name) and value.value.id == "self"):
+            refuse(f"passes '{ast.unparse(value)}' as a switch case: pass steps as self.<step_name>.", value.lineno)
+        if key.value in node.switch_cases:
+            refuse(f"has the switch case key {key.value!r} twice: give each case its own key.", line)
+        node.switch_cases[key.value] = value.attr
+    if len(node.switch_cases) < 2:
+        refuse(f"is a switch with {len(node.switch_cases)} case: a switch needs at least 2 cases "
+               "(for one, call self.next(self.<step>)).")
+    node.condition = condition.value
+    node.out_funcs = list(dict.fromkeys(node.switch_cases.values()))
 
 
 def _self_targets(n: ast.AST) -> set[str]:

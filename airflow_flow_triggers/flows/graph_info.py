@@ -1,7 +1,8 @@
 """`current.graph`: the flow's graph as Metaflow describes it to a running step (its `_graph_info`).
 
 The same keys and shapes as Metaflow's: the file, start and end steps, parameters and constants, each
-step's type ('start', 'linear', 'split-static', 'split-foreach', 'join', 'end'), line, doc, decorators
+step's type ('start', 'linear', 'split-static', 'split-foreach', 'split-switch', 'join',
+'end'), line, doc, decorators
 and successors, and the nested `graph_structure` list. Decorator attributes are the values in effect.
 """
 from __future__ import annotations
@@ -12,7 +13,7 @@ import types
 
 from .parameters import Parameter, flow_parameters
 
-_TYPES = {"split": "split-static", "foreach": "split-foreach"}
+_TYPES = {"split": "split-static", "foreach": "split-foreach", "switch": "split-switch"}
 
 
 def graph_info(graph, flow_cls: type) -> dict:
@@ -25,7 +26,7 @@ def graph_info(graph, flow_cls: type) -> dict:
         "parameters": [{"name": name, "type": "Parameter"} for name in parameters],
         "constants": _constants(flow_cls, set(parameters)),
         "steps": steps,
-        "graph_structure": _block(graph, "start", None),
+        "graph_structure": _block(graph, "start", "end") + ["end"],
         "doc": _doc(flow_cls),
         "decorators": [],
         "extensions": {"installed": {}},
@@ -39,6 +40,9 @@ def _step_info(node, func) -> dict:
             "node_info": {}}
     if node.type == "foreach":
         info["foreach_artifact"] = node.foreach_var
+    if node.type == "switch":
+        info["condition"] = node.condition
+        info["switch_cases"] = dict(node.switch_cases)
     if node.matching_join:
         info["matching_join"] = node.matching_join
     return info
@@ -59,6 +63,9 @@ def _block(graph, start: str, end: str | None) -> list:
         if node.type in ("split", "foreach"):
             names.append([_block(graph, out, node.matching_join) for out in node.out_funcs])
             name = node.matching_join
+        elif node.type == "switch":   # as Metaflow: each case up to the block's end, then the block ends
+            names.append([_block(graph, out, end) for out in node.out_funcs if out != name])
+            break
         elif node.out_funcs:
             name = node.out_funcs[0]
         else:

@@ -23,7 +23,7 @@ from ..runtime import pod as pod_runtime
 from .assets import GATE_SUFFIX, event_asset, finish_asset, gate_asset
 from .gates import gate_callable
 from .kubernetes import pod_step_task
-from .tasks import step_callable
+from .tasks import SWITCH_REF, step_callable
 
 START_DATE = (2024, 1, 1)  # fixed, in UTC: a deployment never backfills
 _TAG_MAX_LEN = 100  # Airflow's TAG_MAX_LEN
@@ -58,7 +58,7 @@ def validate_deployment(flow_cls: type, deployment: Deployment) -> set[str]:
 
 def _build(flow_cls, deployment: Deployment):
     graph = flow_graph(flow_cls)
-    _check_airflow_support(graph)
+    _check_airflow_support(graph, flow_cls)
     import pendulum
     from airflow.exceptions import AirflowException
     from airflow.sdk import DAG
@@ -197,13 +197,41 @@ def _check_schedule_and_params(flow_cls, graph: FlowGraph) -> None:
                                       "it a default or remove @schedule.", graph.file, graph.line)
 
 
-def _check_airflow_support(graph: FlowGraph) -> None:
+def _check_airflow_support(graph: FlowGraph, flow_cls) -> None:
     for node in graph:
+        if node.type == "switch":
+            _check_switch_support(graph, node, flow_cls)
+        elif _after_switch(graph, node) and pod_settings(getattr(flow_cls, node.name)) is not None:
+            raise FlowDefinitionError(f"Step '{node.name}' is where a switch's cases meet and has @kubernetes, "
+                                      "which Airflow cannot run yet (its inputs are known only at run time): "
+                                      "add a step without @kubernetes before it.", node.file, node.line)
         if node.type == "foreach" and _in_foreach(graph, node):
             raise FlowDefinitionError(f"Step '{node.name}' is a foreach inside another foreach; nested "
                                       "foreach runs locally but not on Airflow (its task mapping is one "
                                       "level deep): move the inner loop into the step's code.",
                                       node.file, node.next_line)
+
+
+def _check_switch_support(graph: FlowGraph, node, flow_cls) -> None:
+    if node.name in node.out_funcs:
+        raise FlowDefinitionError(f"Step '{node.name}' is a recursive switch (a case goes back to the step "
+                                  "itself), which runs locally but not on Airflow, whose DAGs cannot loop: "
+                                  "run the loop inside the step's code.", node.file, node.next_line)
+    if _in_foreach(graph, node):
+        raise FlowDefinitionError(f"Step '{node.name}' is a switch inside a foreach, which runs locally but not "
+                                  "yet on Airflow (a branching task skips its cases for every mapped branch): "
+                                  "move the switch out of the foreach or pick the case in the step's code.",
+                                  node.file, node.next_line)
+    if pod_settings(getattr(flow_cls, node.name)) is not None:
+        raise FlowDefinitionError(f"Switch step '{node.name}' has @kubernetes, which Airflow cannot run as a "
+                                  "branching task: move the work into a @kubernetes step before the switch.",
+                                  node.file, node.line)
+
+
+def _after_switch(graph: FlowGraph, node) -> bool:
+    """Whether some of the step's upstream tasks may be skipped: it takes several and a switch comes before."""
+    return len([p for p in node.in_funcs if p != node.name]) > 1 and \
+        any(graph[a].type == "switch" for a in graph.ancestors(node.name))
 
 
 def _in_foreach(graph: FlowGraph, node) -> bool:
@@ -251,14 +279,34 @@ def _step_task(flow_cls, deployment, graph, node):
     if pod is not None:
         with located((node.file, node.line)):
             return pod_step_task(flow_cls, deployment, node, pod, kwargs, finish)
-    return task(**kwargs)(step_callable(flow_cls, deployment, node.name, node.type, finish))
+    pull = None
+    if _after_switch(graph, node):   # runs after whichever cases ran, the others skipped
+        kwargs["trigger_rule"] = "none_failed_min_one_success"
+        pull = [(p, SWITCH_REF if graph[p].type == "switch" else "return_value") for p in node.in_funcs]
+    if node.type == "switch":        # Airflow's branching: the cases not taken show as skipped
+        return task.branch(**kwargs)(step_callable(flow_cls, deployment, node.name, node.type, finish))
+    return task(**kwargs)(step_callable(flow_cls, deployment, node.name, node.type, finish, pull))
+
+
+def _switch_ref(called, node):
+    """What the steps after a switch read: its ref, pushed under its own key (it returns the case's task id)."""
+    if node.type != "switch":
+        return called
+    from airflow.sdk.definitions.xcom_arg import XComArg
+    return XComArg(called.operator, key=SWITCH_REF)
 
 
 def _wire(step_task, node, graph: FlowGraph, outputs: dict):
     """Call the task with its upstream XCom: mapped inside a foreach, zipped for joins inside one."""
     if node.name == "start":
-        return step_task()
+        return _switch_ref(step_task(), node)
     upstream = [outputs[name] for name in node.in_funcs]
+    if _after_switch(graph, node):   # its task pulls the refs of the upstreams that ran
+        called = step_task()
+        called.operator.set_upstream([u.operator for u in upstream])
+        return called
+    if node.type == "switch":
+        return _switch_ref(step_task(inputs=upstream[0]), node)
     mapped = _in_foreach(graph, node)
     if node.type == "join":
         split = graph.split_of(node.name)

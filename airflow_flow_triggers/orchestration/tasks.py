@@ -28,11 +28,17 @@ class TaskInput:
     events: list[dict] | None
 
 
-def step_callable(flow_cls: type, deployment: Deployment, step: str, step_type: str, finish=None):
-    """The python_callable of the task for `step`; `finish` is the end step's outlet Asset."""
+SWITCH_REF = "ref"  # a switch task's XCom key for its ref (its return value is the task id of the case taken)
+
+
+def step_callable(flow_cls: type, deployment: Deployment, step: str, step_type: str, finish=None, pull=None):
+    """The python_callable of the task for `step`; `finish` is the end step's outlet Asset. `pull`: the
+    (task id, XCom key) of its upstreams when some may be skipped (a switch's cases not taken)."""
 
     def run_step(inputs=None, **context):
         store = ArtifactStore()
+        if pull is not None:
+            inputs = pulled_inputs(context["ti"], pull, step)
         given = task_input(flow_cls, deployment, step, inputs, context, store)
         ref = execute_task(flow_cls, deployment, context["run_id"], step, given.refs, given.split_index,
                            given.parameters, store, origin="airflow", trigger_events=given.events,
@@ -41,6 +47,17 @@ def step_callable(flow_cls: type, deployment: Deployment, step: str, step_type: 
 
     run_step.__name__ = step
     return run_step
+
+
+def pulled_inputs(ti, sources, step: str) -> list[dict]:
+    """The refs of the upstreams that ran toward `step`: a skipped case has no XCom, and a switch's ref counts
+    only when the case it took is `step` itself."""
+    refs = []
+    for task_id, key in sources:
+        value = ti.xcom_pull(task_ids=task_id, key=key)
+        if value is not None and (key != SWITCH_REF or value.get("next_step") == step):
+            refs.append(value)
+    return refs
 
 
 def retry_count(context) -> int:
@@ -66,6 +83,9 @@ def task_output(deployment: Deployment, step_type: str, ref: TaskRef, context, f
     """The task's XCom (refs, one per foreach branch after a foreach); the end task's finish event."""
     if step_type == "foreach":
         return [dict(ref.to_dict(), split_index=i) for i in range(ref.foreach_count)]
+    if step_type == "switch":   # a branching task: it returns the task id to follow, the others are skipped
+        context["ti"].xcom_push(key=SWITCH_REF, value=ref.to_dict())
+        return ref.next_step
     if finish is not None:
         run_id = context["run_id"]
         run_path = store.run_path(deployment.project_flow_name, run_id)

@@ -109,7 +109,7 @@ class LocalRun:
                 step, inputs = node.matching_join, self._branches(node, ref)
                 split_index = None
                 continue
-            step, inputs, split_index = node.out_funcs[0], [ref], None
+            step, inputs, split_index = ref.next_step or node.out_funcs[0], [ref], None   # a switch's case
             if step == stop_at:
                 return ref
 

@@ -173,4 +173,6 @@ class _HashingWriter:
 
 
 def _natural(task_id: str):
-    return [int(part) if part.isdigit() else part for part in task_id.split("-")]
+    """'0-2' before '0-10'; a recursive switch's later runs ('0.1', '0.2') after its first ('0')."""
+    return [[int(n) for n in part.split(".")] if part.replace(".", "").isdigit() else [-1, part]
+            for part in task_id.split("-")]

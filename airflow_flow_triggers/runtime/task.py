@@ -39,11 +39,12 @@ _IMMUTABLE = (int, float, complex, bool, str, bytes, type(None), range, datetime
 
 @dataclass(frozen=True)
 class TaskRef:
-    """What one task hands the next: where it is, and how many branches a foreach opens."""
+    """What one task hands the next: where it is, how many branches a foreach opens, which case a switch took."""
 
     step: str
     task_id: str
     foreach_count: int | None = None
+    next_step: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -118,6 +119,9 @@ def _task_from_inputs(store, graph, flow_cls, deployment, run_path, step_name, i
                          join_inputs=[InputView(run_path, p) for p in parents])
     parent = parents[0]
     stack = list(parent["foreach_stack"])
+    if parent["step"] == step_name:   # a recursive switch running again: the next task of the same step
+        return TaskState(store, deployment, run_path, step_name, dict(parent["artifacts"]), stack, flow_cls,
+                         iteration=parent.get("iteration", 0) + 1)
     if graph[parent["step"]].type == "foreach":
         var = graph[parent["step"]].foreach_var
         stack.append({"step": parent["step"], "var": var, "location": parent["artifacts"][var],
@@ -135,7 +139,7 @@ def completed_task(flow_cls: type, deployment: Deployment, run_id: str, step_nam
     if not record["successful"]:
         raise ArtifactError(f"Task {step_name}/{task_id} under {run_path} did not succeed, though its process ended "
                             "without an error: look at its log.")
-    return TaskRef(step_name, task_id, record.get("foreach_count"))
+    return TaskRef(step_name, task_id, record.get("foreach_count"), record.get("next_step"))
 
 
 def run_trigger(run_path, store: ArtifactStore) -> Trigger:
@@ -156,16 +160,18 @@ class TaskState:
     """One executing task: what the FlowSpec instance reads from and writes to."""
 
     def __init__(self, store, deployment, run_path, step, artifacts, foreach_stack, flow_cls,
-                 join_inputs=None):
+                 join_inputs=None, iteration: int = 0):
         self.store, self.deployment, self.run_path, self.step = store, deployment, run_path, step
         self.artifacts: dict[str, str] = artifacts   # name -> file, relative to the run
         self.foreach_stack = foreach_stack
-        self.task_id = task_id_for(foreach_stack)
+        self.iteration = iteration                   # a recursive switch's n-th run of the step: task id '0.n'
+        self.task_id = task_id_for(foreach_stack) + (f".{iteration}" if iteration else "")
         self.flow_cls = flow_cls
         self.join_inputs = join_inputs
         self.assigned: set[str] = set()
         self.loaded_mutable: set[str] = set()  # may have been changed in place
         self.transition = None
+        self.next_step: str | None = None            # the case a switch took
         self.parameters_to_save: dict | None = None
         self.retry_count = 0
         self.origin = "local"                        # or "airflow", "kubernetes": where the task runs
@@ -192,7 +198,7 @@ class TaskState:
         finally:
             leave_task(token)
         self._write_record(started_at, successful=True, foreach_count=foreach_count)
-        return TaskRef(self.step, self.task_id, foreach_count)
+        return TaskRef(self.step, self.task_id, foreach_count, self.next_step)
 
     def _run_step(self, flow, node) -> None:
         """The user's step code, in its @environment; an exception that @catch takes (on the last attempt) is
@@ -242,6 +248,23 @@ class TaskState:
             raise FlowDefinitionError(f"Step '{self.step}' called self.next() twice: call it once, last.")
         self.transition = ([getattr(s, "__name__", repr(s)) for s in steps], foreach)
 
+    def record_switch(self, cases: dict, condition: str, value) -> None:
+        """A switch's self.next(): the case that self.<condition>'s value names is the one step to run."""
+        if self.transition is not None:
+            raise FlowDefinitionError(f"Step '{self.step}' called self.next() twice: call it once, last.")
+        node = flow_graph(self.flow_cls)[self.step]
+        try:
+            chosen = cases.get(value)
+        except TypeError:          # an unhashable value is no key either
+            chosen = None
+        if chosen is None:
+            keys = ", ".join(repr(k) for k in cases)
+            raise FlowDefinitionError(f"Step '{self.step}' set self.{condition} to {value!r}, which is not one of "
+                                      f"its switch's cases ({keys}): set it to one of them.", node.file,
+                                      node.next_line)
+        self.transition = ([getattr(s, "__name__", repr(s)) for s in cases.values()], None, condition)
+        self.next_step = getattr(chosen, "__name__", repr(chosen))
+
     def foreach_input(self):
         frame = self._foreach_frame("self.input")
         items = load_artifact(self.run_path / frame["location"], frame["var"])
@@ -286,8 +309,11 @@ class TaskState:
         if self.transition is None:
             raise FlowDefinitionError(f"Step '{self.step}' finished without calling self.next(...).",
                                       node.file, node.line)
-        steps, foreach = self.transition
-        if steps != node.out_funcs or foreach != node.foreach_var:
+        steps, foreach = self.transition[:2]
+        if node.type == "switch" and self.next_step is None:
+            raise FlowDefinitionError(f"Step '{self.step}' is a switch in its source, so its self.next() needs "
+                                      f"condition='{node.condition}'.", node.file, node.next_line)
+        if list(dict.fromkeys(steps)) != node.out_funcs or foreach != node.foreach_var:
             raise FlowDefinitionError(f"Step '{self.step}' called self.next() differently from its source "
                                       f"({steps} instead of {node.out_funcs}).", node.file, node.next_line)
         if foreach is None:
@@ -317,6 +343,7 @@ class TaskState:
             "step": self.step, "task_id": self.task_id, "successful": successful,
             "started_at": started_at, "finished_at": now(), "artifacts": self.artifacts if successful else {},
             "foreach_stack": self.foreach_stack, "foreach_count": foreach_count,
+            "next_step": self.next_step, "iteration": self.iteration,
         })
 
 

@@ -1,5 +1,6 @@
-"""Switch steps on a real Airflow: the switch is a branching task, the cases not taken are skipped, the steps
-after them run once, and the end's finish asset is emitted once; the same results as a local run."""
+"""Switch steps and nested foreach on a real Airflow. The switch is a branching task, the cases not taken are
+skipped, the steps after them run once, and the end's finish asset is emitted once; a foreach inside a foreach
+maps its steps over every (outer, inner) branch. The same results as a local run."""
 import re
 
 import pytest
@@ -150,3 +151,71 @@ def test_switch_inside_a_static_split_joins_the_cases_that_ran(airflow, tmp_path
     assert len(airflow.asset_events(dag_id)) == 1
     local = local_run(tmp_path, "switch_in_split_flow.py", SWITCH_IN_SPLIT)
     assert (local.data.gots, local.data.steps) == (["b", "q"], ["b", "q"])
+
+
+NESTED = '''
+from airflow_flow_triggers import FlowSpec, current, step, project, build_dag
+
+@project(name='graphs')
+class NestedFlow(FlowSpec):
+    @step
+    def start(self):
+        self.rows = ['a', 'b', 'c']
+        self.next(self.row, foreach='rows')
+
+    @step
+    def row(self):
+        self.row_name = self.input
+        self.cols = list(range(ord(self.input) - ord('a') + 1))
+        self.next(self.cell, foreach='cols')
+
+    @step
+    def cell(self):
+        self.cell_name = f'{self.row_name}{self.input}'
+        self.where = (self.index, self.input, current.task_id)
+        self.next(self.join_cols)
+
+    @step
+    def join_cols(self, inputs):
+        self.cells = [i.cell_name for i in inputs]
+        self.wheres = [i.where for i in inputs]
+        self.outer = (self.index, self.input)
+        self.next(self.row_done)
+
+    @step
+    def row_done(self):
+        self.summary = (self.outer, self.cells, self.wheres)
+        self.next(self.join_rows)
+
+    @step
+    def join_rows(self, inputs):
+        self.grid = [i.summary for i in inputs]
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+if __name__ == '__main__':
+    NestedFlow()
+
+dag = build_dag(NestedFlow, user='alice')
+'''
+
+
+def test_nested_foreach_gives_the_same_grid_as_locally(airflow, tmp_path):
+    dag_id = "graphs.user.alice.NestedFlow"
+    airflow.drop("graphs/user.alice/nested_flow.py", NESTED)
+    airflow.wait_for_dag(dag_id)
+    run_id = airflow.trigger(dag_id)
+    assert airflow.wait_for_run(dag_id, run_id)["state"] == "success"
+    tis = airflow.task_instances(dag_id, run_id)
+    assert sorted(ti["map_index"] for ti in tis if ti["task_id"] == "cell") == list(range(6))   # 1 + 2 + 3
+    assert sorted(ti["map_index"] for ti in tis if ti["task_id"] == "join_cols") == [0, 1, 2]
+    assert {ti["state"] for ti in tis} == {"success"}
+    grid = Run(f"{dag_id}/{run_id}", store=airflow.store()).data.grid
+    assert grid == [((0, 'a'), ['a0'], [(0, 0, '0-0')]),
+                    ((1, 'b'), ['b0', 'b1'], [(0, 0, '1-0'), (1, 1, '1-1')]),
+                    ((2, 'c'), ['c0', 'c1', 'c2'], [(0, 0, '2-0'), (1, 1, '2-1'), (2, 2, '2-2')])]
+    assert local_run(tmp_path, "nested_flow.py", NESTED).data.grid == grid
+    assert len(airflow.asset_events(dag_id)) == 1

@@ -64,13 +64,10 @@ FOREACH_UNASSIGNED = flow(replace=[("        self.next(self.end)\n\n    @step\n 
                                     "        self.next(self.work, foreach='items')\n\n    @step\n    def work(self):\n"
                                     "        self.next(self.join)\n\n    @step\n    def join(self, inputs):\n"
                                     "        self.next(self.end)\n\n    @step\n    def end(self):")])
-NESTED_FOREACH = flow(start_body="        self.items = [1, 2]", replace=[(
+RECURSIVE_SWITCH = flow(replace=[(
     "        self.next(self.end)\n\n    @step\n    def end(self):",
-    "        self.next(self.outer, foreach='items')\n\n    @step\n    def outer(self):\n"
-    "        self.inner_items = [1]\n        self.next(self.inner, foreach='inner_items')\n\n    @step\n"
-    "    def inner(self):\n        self.next(self.inner_join)\n\n    @step\n    def inner_join(self, inputs):\n"
-    "        self.next(self.outer_join)"
-    "\n\n    @step\n    def outer_join(self, inputs):\n        self.next(self.end)\n\n    @step\n    def end(self):")])
+    "        self.next(self.loop)\n\n    @step\n    def loop(self):\n        self.state = 'done'\n"
+    "        self.next({'again': self.loop, 'done': self.end}, condition='state')\n\n    @step\n    def end(self):")])
 P = "@project(name='p')"
 
 # (case id, flow source, command line, extra environment, what the one error line must say)
@@ -163,8 +160,9 @@ CASES = [
      "Step 'start' fans out over self.items, but no step before it assigns self.items"),
     ("step_arguments", flow(replace=[("def start(self)", "def start(self, a, b)")]), ["run"], {},
      "Step 'start' must take 'self' (or 'self, inputs' for a join) and nothing else."),
-    ("nested_foreach", NESTED_FOREACH, ["airflow", "create"], {},
-     "Step 'outer' is a foreach inside another foreach; nested foreach runs locally but not on Airflow"),
+    ("recursive_switch", RECURSIVE_SWITCH, ["airflow", "create"], {},
+     "Step 'loop' is a recursive switch (a case goes back to the step itself), which runs locally but not on "
+     "Airflow"),
     # parameters
     ("parameter_twice", flow(parameters="    beta = Parameter('alpha')"), ["run"], {},
      "Flow BadFlow has two parameters named 'alpha' (attributes 'alpha' and 'beta'): give each its own name."),

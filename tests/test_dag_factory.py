@@ -173,7 +173,7 @@ def test_plain_flow_without_project(tmp_path):
     assert dag.dag_id == "PlainFlow" and dag.tags == {"PlainFlow"} and dag.schedule is None
 
 
-def test_nested_foreach_is_refused(tmp_path):
+def test_nested_foreach_maps_inner_steps_over_every_branch(tmp_path):
     from airflow_flow_triggers import build_dag
     module, path = load(tmp_path, '''
         from airflow_flow_triggers import FlowSpec, step
@@ -205,10 +205,13 @@ def test_nested_foreach_is_refused(tmp_path):
             def end(self):
                 pass
     ''', "nested_flow_module")
-    with pytest.raises(FlowDefinitionError) as info:
-        build_dag(module.NestedFlow)
-    assert info.value.file == str(path) and info.value.line == 13
-    assert "nested foreach runs locally but not on Airflow" in str(info.value)
+    dag = build_dag(module.NestedFlow)
+    upstream = {t.task_id: sorted(t.upstream_task_ids) for t in dag.tasks}
+    assert upstream == {"start": [], "middle": ["start"], "middle-branches": ["middle"], "leaf": ["middle-branches"],
+                        "middle-groups": ["leaf"], "join_inner": ["middle-groups"], "join_outer": ["join_inner"],
+                        "end": ["join_outer"]}
+    mapped = {t.task_id for t in dag.tasks if type(t).__name__ == "DecoratedMappedOperator"}
+    assert mapped == {"middle", "leaf", "join_inner"}
 
 
 def test_script_run_skips_the_dag():

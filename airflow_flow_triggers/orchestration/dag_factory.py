@@ -23,7 +23,7 @@ from ..runtime import pod as pod_runtime
 from .assets import GATE_SUFFIX, event_asset, finish_asset, gate_asset
 from .gates import gate_callable
 from .kubernetes import pod_step_task
-from .tasks import SWITCH_REF, step_callable
+from .tasks import SWITCH_REF, flatten_branches, group_branches, step_callable
 
 START_DATE = (2024, 1, 1)  # fixed, in UTC: a deployment never backfills
 _TAG_MAX_LEN = 100  # Airflow's TAG_MAX_LEN
@@ -205,11 +205,6 @@ def _check_airflow_support(graph: FlowGraph, flow_cls) -> None:
             raise FlowDefinitionError(f"Step '{node.name}' is where a switch's cases meet and has @kubernetes, "
                                       "which Airflow cannot run yet (its inputs are known only at run time): "
                                       "add a step without @kubernetes before it.", node.file, node.line)
-        if node.type == "foreach" and _in_foreach(graph, node):
-            raise FlowDefinitionError(f"Step '{node.name}' is a foreach inside another foreach; nested "
-                                      "foreach runs locally but not on Airflow (its task mapping is one "
-                                      "level deep): move the inner loop into the step's code.",
-                                      node.file, node.next_line)
 
 
 def _check_switch_support(graph: FlowGraph, node, flow_cls) -> None:
@@ -310,11 +305,21 @@ def _wire(step_task, node, graph: FlowGraph, outputs: dict):
     mapped = _in_foreach(graph, node)
     if node.type == "join":
         split = graph.split_of(node.name)
+        if split.type == "foreach" and mapped:   # an inner foreach's join: one task per outer branch
+            return step_task.expand(inputs=_helper(group_branches, f"{split.name}-groups")(upstream[0]))
         if split.type == "foreach":
             return step_task(inputs=upstream[0])
         if mapped:
             return step_task.expand(inputs=upstream[0].zip(*upstream[1:]))
         return step_task(inputs=upstream)
+    if mapped and node.type == "foreach":        # a foreach inside a foreach: map its steps over all branches
+        return _helper(flatten_branches, f"{node.name}-branches")(step_task.expand(inputs=upstream[0]))
     if mapped:
         return step_task.expand(inputs=upstream[0])
     return step_task(inputs=upstream[0])
+
+
+def _helper(func, task_id: str):
+    """A small task of the DAG's own (no step code): task ids with '-' cannot be a step's name."""
+    from airflow.sdk import task
+    return task(task_id=task_id)(func)

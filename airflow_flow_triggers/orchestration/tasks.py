@@ -49,6 +49,22 @@ def step_callable(flow_cls: type, deployment: Deployment, step: str, step_type: 
     return run_step
 
 
+def flatten_branches(lists) -> list[dict]:
+    """A foreach inside a foreach: the refs of every inner branch of every outer branch, in order, one list
+    for the inner steps' task mapping (mapping is one level deep)."""
+    return [ref for i in range(len(lists)) for ref in lists[i]]
+
+
+def group_branches(refs) -> list[list[dict]]:
+    """The inner join's inputs per outer branch: the inner branches' refs grouped by their outer task id
+    ('1-0', '1-1' -> '1'), in the outer branches' order."""
+    groups: dict[str, list[dict]] = {}
+    for i in range(len(refs)):
+        ref = dict(refs[i])
+        groups.setdefault(ref["task_id"].rsplit("-", 1)[0], []).append(ref)
+    return list(groups.values())
+
+
 def pulled_inputs(ti, sources, step: str) -> list[dict]:
     """The refs of the upstreams that ran toward `step`: a skipped case has no XCom, and a switch's ref counts
     only when the case it took is `step` itself."""

@@ -306,3 +306,48 @@ def test_airflow_refuses_what_it_cannot_run(tmp_path, body, message):
         build_dag(flow)
     assert message in str(info.value)
     assert (info.value.file, info.value.line) == (str(path), line)
+
+
+def test_airflow_dag_of_a_switch_before_a_foreach_with_a_split(tmp_path):
+    flow, _, _ = load_flow(tmp_path, """
+        class MyFlow(FlowSpec):
+            @step
+            def start(self):
+                self.k, self.items = 'many', [1, 2]
+                self.next({'many': self.fan, 'none': self.skip}, condition='k')
+            @step
+            def fan(self):
+                self.next(self.each, foreach='items')
+            @step
+            def each(self):
+                self.next(self.p, self.q)
+            @step
+            def p(self):
+                self.next(self.pq)
+            @step
+            def q(self):
+                self.next(self.pq)
+            @step
+            def pq(self, inputs):
+                self.next(self.gather)
+            @step
+            def gather(self, inputs):
+                self.next(self.after)
+            @step
+            def skip(self):
+                self.next(self.after)
+            @step
+            def after(self):
+                self.next(self.end)
+            @step
+            def end(self):
+                pass
+    """)
+    dag = build_dag(flow)
+    tasks = {t.task_id: t for t in dag.tasks}
+    assert type(tasks["start"]).__name__ == "_BranchPythonDecoratedOperator"
+    assert type(tasks["pq"]).__name__ == "DecoratedMappedOperator"
+    assert tasks["pq"].trigger_rule == "all_success"
+    assert tasks["after"].trigger_rule == "none_failed_min_one_success"
+    assert sorted(tasks["after"].upstream_task_ids) == ["gather", "skip"]
+    assert tasks["end"].trigger_rule == "all_success"

@@ -224,8 +224,9 @@ def _check_switch_support(graph: FlowGraph, node, flow_cls) -> None:
 
 
 def _after_switch(graph: FlowGraph, node) -> bool:
-    """Whether some of the step's upstream tasks may be skipped: it takes several and a switch comes before."""
-    return len([p for p in node.in_funcs if p != node.name]) > 1 and \
+    """Whether some of the step's upstream tasks may be skipped: it takes several and a switch comes before.
+    Not inside a foreach: a switch before it skips its mapped tasks all together (and none is inside one)."""
+    return len([p for p in node.in_funcs if p != node.name]) > 1 and not _in_foreach(graph, node) and \
         any(graph[a].type == "switch" for a in graph.ancestors(node.name))
 
 

@@ -1,10 +1,11 @@
 """Metaflow-style project branches and trigger-on-finish for Apache Airflow 3."""
 from .deploy.cli import main as _command_line
+from .deploy.events import AirflowEvent
 from .errors import FlowTriggersError, install_excepthook
 from .flows.compute import kubernetes, resources
 from .flows.decorators import catch, environment, project, retry, schedule, step, timeout
 from .flows.flowspec import FlowSpec, set_command_line
-from .flows.parameters import JSONType, Parameter
+from .flows.parameters import IncludeFile, JSONType, Parameter
 from .flows.triggers import trigger, trigger_on_finish
 from .flows.unsupported import (
     batch,
@@ -19,12 +20,14 @@ from .flows.unsupported import (
     secrets,
 )
 from .orchestration.dag_factory import build_dag
-from .runtime.client import Flow, Run, Step, Task
+from .runtime.client import Flow, MetaflowEvent, Run, Step, Task
 from .runtime.current import current
+from .runtime.events import namespaced_event_name
 
-__all__ = ["Flow", "FlowSpec", "FlowTriggersError", "JSONType", "Parameter", "Run", "Step", "Task",
-           "build_dag", "catch", "current", "environment", "kubernetes", "project", "resources", "retry", "schedule",
-           "step", "timeout", "trigger", "trigger_on_finish",
+__all__ = ["AirflowEvent", "Flow", "FlowSpec", "FlowTriggersError", "IncludeFile", "JSONType", "MetaflowEvent",
+           "Parameter", "Run", "Step", "Task", "build_dag", "catch", "current", "environment", "kubernetes",
+           "namespaced_event_name", "project", "resources", "retry", "schedule", "step", "timeout", "trigger",
+           "trigger_on_finish",
            # Metaflow's, not supported: using one is an error saying what to use instead
            "batch", "card", "conda", "conda_base", "exit_hook", "parallel", "pypi", "pypi_base", "pytorch_parallel",
            "secrets"]

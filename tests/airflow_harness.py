@@ -86,6 +86,7 @@ class AirflowHarness:
             "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
             "AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL": "10",
             "AIRFLOW__FLOW_TRIGGERS__MAX_TRIGGER_DEPTH": "3",  # a loop of two flows stops within minutes
+            "AIRFLOW__FLOW_TRIGGERS__API_URL": self.url,       # steps publish events through it
         })
         self.env.update(settings)                # e.g. another auth manager, other users
         self.processes: dict[str, subprocess.Popen] = {}   # component -> its process, leader of its group

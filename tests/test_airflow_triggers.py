@@ -1,6 +1,9 @@
 """@trigger_on_finish on a real Airflow: each test asserts on the exact set of DAG runs that happened."""
 import json
+import os
 import re
+import subprocess
+import sys
 import time
 
 import pytest
@@ -37,7 +40,8 @@ def test_first_flow_triggers_second_flow(airflow):
     airflow.settle()
     assert run_ids(airflow, "FirstFlow") == [first_run] and len(airflow.runs("SecondFlow")) == 1
     triggered = Run(f"SecondFlow/{run['dag_run_id']}", store=airflow.store())
-    assert triggered.trigger.event.name == "FirstFlow"
+    assert triggered.trigger.event.name == "metaflow.FirstFlow.end"
+    assert triggered.trigger.event.id == f"FirstFlow/{first_run}/end/0"
     assert triggered.trigger.run.pathspec == f"FirstFlow/{first_run}"
     assert triggered.trigger_depth == 1
 
@@ -57,7 +61,9 @@ def test_project_variants_and_the_trigger_event(airflow):
     printed = [e.get("event", "") for e in airflow.task_log(second, run["dag_run_id"], "start")]
     assert f"This deployment is called {second}" in printed
     triggered_by = next(line for line in printed if line.startswith("This run was triggered by"))
-    assert triggered_by.startswith(f"This run was triggered by TriggerEvent(name='{first}', id='{first_run}'")
+    # as seed 000 prints it
+    assert triggered_by.startswith(f"This run was triggered by MetaflowEvent(name='metaflow.{first}.end', "
+                                   f"id='{first}/{first_run}/end/0', timestamp=datetime.datetime(")
 
 
 ISOLATION_BRANCHES = {"user.alice": ("alice", []), "user.bob": ("bob", []),
@@ -118,7 +124,7 @@ def test_branches_are_isolated(airflow, tmp_path):
         airflow.wait_for_run(f"iso.{fired}.IsoUpFlow", up_run)
         [down] = airflow.wait_for_runs(f"iso.{fired}.IsoDownFlow", 1)
         assert Run(f"iso.{fired}.IsoDownFlow/{down['dag_run_id']}", store=airflow.store()).data.triggered_by == \
-            [f"iso.{fired}.IsoUpFlow"]
+            [f"metaflow.iso.{fired}.IsoUpFlow.end"]
     airflow.settle()
     started = {branch: (len(airflow.runs(f"iso.{branch}.IsoUpFlow")), len(airflow.runs(f"iso.{branch}.IsoDownFlow")))
                for branch in ISOLATION_BRANCHES}
@@ -280,7 +286,7 @@ def test_a_burst_of_finishes_starts_one_run_each(airflow):
     assert len(airflow.runs("BurstDown")) == 4 and all(run["state"] == "success" for run in downs)
     seen = [Run(f"BurstDown/{run['dag_run_id']}", store=airflow.store()).data for run in downs]
     assert sorted(data.upstream for data in seen) == sorted(f"BurstUp/{up}" for up in ups)
-    assert sorted(data.event_id for data in seen) == sorted(ups)
+    assert sorted(data.event_id for data in seen) == sorted(f"BurstUp/{up}/end/0" for up in ups)
     assert sorted(data.rows for data in seen) == [10, 20, 30, 40]
     assert sorted(run["partition_key"] for run in downs) == sorted(f"BurstUp/{up}" for up in ups)
 
@@ -427,7 +433,9 @@ def test_two_flow_loop_stops_at_max_trigger_depth(airflow):
     assert len(airflow.asset_events("LoopA")) == 2
 
 
-EVENT_FLOW = '''
+EVENT_FLOWS = {
+    # listens to the global event data_updated, as in Metaflow
+    "EventFlow": '''
 from airflow_flow_triggers import FlowSpec, Parameter, project, step, trigger, current, build_dag
 
 @trigger(event='data_updated', parameters={'alpha': 'rate'})
@@ -445,16 +453,83 @@ class EventFlow(FlowSpec):
         pass
 
 dag = build_dag(EventFlow, user='alice')
-'''
+''',
+    # publishes its branch's model_ready from a step, as Metaflow's ArgoEvent(...).publish() does
+    "PublishFlow": '''
+from airflow_flow_triggers import FlowSpec, step, project, namespaced_event_name, build_dag
+from airflow_flow_triggers.integrations import ArgoEvent
+
+@project(name='ev')
+class PublishFlow(FlowSpec):
+    @step
+    def start(self):
+        self.event_id = ArgoEvent(namespaced_event_name('model_ready')).publish({'version': 3}, ignore_errors=False)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+dag = build_dag(PublishFlow, user='alice')
+''',
+    # listens to model_ready of its own branch only
+    "ScopedFlow": '''
+from airflow_flow_triggers import FlowSpec, Parameter, project, step, trigger, current, namespaced_event_name
+from airflow_flow_triggers import build_dag
+
+@trigger(event=namespaced_event_name('model_ready'), parameters=['version'])
+@project(name='ev')
+class ScopedFlow(FlowSpec):
+    version = Parameter('version', default=0)
+
+    @step
+    def start(self):
+        self.seen = (self.version, current.trigger.event.name, current.trigger.event.id)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+dag = build_dag(ScopedFlow, user='alice')
+''',
+}
 
 
-def test_external_event_starts_the_flow_with_its_parameters(airflow):
-    airflow.drop("ev/user.alice/event_flow.py", EVENT_FLOW)
-    airflow.wait_for_dag("ev.user.alice.EventFlow")
-    [asset] = [a for a in airflow.assets() if a["name"] == "ev.user.alice.data_updated"]
-    assert asset["uri"] == "x-flow-event://ev.user.alice.data_updated"
-    airflow.api("POST", "assets/events", {"asset_id": asset["id"], "extra": {"rate": 0.7}})
+def test_external_events_published_from_a_script_and_from_a_step(airflow, tmp_path):
+    for name, source in EVENT_FLOWS.items():
+        airflow.drop(f"ev/user.alice/{name}.py", source)
+    for name in EVENT_FLOWS:
+        airflow.wait_for_dag(f"ev.user.alice.{name}")
+    [asset] = [a for a in airflow.assets() if a["name"] == "data_updated"]
+    assert asset["uri"] == "x-flow-event://data_updated"
+
+    # the one-line command, from any machine that reaches the api-server
+    published = subprocess.run([sys.executable, "-m", "airflow_flow_triggers", "publish", "data_updated",
+                                "--payload", '{"rate": 0.7}'], capture_output=True, text=True, cwd=tmp_path,
+                               env={**os.environ, "AIRFLOW__FLOW_TRIGGERS__API_URL": airflow.url})
+    assert published.returncode == 0, published.stderr
+    assert published.stderr.strip() == "Event (data_updated) published."
     [run] = airflow.wait_for_runs("ev.user.alice.EventFlow", 1)
     assert run["state"] == "success"
     assert Run(f"ev.user.alice.EventFlow/{run['dag_run_id']}", store=airflow.store()).data.seen == \
-        (0.7, "ev.user.alice.data_updated", "event")
+        (0.7, "data_updated", "event")
+
+    # a step on Airflow publishes its branch's event; the flow listening to it starts with the payload
+    publisher = airflow.trigger("ev.user.alice.PublishFlow")
+    assert airflow.wait_for_run("ev.user.alice.PublishFlow", publisher)["state"] == "success"
+    event_id = Run(f"ev.user.alice.PublishFlow/{publisher}", store=airflow.store()).data.event_id
+    [scoped] = airflow.wait_for_runs("ev.user.alice.ScopedFlow", 1)
+    assert scoped["state"] == "success"
+    assert Run(f"ev.user.alice.ScopedFlow/{scoped['dag_run_id']}", store=airflow.store()).data.seen == \
+        (3, "mfns.ev.user.alice.model_ready", event_id)
+
+    # an event no deployed flow listens to is one sentence, and exit status 1
+    nobody = subprocess.run([sys.executable, "-m", "airflow_flow_triggers", "publish", "nobody_listens"],
+                            capture_output=True, text=True, cwd=tmp_path,
+                            env={**os.environ, "AIRFLOW__FLOW_TRIGGERS__API_URL": airflow.url})
+    assert nobody.returncode == 1
+    assert nobody.stderr.startswith("error: Unable to publish event (nobody_listens): No flow on Airflow at ")
+    assert len(nobody.stderr.strip().splitlines()) == 1
+    airflow.settle(5)
+    assert len(airflow.runs("ev.user.alice.EventFlow")) == 1 and len(airflow.runs("ev.user.alice.ScopedFlow")) == 1

@@ -136,8 +136,8 @@ CASES = [
      "Flow BadFlow is triggered by its own finish (BadFlow), a loop that would never stop"),
     ("finish_and_schedule", flow(decorators="@schedule(daily=True)\n@trigger_on_finish(flow='A')"),
      ["airflow", "create"], {}, "Flow BadFlow has both @schedule and @trigger_on_finish: keep one of them."),
-    ("event_one_dot", flow(decorators="@trigger(event='a.b')"), ["run"], {},
-     "The event name 'a.b' has exactly one dot"),
+    ("event_bad_name", flow(decorators="@trigger(event='data updated')"), ["run"], {},
+     "The event name 'data updated' has characters other than letters, digits, '_', '-' and '.'"),
     ("event_unknown_parameter", flow(decorators="@trigger(event='e', parameters={'nope': 'x'})"), ["run"], {},
      "@trigger maps event 'e' to parameter 'nope', which flow BadFlow does not have"),
     # graphs

@@ -220,8 +220,8 @@ def test_foreach_over_non_list(write_flow, airflow_home):
     flow = write_flow(NOT_A_LIST)
     result = run_flow(flow, "run", airflow_home=airflow_home)
     assert result.returncode == 1
-    assert result.stderr == (f"error: {flow}:8: Step 'start' fans out over self.items, which is a int: "
-                             "it must be a list or tuple.\n")
+    assert result.stderr == (f"error: {flow}:8: Step 'start' fans out over self.items, which is a int, not "
+                             "iterable: make it a list or tuple.\n")
 
 
 MERGE_CONFLICT = '''

@@ -8,6 +8,7 @@ progress lines and run ids of either tool are left out.
 """
 import importlib.util
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -35,6 +36,25 @@ CASES = [
     ("parameters_flow.py", ["run", "--who", "alice", "--count", "7", "--rate", "2", "--verbose", "True",
                             "--config", '{"depth": 5}']),
     ("failing_flow.py", ["run"]),
+    ("branch_in_switch_flow.py", ["run"]),
+    ("branch_in_switch_flow.py", ["run", "--mode", "skip"]),
+    ("foreach_in_switch_flow.py", ["run"]),
+    ("foreach_in_switch_flow.py", ["run", "--mode", "skip"]),
+    ("nested_switch_flow.py", ["run"]),
+    ("switch_in_branch_flow.py", ["run"]),
+    ("deep_nested_foreach_flow.py", ["run"]),
+    ("nested_branches_flow.py", ["run"]),
+    ("foreach_in_branch_flow.py", ["run"]),
+    ("merge_artifacts_flow.py", ["run"]),
+    ("merge_conflict_flow.py", ["run"]),
+    ("retry_recovers_flow.py", ["run"]),
+    ("catch_in_foreach_flow.py", ["run"]),
+    ("json_foreach_flow.py", ["run"]),
+    ("json_foreach_flow.py", ["run", "--grid", '{"lr": [1, 2, 3], "depth": 1}']),
+    ("small_foreach_flow.py", ["run"]),
+    ("more_parameters_flow.py", ["run", "--who", "bob"]),
+    ("more_parameters_flow.py", ["run", "--who", "bob", "--colors", "blue", "--table",
+                                 "more_parameters_flow.other.csv"]),
     ("project_current_flow.py", ["run"]),
     ("project_current_flow.py", ["--branch", "better_version", "run"]),
     ("project_current_flow.py", ["--production", "run"]),
@@ -42,14 +62,54 @@ CASES = [
 ]
 
 
+# flow file -> {Metaflow's line: (ours, why)}; explained in docs/flows.md ("Where it differs from Metaflow")
+DIFFERENCES = {
+    "merge_conflict_flow.py": {
+        "failed> To remedy this issue, be sure to explicitly set those artifacts (using self.<artifact_name> = ...) "
+        "prior to calling merge_artifacts.": (
+            "failed> Step 'join' cannot merge artifact 'value': its value differs between the join's inputs; set "
+            "self.value in the join before merging, or pass exclude=['value'].",
+            "a bad merge is one sentence naming the artifact and the fix, as every error here, not Metaflow's "
+            "four-line MergeArtifactsException"),
+    },
+}
+
+
+def expected(flow: str, printed: dict, differences: dict | None = None) -> dict:
+    """Metaflow's printed lines with the flow's named differences applied (DIFFERENCES, then `differences`)."""
+    changed = {line: ours for line, (ours, _) in {**DIFFERENCES.get(flow, {}), **(differences or {})}.items()}
+    return {step: sorted(tuple(changed.get(line, line) for line in task) for task in tasks)
+            for step, tasks in printed.items()}
+
+
+def oracle(flow: str, args: list[str], tmp_path: Path, want=None, tries: int = 3) -> tuple[int, dict]:
+    """Metaflow's (exit status, printed), run again while, with the named differences, it is not `want`
+    (at most `tries` runs).
+
+    Metaflow's runtime drains a dead task's pipes best-effort (runtime.py, Worker.terminate reads them
+    non-blocking), so on a busy machine its console now and then lacks the last lines a failing attempt
+    printed (seen in CI: `attempt 0` of a @retry step). Metaflow is otherwise deterministic on these flows,
+    so a real difference shows in every run and still fails the test.
+    """
+    result = None
+    for attempt in range(tries):
+        result = run("metaflow", flow, args, tmp_path / f"try{attempt}")
+        if want is None or (result[0], expected(flow, result[1])) == want:
+            break
+    return result
+
+
 def run(tool: str, flow: str, args: list[str], tmp_path: Path) -> tuple[int, dict]:
     """`python <flow> args` under `tool` ('metaflow' or 'ours'), in a fresh folder; (exit status, printed)."""
     folder = tmp_path / tool
-    folder.mkdir(exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
     source = (ORACLE / flow).read_text()
     if tool == "ours":
         source = source.replace("from metaflow import", "from airflow_flow_triggers import")
     (folder / flow).write_text(source)
+    for data in ORACLE.glob(f"{flow[:-3]}.*"):                 # the flow's data files (IncludeFile defaults)
+        if data.suffix != ".py":
+            shutil.copyfile(data, folder / data.name)
     env = {"PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin", "USER": "alice", "METAFLOW_USER": "alice",
            "HOME": str(folder), "AIRFLOW_HOME": str(folder / "airflow_home"), "PYTHONUNBUFFERED": "1",
            "METAFLOW_DEFAULT_DATASTORE": "local", "METAFLOW_DEFAULT_METADATA": "local"}
@@ -82,6 +142,9 @@ def _reduced(lines: list[str]) -> list[str]:
         if caught is not None:
             kept.append(f"@catch> {caught}")
             caught = None
+        if line == "Task failed." and not failing and kept:      # our one-sentence error, then "Task failed."
+            kept.append(f"failed> {kept.pop()}")
+            continue
         if line.endswith(" failed:") or line == "Traceback (most recent call last):":
             failing, last = True, None                          # a failed attempt: keep the exception it ended with
             continue
@@ -106,6 +169,9 @@ def metaflow_installed():
 
 @pytest.mark.parametrize("flow, args", CASES, ids=[f"{flow[:-3]}:{' '.join(args)}" for flow, args in CASES])
 def test_the_same_flow_prints_the_same_under_metaflow(flow, args, tmp_path):
-    theirs, ours = run("metaflow", flow, args, tmp_path), run("ours", flow, args, tmp_path)
-    assert ours[1] and theirs[1], (ours, theirs)
-    assert ours == theirs
+    ours = run("ours", flow, args, tmp_path)
+    status, theirs = oracle(flow, args, tmp_path, want=ours)
+    assert ours[1] and theirs, (ours, theirs)
+    for line in DIFFERENCES.get(flow, {}):           # a named difference is one Metaflow's output has
+        assert any(line in task for tasks in theirs.values() for task in tasks), line
+    assert ours == (status, expected(flow, theirs))

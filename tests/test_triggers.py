@@ -107,15 +107,57 @@ def test_not_triggered_is_a_clear_message():
 
 
 def test_event_parameters():
-    from airflow_flow_triggers import Parameter
+    from airflow_flow_triggers import Parameter, namespaced_event_name
 
     def with_alpha(cls):
         cls.alpha = Parameter("alpha", default=0.1)
         cls.alpha.__set_name__(cls, "alpha")
         return cls
     Flow = trigger(event="data_updated", parameters={"alpha": "rate"})(decorate(with_alpha))
-    events = [{"name": "proj.user.alice.data_updated", "type": "event", "extra": {"rate": 0.7, "other": 1}}]
-    assert event_parameters(Flow, events) == {"alpha": 0.7}
+    alice = Deployment("F", "proj", "user.alice", "alice")
+    events = [{"name": "data_updated", "type": "event", "extra": {"rate": 0.7, "other": 1}}]
+    assert event_parameters(Flow, alice, events) == {"alpha": 0.7}
+    # a plain event name is global, as in Metaflow: a branch-scoped event of the same logical name is another one
+    scoped = [{"name": "mfns.proj.user.alice.data_updated", "type": "event", "extra": {"rate": 0.9}}]
+    assert event_parameters(Flow, alice, scoped) == {}
+    Scoped = trigger(event=namespaced_event_name("data_updated"), parameters=["alpha"])(decorate(with_alpha))
+    assert Scoped._trigger_events.assets(alice) == [("mfns.proj.user.alice.data_updated", {"alpha": "alpha"})]
+    assert Scoped._trigger_events.assets(Deployment("F")) == [("mfns.data_updated", {"alpha": "alpha"})]
+    assert event_parameters(Scoped, alice, [{**scoped[0], "extra": {"alpha": 0.9}}]) == {"alpha": 0.9}
+
+
+def test_namespaced_event_name_is_metaflows():
+    from metaflow.plugins.namespaced_events import _make_namespaced_event_name
+
+    from airflow_flow_triggers import namespaced_event_name
+    event = namespaced_event_name("data_ready")
+    assert event() == _make_namespaced_event_name("data_ready") == "mfns.data_ready"   # outside a step
+    assert event.name_in("proj", "test.new_model") == _make_namespaced_event_name("data_ready", "proj",
+                                                                                    "test.new_model")
+    with pytest.raises(NamingError, match="The event name 'a b' has characters other than"):
+        namespaced_event_name("a b")
+
+
+def test_trigger_events_are_metaflow_events():
+    import metaflow
+
+    from airflow_flow_triggers import MetaflowEvent
+    finish = {"name": "variant_demo.user.alice.FirstProjectFlow", "id": "manual__1", "type": "run",
+              "pathspec": "variant_demo.user.alice.FirstProjectFlow/manual__1",
+              "end_task": "variant_demo.user.alice.FirstProjectFlow/manual__1/end/0",
+              "timestamp": "2026-12-02T10:00:00+00:00"}
+    external = {"name": "data_updated", "id": "e-1", "type": "event", "timestamp": "2026-12-02T10:00:05+00:00",
+                "extra": {"rate": 0.7}}
+    got = Trigger([finish, external])
+    assert MetaflowEvent._fields == metaflow.events.MetaflowEvent._fields
+    assert got.event == MetaflowEvent("data_updated", "e-1", datetime.datetime(2026, 12, 2, 10, 0, 5,
+                                                                                tzinfo=datetime.timezone.utc), "event")
+    assert got.events[1].name == "metaflow.variant_demo.user.alice.FirstProjectFlow.end"
+    assert got.events[1].id == "variant_demo.user.alice.FirstProjectFlow/manual__1/end/0"
+    assert repr(got.events[1]).startswith("MetaflowEvent(name='metaflow.variant_demo.user.alice.FirstProjectFlow"
+                                          ".end', id=")
+    assert got["data_updated"] is got.event and "data_updated" in got
+    assert list(got) == got.events
 
 
 def test_bad_event_trigger(write_flow, airflow_home):
@@ -152,6 +194,7 @@ def dagbag(folder):
 
 FLOW = '''
 from airflow_flow_triggers import FlowSpec, Parameter, project, step, trigger, trigger_on_finish, build_dag
+from airflow_flow_triggers import namespaced_event_name
 
 {decorators}
 class {name}(FlowSpec):
@@ -189,6 +232,8 @@ def test_schedules_from_triggers(tmp_path, monkeypatch):
     write(tmp_path, "WinFlow", "@trigger_on_finish(flows=['A', 'B'], within=3600)", "d = build_dag(WinFlow)")
     write(tmp_path, "EventFlow", "@trigger(event='data_updated', parameters=['alpha'])\n@project(name='p')",
           "d = build_dag(EventFlow, branch='x')", "p/test.x")
+    write(tmp_path, "ScopedFlow", "@trigger(events=['a', namespaced_event_name('b')])\n@project(name='p')",
+          "d = build_dag(ScopedFlow, branch='x')", "p/test.x")
     bag = dagbag(tmp_path)
     assert not bag.import_errors, bag.import_errors
     dags = bag.dags
@@ -205,7 +250,9 @@ def test_schedules_from_triggers(tmp_path, monkeypatch):
         assert uris(gate.timetable.asset_condition) == upstreams
         assert gate.max_active_runs == 1 and gate.is_paused_upon_creation is False
         assert [o.uri for o in gate.get_task("match_finishes").outlets] == [f"x-flow-all-finished://{consumer}"]
-    assert uris(dags["p.test.x.EventFlow"].timetable.asset_condition) == ["x-flow-event://p.test.x.data_updated"]
+    assert uris(dags["p.test.x.EventFlow"].timetable.asset_condition) == ["x-flow-event://data_updated"]
+    assert uris(dags["p.test.x.ScopedFlow"].timetable.asset_condition) == ["x-flow-event://a",
+                                                                         "x-flow-event://mfns.p.test.x.b"]
 
 
 def test_trigger_errors_at_build(tmp_path):
@@ -237,13 +284,13 @@ def test_local_trigger_resolves_in_the_project_branch(tmp_path, airflow_home):
                       f"FirstProjectFlow/{run_id}", "run", airflow_home=airflow_home)
     assert second.returncode == 0, second.stderr
     assert "This deployment is called variant_demo.test.new_model.SecondProjectFlow" in second.stdout
-    assert (f"This run was triggered by TriggerEvent(name='variant_demo.test.new_model.FirstProjectFlow', "
-            f"id='{run_id}'") in second.stdout
+    assert (f"This run was triggered by MetaflowEvent(name='metaflow.variant_demo.test.new_model.FirstProjectFlow"
+            f".end', id='variant_demo.test.new_model.FirstProjectFlow/{run_id}/end/0'") in second.stdout
     from airflow_flow_triggers import Run
     triggered = Run(re.search(r"Done! Run (\S+) finished", second.stdout).group(1))
     for name in ("FirstProjectFlow", "variant_demo.test.new_model.FirstProjectFlow"):
         assert triggered.trigger[name].pathspec == f"variant_demo.test.new_model.FirstProjectFlow/{run_id}"
-    with pytest.raises(KeyError, match="No run of 'OtherFlow' triggered this run"):
+    with pytest.raises(KeyError, match="No run of 'OtherFlow' and no event named 'OtherFlow' triggered this run"):
         triggered.trigger["OtherFlow"]
     elsewhere = run_flow(tmp_path / "secondproject.py", "--trigger", f"FirstProjectFlow/{run_id}", "run",
                          airflow_home=airflow_home)   # alice's branch has no such run

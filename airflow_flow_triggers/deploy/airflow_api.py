@@ -43,6 +43,15 @@ class AirflowAPI:
             raise
         return True
 
+    def asset_id(self, name: str, uri: str) -> int | None:
+        """The id of the asset named `name` with `uri`; None when Airflow has no such (active) asset."""
+        found = self._call("GET", "/api/v2/assets", params={"name_pattern": name, "limit": 100}, what="assets")
+        return next((a["id"] for a in found["assets"] if a["name"] == name and a["uri"] == uri), None)
+
+    def post_asset_event(self, asset_id: int, extra: dict) -> dict:
+        """Record an asset event (Airflow queues it for the DAGs scheduled on that asset)."""
+        return self._call("POST", "/api/v2/assets/events", {"asset_id": asset_id, "extra": extra}, what="asset")
+
     def ui_address(self, dag_id: str, run_id: str) -> str:
         return f"{self.url}/dags/{quote(dag_id)}/runs/{quote(run_id)}"
 
@@ -70,9 +79,10 @@ class AirflowAPI:
 
     # -- HTTP ------------------------------------------------------------------------------
 
-    def _call(self, method: str, path: str, body: dict | None = None, what: str = "", plugin: bool = False):
+    def _call(self, method: str, path: str, body: dict | None = None, what: str = "", plugin: bool = False,
+              params: dict | None = None):
         try:
-            response = self._client.request(method, path, json=body,
+            response = self._client.request(method, path, json=body, params=params,
                                             headers={"Authorization": f"Bearer {self.token()}"})
         except httpx.TransportError as error:
             raise self._unreachable(error) from None

@@ -17,7 +17,13 @@ from ..deployments.packages import collect
 from ..deployments.store import DeploymentStore, refuse_branch_without_project
 from ..errors import CommandLineError
 from ..flows.decorators import deployment_of
-from ..flows.parameters import flow_parameters, resolve_parameter_values
+from ..flows.parameters import (
+    IncludeFile,
+    flow_parameters,
+    included_files,
+    read_included_files,
+    resolve_parameter_values,
+)
 from ..naming import Deployment, current_user
 from ..orchestration.dag_factory import validate_deployment
 
@@ -25,15 +31,16 @@ from ..orchestration.dag_factory import validate_deployment
 def create(flow_cls, deployment: Deployment, args) -> int:
     source = _flow_file(flow_cls)
     upstreams = validate_deployment(flow_cls, deployment)        # bad flows fail here, before any Airflow is asked
+    data_files = tuple(included_files(flow_cls))
     if args.dags_folder:
         folder = _dags_folder(args)
         deployment = dataclasses.replace(deployment, deployer=current_user())
         created = DeploymentStore(f"file://{folder}").create(
-            deployment, collect(source, leave_out=(folder,)), upstreams, str(source), args.authorize,
-            args.generate_new_token)
+            deployment, collect(source, leave_out=(folder,), data_files=data_files), upstreams, str(source),
+            args.authorize, args.generate_new_token)
         answer = {"location": created.location, "new_token": created.new_token, "note": None}
     else:
-        package = collect(source)
+        package = collect(source, data_files=data_files)
         api = _api()
         named = _as_airflow_names_you(api, flow_cls, args)
         if named.project_flow_name != deployment.project_flow_name:
@@ -41,7 +48,8 @@ def create(flow_cls, deployment: Deployment, args) -> int:
         deployment = named
         answer = api.create({"flow": deployment.flow_name, "project": deployment.project,
                              "branch": deployment.branch, "deployer": deployment.deployer,
-                             "flow_file": package.flow_file, "triggered_by": sorted(upstreams),
+                             "flow_file": package.flow_file, "data_files": sorted(package.data_files),
+                             "triggered_by": sorted(upstreams),
                              "source": str(source), "authorize": args.authorize,
                              "generate_new_token": args.generate_new_token}, package.files)
     print(f"Deployed {deployment.project_flow_name} to {answer['location']}")
@@ -60,9 +68,10 @@ def create(flow_cls, deployment: Deployment, args) -> int:
 def trigger(flow_cls, deployment: Deployment, args) -> int:
     from ..orchestration.tasks import CONF_TRIGGER
     from ..runtime.events import events_for_runs
-    given = given_parameters(args)
+    given = read_included_files(flow_cls, given_parameters(args), for_conf=True)
     values = resolve_parameter_values(flow_cls, given)  # a bad value fails here, not in Airflow
-    conf = {p.name: values[p.attr_name] for p in flow_parameters(flow_cls).values() if p.name in given}
+    conf = {p.name: given[p.name] if isinstance(p, IncludeFile) else values[p.attr_name]
+            for p in flow_parameters(flow_cls).values() if p.name in given}
     api = _api()
     if deployment.is_user_branch:                       # your user branch is the one Airflow knows you by
         deployment = _as_airflow_names_you(api, flow_cls, args)

@@ -8,7 +8,7 @@ import sys
 from ..errors import CommandLineError, FlowTriggersError
 from ..flows.decorators import deployment_of
 from ..flows.graph import flow_graph
-from ..flows.parameters import flow_parameters
+from ..flows.parameters import flow_parameters, read_included_files
 from . import airflow_commands
 from .airflow_commands import given_parameters
 
@@ -96,7 +96,8 @@ def _parser(flow_cls: type) -> argparse.ArgumentParser:
 
 def _parameter_options(parser: argparse.ArgumentParser, flow_cls: type) -> None:
     for param in flow_parameters(flow_cls).values():
-        default = "" if param.default is None else f" (default: {param.default!r})"
+        shown = getattr(param, "file_default", None) or param.default
+        default = "" if shown is None or not param.show_default else f" (default: {shown!r})"
         parser.add_argument(f"--{param.name}", dest=f"param:{param.name}", metavar=param.type_name.upper(),
                             help=(param.help or f"parameter {param.name}") + default)
 
@@ -115,7 +116,8 @@ def _run(flow_cls, deployment, args) -> int:
     from ..runtime.events import events_for_runs
     from ..runtime.runner import LocalRun
     events = events_for_runs(args.trigger, deployment)
-    LocalRun(flow_cls, deployment, given_parameters(args), max_workers=args.max_workers,
+    given = read_included_files(flow_cls, given_parameters(args))
+    LocalRun(flow_cls, deployment, given, max_workers=args.max_workers,
              trigger_events=events).run()
     return 0
 

@@ -1,4 +1,5 @@
-"""Code packages: the flow file and the Python files of its folder tree, as Metaflow's code package.
+"""Code packages: the flow file and the Python files of its folder tree, as Metaflow's code package, with
+the default files of its IncludeFile parameters.
 
 A package is every `*.py` file under the flow file's folder, leaving out hidden folders, virtualenvs
 and `__pycache__`, up to `[flow_triggers] max_package_size` megabytes. It is named by the SHA-256 of
@@ -29,6 +30,11 @@ class CodePackage:
         return digest(self.files)
 
     @property
+    def data_files(self) -> list[str]:
+        """The files that are not Python: the flow's IncludeFile defaults."""
+        return [path for path in self.files if not path.endswith(".py")]
+
+    @property
     def size(self) -> int:
         return sum(len(content) for content in self.files.values())
 
@@ -39,9 +45,19 @@ def size_limit() -> int:
     return int((20 if megabytes is None else megabytes) * 1024 * 1024)
 
 
-def collect(flow_file: Path, leave_out: tuple[Path, ...] = ()) -> CodePackage:
-    """The package of `flow_file`: the Python files of its folder tree (not those under `leave_out`)."""
+def collect(flow_file: Path, leave_out: tuple[Path, ...] = (), data_files: tuple[str, ...] = ()) -> CodePackage:
+    """The package of `flow_file`: the Python files of its folder tree (not those under `leave_out`), and
+    `data_files` (the flow's IncludeFile defaults, paths relative to its folder)."""
     top = flow_file.parent.resolve()
+    extra = {}
+    for name in data_files:
+        path = (top / name).resolve()
+        if not path.is_file() or not path.is_relative_to(top) or path_problem(path.relative_to(top).as_posix(),
+                                                                                 data=True):
+            raise CommandLineError(f"The IncludeFile default '{name}' is not a file in {top}, the flow's folder, "
+                                   "so it cannot be deployed with the flow: put the file there, under the same "
+                                   "path, or drop the default.")
+        extra[path.relative_to(top).as_posix()] = path.read_bytes()
     leave_out = tuple(path.resolve() for path in leave_out)
     limit, total, files = size_limit(), 0, {}
     for folder, subfolders, names in os.walk(top):
@@ -59,6 +75,11 @@ def collect(flow_file: Path, leave_out: tuple[Path, ...] = ()) -> CodePackage:
                     f"max_package_size): it holds every *.py file under {top}; move unrelated Python files out "
                     "of that folder, or raise the limit.")
             files[path.relative_to(top).as_posix()] = content
+    files.update(extra)
+    if total + sum(len(content) for content in extra.values()) > limit:
+        raise CommandLineError(f"The code package of {flow_file.name} is over {_megabytes(limit)} ([flow_triggers] "
+                               "max_package_size) with its IncludeFile defaults: make them smaller, or raise the "
+                               "limit.")
     return CodePackage(flow_file.resolve().relative_to(top).as_posix(), files)
 
 
@@ -67,13 +88,13 @@ def _skipped(folder: Path, leave_out: tuple[Path, ...]) -> bool:
             or folder.resolve() in leave_out)
 
 
-def checked(flow_file: str, files: dict[str, bytes]) -> CodePackage:
+def checked(flow_file: str, files: dict[str, bytes], data_files: list[str] = ()) -> CodePackage:
     """A package as another machine sent it, after the checks that need no code to run: paths and size."""
     for path in files:
-        problem = path_problem(path)
+        problem = path_problem(path, data=path in data_files)
         if problem:
             raise CommandLineError(f"The code package holds the file {path!r}, which {problem}: a package holds "
-                                   "only *.py files under the flow file's folder.")
+                                   "only *.py files under the flow file's folder, and its IncludeFile defaults.")
     if flow_file not in files:
         raise CommandLineError(f"The code package does not hold its flow file {flow_file!r}.")
     package = CodePackage(flow_file, dict(files))
@@ -83,8 +104,8 @@ def checked(flow_file: str, files: dict[str, bytes]) -> CodePackage:
     return package
 
 
-def path_problem(path: str) -> str | None:
-    """Why `path` cannot be a file of a package, or None."""
+def path_problem(path: str, data: bool = False) -> str | None:
+    """Why `path` cannot be a file of a package, or None (a Python file, or any `data` file)."""
     pure = PurePosixPath(path)
     if not path or len(path) > MAX_PATH_LENGTH or "\\" in path or "\0" in path:
         return "is not a relative POSIX path"
@@ -92,7 +113,7 @@ def path_problem(path: str) -> str | None:
         return "leaves the package's folder"
     if any(part.startswith(".") or part in SKIPPED_FOLDERS for part in pure.parts):
         return "is in a hidden or skipped folder"
-    if pure.suffix != ".py":
+    if pure.suffix != ".py" and not data:
         return "is not a Python file"
     return None
 

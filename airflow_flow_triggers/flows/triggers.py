@@ -6,6 +6,7 @@ declarations, how their names resolve from a deployment, and loop detection amon
 from __future__ import annotations
 
 import datetime
+import re
 from dataclasses import dataclass
 
 from ..errors import FlowDefinitionError, NamingError, caller_location, located
@@ -104,27 +105,60 @@ def validate_branch(branch: str) -> str:
                       "prod.<branch>.")
 
 
+NAMESPACED_EVENTS_PREFIX = "mfns"  # Metaflow 2.19's prefix of branch-scoped event names
+EVENT_NAME = re.compile(r"[A-Za-z0-9_.\-]+")
+
+
+@dataclass(frozen=True)
+class NamespacedEvent:
+    """`namespaced_event_name('x')`: the event `x` of one project branch, resolved for a deployment."""
+    logical_name: str
+
+    def name_in(self, project: str | None, branch: str | None) -> str:
+        """Metaflow's `mfns.<project>.<branch>.<x>`, or `mfns.<x>` outside a project."""
+        if project and branch:
+            return f"{NAMESPACED_EVENTS_PREFIX}.{project}.{branch}.{self.logical_name}"
+        return f"{NAMESPACED_EVENTS_PREFIX}.{self.logical_name}"
+
+
 @dataclass(frozen=True)
 class EventTrigger:
-    events: tuple           # (name, {flow parameter: extra field}) pairs
+    events: tuple           # (name or NamespacedEvent, {flow parameter: payload field}) pairs
 
     def assets(self, deployment: Deployment) -> list[tuple[str, dict]]:
-        """(full event name, parameter mapping) per event: bare names live in the project branch."""
-        return [(_qualify_event(name, deployment), mapping) for name, mapping in self.events]
+        """(event name, parameter mapping) per event: a plain name is global, as in Metaflow."""
+        return [(event_name(name, deployment), mapping) for name, mapping in self.events]
+
+
+def event_name(name, deployment: Deployment | None) -> str:
+    """The name an event has for `deployment`: a plain name as it is, a namespaced one in its branch."""
+    if isinstance(name, NamespacedEvent):
+        return name.name_in(deployment.project if deployment else None, deployment.branch if deployment else None)
+    return name
+
+
+def check_event_name(name) -> None:
+    """Event names are asset names (and URIs): letters, digits, '_', '-' and '.'."""
+    if isinstance(name, NamespacedEvent):
+        name = name.logical_name
+    if not isinstance(name, str) or not name:
+        raise FlowDefinitionError(f"Event names are strings, not {name!r}.")
+    if not EVENT_NAME.fullmatch(name):
+        raise NamingError(f"The event name '{name}' has characters other than letters, digits, '_', '-' and '.': "
+                          "rename the event.")
 
 
 def trigger(event=None, events=None, parameters=None):
-    """Start this flow when an external event arrives (an Airflow asset event, e.g. from the REST API).
+    """Start this flow when an external event arrives (an Airflow asset event; see `publish_event`).
 
-    `event='data_updated'` or `events=[...]` (all of them); each may be a dict
-    {'name': ..., 'parameters': {...}}. `parameters` maps flow parameters to fields of the event's
-    `extra`: {'alpha': 'alpha_from_event'}, or ['alpha'] for the same name.
+    `event='data_updated'` (the global event of that name, as in Metaflow) or
+    `event=namespaced_event_name('data_updated')` (this project branch's), or `events=[...]` (all of
+    them); each may be a dict {'name': ..., 'parameters': {...}}. `parameters` maps flow parameters to
+    fields of the event's payload: {'alpha': 'alpha_from_event'}, or ['alpha'] for the same name.
     """
     where = caller_location()
     with located(where):
         spec = EventTrigger(tuple(_event_entry(item, parameters) for item in _event_list(event, events)))
-        for name, _ in spec.events:
-            _qualify_event(name, None)
 
     def decorate(flow_cls):
         require_flow_class(flow_cls, "@trigger")
@@ -133,7 +167,7 @@ def trigger(event=None, events=None, parameters=None):
             for name, mapping in spec.events:
                 unknown = set(mapping) - known
                 if unknown:
-                    raise FlowDefinitionError(f"@trigger maps event '{name}' to parameter "
+                    raise FlowDefinitionError(f"@trigger maps event '{event_name(name, None)}' to parameter "
                                               f"'{sorted(unknown)[0]}', which flow {flow_cls.__name__} does not "
                                               f"have (it has: {', '.join(sorted(known)) or 'none'}).")
         flow_cls._trigger_events = spec
@@ -151,15 +185,14 @@ def _event_list(event, events) -> tuple:
     return items
 
 
-def _event_entry(item, parameters) -> tuple[str, dict]:
+def _event_entry(item, parameters) -> tuple:
     if isinstance(item, dict):
         if set(item) - {"name", "parameters"} or "name" not in item:
             raise FlowDefinitionError(f"@trigger event {item!r} takes the keys 'name' and 'parameters'.")
         name, mapping = item["name"], item.get("parameters", parameters)
     else:
         name, mapping = item, parameters
-    if not isinstance(name, str) or not name:
-        raise FlowDefinitionError(f"@trigger event names are strings, not {name!r}.")
+    check_event_name(name)
     if mapping is None:
         mapping = {}
     elif isinstance(mapping, (list, tuple)):
@@ -170,31 +203,17 @@ def _event_entry(item, parameters) -> tuple[str, dict]:
     return name, dict(mapping)
 
 
-def _qualify_event(name: str, within: Deployment | None) -> str:
-    parts = name.split(".")
-    if len(parts) == 2:
-        raise NamingError(f"The event name '{name}' has exactly one dot: use a bare event name or a fully "
-                          "qualified one ('project.branch.event').")
-    if len(parts) > 2:
-        validate_name("project", parts[0])
-        validate_branch(".".join(parts[1:-1]))
-        return name
-    if within is None or within.project is None:
-        return name
-    return f"{within.project}.{within.branch}.{name}"
-
-
-def event_parameters(flow_cls, events: list[dict]) -> dict:
+def event_parameters(flow_cls, deployment: Deployment, events: list[dict]) -> dict:
     """Flow parameter values that external events carry, by @trigger's mapping."""
     spec = getattr(flow_cls, "_trigger_events", None)
     if spec is None:
         return {}
     values = {}
     for event in events:
-        for name, mapping in spec.events:
-            if event["name"] == name or event["name"].endswith("." + name):
-                extra = event.get("extra") or {}
-                values.update({param: extra[field] for param, field in mapping.items() if field in extra})
+        for name, mapping in spec.assets(deployment):
+            if event.get("type") == "event" and event["name"] == name:
+                payload = event.get("extra") or {}
+                values.update({param: payload[field] for param, field in mapping.items() if field in payload})
     return values
 
 

@@ -11,6 +11,8 @@ import hashlib
 from ..naming import Deployment
 
 FINISH_SCHEME = "x-flow-finished"  # Airflow keeps x- URIs verbatim
+EVENT_SCHEME = "x-flow-event"
+EVENTS_GROUP = "flow-events"  # one group for every event: an event is global, whoever listens to it
 GATE_SUFFIX = "wait_for_all"  # the gate DAG and its asset: `<consumer DAG id>.wait_for_all`
 MAX_PARTITION_KEY = 250  # Airflow's ID_LEN, the partition_key column
 
@@ -27,10 +29,14 @@ def is_finish_asset(asset) -> bool:
     return asset.uri.startswith(f"{FINISH_SCHEME}://")
 
 
-def event_asset(full_event_name: str, project: str | None):
-    """The asset an external event named `full_event_name` updates (see @trigger)."""
+def event_asset(name: str):
+    """The asset an external event named `name` updates (see @trigger), grouped as its events are."""
     from airflow.sdk import Asset
-    return Asset(name=full_event_name, uri=f"x-flow-event://{full_event_name}", group=project or "asset")
+    return Asset(name=name, uri=event_uri(name), group=EVENTS_GROUP)
+
+
+def event_uri(name: str) -> str:
+    return f"{EVENT_SCHEME}://{name}"
 
 
 def gate_asset(deployment: Deployment):
@@ -49,15 +55,18 @@ def partition_key(pathspec: str) -> str:
     return "sha256:" + hashlib.sha256(pathspec.encode()).hexdigest()
 
 
-def finish_event_extra(deployment: Deployment, run_id: str, run_location: str, depth: int) -> dict:
+def finish_event_extra(deployment: Deployment, run_id: str, end_task_id: str, run_location: str,
+                       depth: int) -> dict:
     """What a finish event tells its consumers: which run of which deployment, and its artifacts."""
+    pathspec = f"{deployment.project_flow_name}/{run_id}"
     return {
         "flow": deployment.flow_name,
         "project": deployment.project,
         "branch": deployment.branch,
         "project_flow_name": deployment.project_flow_name,
         "run_id": run_id,
-        "pathspec": f"{deployment.project_flow_name}/{run_id}",
+        "pathspec": pathspec,
+        "end_task": f"{pathspec}/end/{end_task_id}",
         "artifacts": run_location,
         "deployer": deployment.deployer,
         "depth": depth,

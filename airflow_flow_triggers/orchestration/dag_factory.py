@@ -118,7 +118,7 @@ def _schedule(flow_cls, graph: FlowGraph, deployment: Deployment, owner: str):
                                   "them.", graph.file, graph.line)
     if events is not None:
         from airflow.sdk import AssetAll
-        assets = [event_asset(name, deployment.project) for name, _ in events.assets(deployment)]
+        assets = [event_asset(name) for name, _ in events.assets(deployment)]
         return assets[0] if len(assets) == 1 else AssetAll(*assets)
     if spec is None:
         return _timetable(flow_cls._schedule)
@@ -251,9 +251,12 @@ def _params(flow_cls) -> dict:
     for name, parameter in flow_parameters(flow_cls).items():
         json_type = _JSON_TYPES.get(parameter.type)
         kwargs = {"description": parameter.help} if parameter.help else {}
+        if parameter.separator is not None:     # a list, or the string Metaflow splits into one
+            json_type = ["string", "array"]
         if parameter.type is not JSONType:
+            types = json_type if isinstance(json_type, list) else [json_type]
             kwargs["type"] = json_type if parameter.default is not None or parameter.required \
-                else ["null", json_type]
+                else ["null", *types]
         if parameter.default is None and parameter.required:
             params[name] = Param(**kwargs)
         else:

@@ -91,7 +91,7 @@ def task_input(flow_cls: type, deployment: Deployment, step: str, inputs, contex
     _stop_runaway_chain(deployment, events)
     names = flow_parameters(flow_cls)  # conf may carry more keys than the flow's parameters
     params = {name: value for name, value in dict(context["params"]).items() if name in names}
-    params.update(event_parameters(flow_cls, events))
+    params.update(event_parameters(flow_cls, deployment, events))
     return TaskInput(refs, split_index, params, events)
 
 
@@ -107,7 +107,7 @@ def task_output(deployment: Deployment, step_type: str, ref: TaskRef, context, f
         run_path = store.run_path(deployment.project_flow_name, run_id)
         depth = (read_json(run_path / RUN_RECORD) or {}).get("trigger_depth", 0)
         outlet = context["outlet_events"][finish]
-        outlet.extra = finish_event_extra(deployment, run_id, str(run_path), depth)
+        outlet.extra = finish_event_extra(deployment, run_id, ref.task_id, str(run_path), depth)
         outlet.add_partitions(partition_key(outlet.extra["pathspec"]))
     return ref.to_dict()
 

@@ -46,6 +46,7 @@ class DeployRequest(Change):
     branch: str | None = None
     flow_file: str
     files: dict[str, str]               # path in the package -> base64 content
+    data_files: list[str] = []          # the files of `files` that are the flow's IncludeFile defaults
     triggered_by: list[str] = []
     source: str = ""
     generate_new_token: bool = False
@@ -75,7 +76,7 @@ def create_deployment(request: DeployRequest, user: GetUserDep, session: Session
     with _refusals():
         deployment = _deployment(request, user)
         _require(user, "PUT", deployment.project_flow_name, "deploy")
-        package = packages.checked(request.flow_file, _decoded(request.files))
+        package = packages.checked(request.flow_file, _decoded(request.files), request.data_files)
         upstreams = {_upstream_name(name) for name in request.triggered_by}
         store = DeploymentStore(session=session)
         created = store.create(deployment, package, upstreams, request.source, request.authorize,

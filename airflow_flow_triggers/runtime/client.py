@@ -7,6 +7,7 @@ flow without @project. A fully qualified name ('project.branch.Flow') works anyw
 from __future__ import annotations
 
 import datetime
+from collections import namedtuple
 
 from ..errors import RunNotFoundError
 from ..naming import qualify
@@ -207,41 +208,45 @@ NOT_TRIGGERED = ("This run was not triggered by another flow: current.trigger is
                  "@trigger_on_finish, or locally with `python flow.py --trigger FlowName/RUN_ID run`.")
 
 
-class TriggerEvent:
-    """One event that started the run (Metaflow's MetaflowEvent)."""
+MetaflowEvent = namedtuple("MetaflowEvent", ["name", "id", "timestamp", "type"])
+MetaflowEvent.__doc__ = """One event that started the run, as Metaflow has it: a flow's finish is named
+`metaflow.<project_flow_name>.end` with the end task's pathspec as id (type 'run'); an external
+event keeps its own name (type 'event'). `timestamp` is a datetime."""
 
-    def __init__(self, data: dict):
-        self._data = data
-        self.name, self.id, self.type = data["name"], data.get("id"), data.get("type", "run")
-        self.extra = data.get("extra") or {}
-        self.timestamp = datetime.datetime.fromisoformat(data["timestamp"]) if data.get("timestamp") else None
-        self.pathspec = data.get("pathspec")
 
-    def __repr__(self):
-        return f"TriggerEvent(name={self.name!r}, id={self.id!r}, timestamp={self.timestamp}, type={self.type!r})"
+def metaflow_event(data: dict) -> MetaflowEvent:
+    """The MetaflowEvent a stored trigger event (runtime/events.py) stands for."""
+    stamp = datetime.datetime.fromisoformat(data["timestamp"]) if data.get("timestamp") else None
+    if data.get("type", "run") == "run":
+        return MetaflowEvent(f"metaflow.{data['name']}.end", data.get("end_task") or data.get("pathspec"),
+                             stamp, "run")
+    return MetaflowEvent(data["name"], data.get("id"), stamp, "event")
 
 
 class Trigger:
     """`current.trigger`: the events (and so the runs) that started this run; falsy when none did."""
 
     def __init__(self, events: list[dict], store=None):
-        self._events = [TriggerEvent(e) for e in events]
+        # newest first, as Metaflow orders them: .event and .run are the latest
+        self._data = sorted(events, key=lambda e: e.get("timestamp") or "", reverse=True)
+        self._events = [metaflow_event(e) for e in self._data]
         self._store = store
 
     def __bool__(self):
         return bool(self._events)
 
     @property
-    def events(self) -> list[TriggerEvent]:
+    def events(self) -> list[MetaflowEvent]:
         return list(self._require())
 
     @property
-    def event(self) -> TriggerEvent:
+    def event(self) -> MetaflowEvent:
         return self._require()[0]
 
     @property
     def runs(self):
-        return [Run(e.pathspec, store=self._store) for e in self._require() if e.pathspec]
+        self._require()
+        return self._runs()
 
     @property
     def run(self):
@@ -251,16 +256,31 @@ class Trigger:
                                    "events): read current.trigger.event instead.")
         return runs[0]
 
-    def __getitem__(self, flow_name: str):
-        """The triggering run of `flow_name` (bare, or fully qualified)."""
-        for run in self.runs:
+    def __getitem__(self, key: str):
+        """The external event named `key`, else the triggering run of flow `key` (bare, or fully qualified)."""
+        for event in self._events:
+            if event.type == "event" and event.name == key:
+                return event
+        for run in self._runs():
             full = run.flow.name
-            if flow_name in (full, full.rsplit(".", 1)[-1]):
+            if key in (full, full.rsplit(".", 1)[-1]):
                 return run
-        raise KeyError(f"No run of '{flow_name}' triggered this run; it was triggered by "
+        raise KeyError(f"No run of '{key}' and no event named '{key}' triggered this run; it was triggered by "
                        f"{', '.join(e.name for e in self._events)}.")
 
-    def _require(self) -> list[TriggerEvent]:
+    def __contains__(self, key: str) -> bool:
+        try:
+            return bool(self[key])
+        except KeyError:
+            return False
+
+    def __iter__(self):
+        return iter(self._events)
+
+    def _runs(self) -> list[Run]:
+        return [Run(e["pathspec"], store=self._store) for e in self._data if e.get("type", "run") == "run"]
+
+    def _require(self) -> list[MetaflowEvent]:
         if not self._events:
             raise RunNotFoundError(NOT_TRIGGERED)
         return self._events

@@ -1,13 +1,17 @@
 """Trigger events as plain dicts, the same whether they came from an Airflow asset event or from
-`--trigger FLOW/RUN_ID` on a local run: {"name", "id", "timestamp", "type", "pathspec", "depth"}.
+`--trigger FLOW/RUN_ID` on a local run: {"name", "id", "timestamp", "type", "pathspec", "end_task",
+"depth"}; for a finish, "name" is the deployment's DAG id and "id" the run id (what users see is
+client.metaflow_event's MetaflowEvent).
 
 They are stored in the run's record, so every step of the run reads the same `current.trigger`.
 """
 from __future__ import annotations
 
 from ..errors import RunNotFoundError
+from ..flows.triggers import NamespacedEvent, check_event_name
 from ..naming import Deployment, qualify
 from .client import Run
+from .current import current
 
 
 def depth_of(events: list[dict]) -> int:
@@ -18,6 +22,7 @@ def depth_of(events: list[dict]) -> int:
 def event_from_run(run) -> dict:
     """The trigger event a finished run stands for (local --trigger)."""
     return {"name": run.flow.name, "id": run.id, "type": "run", "pathspec": run.pathspec,
+            "end_task": run.end_task.pathspec if run.end_task else None,
             "timestamp": run.finished_at.isoformat() if run.finished_at else None,
             "depth": run.trigger_depth}
 
@@ -48,10 +53,10 @@ def event_from_extra(asset_name: str, timestamp, extra: dict, finish: bool,
     stamp = timestamp.isoformat() if timestamp else None
     if finish:
         return {"name": asset_name, "id": extra.get("run_id"), "type": "run", "pathspec": extra.get("pathspec"),
-                "timestamp": stamp, "depth": extra.get("depth", 0), "source_dag_id": source[0],
-                "source_run_id": source[1]}
-    return {"name": asset_name, "id": stamp, "type": "event", "pathspec": None, "timestamp": stamp,
-            "extra": extra}
+                "end_task": extra.get("end_task"), "timestamp": stamp, "depth": extra.get("depth", 0),
+                "source_dag_id": source[0], "source_run_id": source[1]}
+    return {"name": asset_name, "id": extra.get("id") or stamp, "type": "event", "pathspec": None,
+            "timestamp": stamp, "extra": extra}
 
 
 def forged_finish(event: dict, store=None) -> str | None:
@@ -78,3 +83,19 @@ def forged_finish(event: dict, store=None) -> str | None:
     if not run.successful:
         return f"run '{pathspec}' did not succeed"
     return None
+
+
+class _BranchEvent(NamespacedEvent):
+    def __call__(self) -> str:
+        """The name for the branch of the running step (Metaflow resolves it from `current` too)."""
+        return self.name_in(current.project_name, current.branch_name)
+
+
+def namespaced_event_name(event_name: str) -> NamespacedEvent:
+    """Metaflow 2.19's branch-scoped event name: `mfns.<project>.<branch>.<event_name>` for each deployment.
+
+    Give it to @trigger(event=...) (resolved per deployment) or to AirflowEvent (resolved for the running
+    step's branch; `mfns.<event_name>` outside a project).
+    """
+    check_event_name(event_name)
+    return _BranchEvent(event_name)

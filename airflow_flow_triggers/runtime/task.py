@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import functools
+import itertools
 import os
 import traceback
 from dataclasses import asdict, dataclass
@@ -52,6 +53,14 @@ class TaskRef:
     @classmethod
     def from_dict(cls, data: dict) -> TaskRef:
         return cls(**data)
+
+
+def foreach_item(items, index: int):
+    """The item of a foreach branch, as Metaflow finds it: by index, or by iterating (a set, a generator)."""
+    try:
+        return items[index]
+    except TypeError:
+        return next(itertools.islice(items, index, index + 1))
 
 
 def now() -> str:
@@ -267,8 +276,7 @@ class TaskState:
 
     def foreach_input(self):
         frame = self._foreach_frame("self.input")
-        items = load_artifact(self.run_path / frame["location"], frame["var"])
-        return items[frame["index"]]
+        return foreach_item(load_artifact(self.run_path / frame["location"], frame["var"]), frame["index"])
 
     def foreach_index(self) -> int:
         return self._foreach_frame("self.index")["index"]
@@ -319,14 +327,16 @@ class TaskState:
         if foreach is None:
             return None
         items = getattr(flow, foreach)
-        if not hasattr(items, "__len__") or not hasattr(items, "__getitem__") or isinstance(items, (str, dict)):
+        try:
+            count = sum(1 for _ in items)
+        except TypeError:
             raise FlowDefinitionError(f"Step '{self.step}' fans out over self.{foreach}, which is a "
-                                      f"{type(items).__name__}: it must be a list or tuple.", node.file,
-                                      node.next_line)
-        if len(items) == 0:
+                                      f"{type(items).__name__}, not iterable: make it a list or tuple.", node.file,
+                                      node.next_line) from None
+        if count == 0:
             raise FlowDefinitionError(f"Step '{self.step}' fans out over self.{foreach}, which is empty: a "
                                       "foreach needs at least one item.", node.file, node.next_line)
-        return len(items)
+        return count
 
     def _persist(self, flow) -> None:
         values = dict(self.parameters_to_save or {})
@@ -406,7 +416,7 @@ class InputView:
         if not stack:
             return None
         frame = stack[-1]
-        return load_artifact(self._run_path / frame["location"], frame["var"])[frame["index"]]
+        return foreach_item(load_artifact(self._run_path / frame["location"], frame["var"]), frame["index"])
 
     def __getattr__(self, name):
         if name.startswith("_"):

@@ -42,7 +42,10 @@ def plain(args: list[str]) -> bool:
 
 
 def conf_value(text: str):
-    """A command-line value as a user writes it in conf: JSON (7, 2, {"depth": 5}), True/False as booleans."""
+    """A command-line value as a user writes it in conf: JSON (7, 2, {"depth": 5}), True/False as booleans, a
+    file of an IncludeFile as its content (what `airflow trigger --table file.csv` sends)."""
+    if text.endswith(".csv") and (ORACLE / text).is_file():
+        return (ORACLE / text).read_text()
     if text in ("True", "False"):
         return text == "True"
     try:
@@ -79,6 +82,9 @@ def results(tmp_path_factory):
             harness.start()
             for flow in {flow for flow, _ in RUNS}:
                 harness.drop(flow, dag_source(flow))
+                for data in ORACLE.glob(f"{flow[:-3]}.*"):          # IncludeFile defaults, beside the flow
+                    if data.suffix != ".py":
+                        harness.drop(data.name, data.read_text())
             for flow in {flow for flow, _ in RUNS}:
                 harness.wait_for_dag(flow_class(flow), timeout=300)
             run_ids = [harness.api("POST", f"dags/{flow_class(flow)}/dagRuns", {

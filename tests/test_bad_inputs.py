@@ -12,8 +12,8 @@ import pytest
 from conftest import run_flow
 
 FLOW = '''
-from airflow_flow_triggers import (FlowSpec, Parameter, current, project, retry, schedule, step, timeout, trigger,
-                                   trigger_on_finish)
+from airflow_flow_triggers import (FlowSpec, IncludeFile, Parameter, current, project, retry, schedule, step, timeout,
+                                   trigger, trigger_on_finish)
 
 {decorators}
 class BadFlow(FlowSpec):
@@ -176,6 +176,19 @@ CASES = [
     ("schedule_required_parameter",
      flow(decorators="@schedule(daily=True)", parameters="    must = Parameter('must', required=True)"),
      ["airflow", "create"], {}, "has @schedule and the required parameter 'must' without a default"),
+    ("separator_not_string", flow(parameters="    n = Parameter('n', default=3, separator=',')"), ["run"], {},
+     "Parameter 'n' has a separator, which only a string parameter takes (as in Metaflow)"),
+    ("include_file_missing", flow(parameters="    table = IncludeFile('table')"), ["run", "--table", "nope.csv"], {},
+     "IncludeFile 'table' names the file 'nope.csv', which does not exist"),
+    ("include_default_missing", flow(parameters="    table = IncludeFile('table', default='gone.csv')"), ["run"], {},
+     "IncludeFile 'table' names the file 'gone.csv', which does not exist"),
+    ("include_default_not_deployable", flow(parameters="    table = IncludeFile('table', default='/etc/hostname')"),
+     ["airflow", "create", "--dags-folder", "{dags}"], {},
+     "The IncludeFile default '/etc/hostname' is not a file in"),
+    ("include_encoding", flow(parameters="    table = IncludeFile('table', encoding='klingon')"), ["run"], {},
+     "IncludeFile 'table' has encoding='klingon', which Python does not know"),
+    ("include_not_text", flow(parameters="    table = IncludeFile('table')"), ["run", "--table", "{binary}"], {},
+     "IncludeFile 'table' is not utf-8 text: give is_text=False for a binary file"),
     ("unknown_option", flow(), ["run", "--nope", "1"], {},
      "unrecognized arguments: --nope 1: see `python flow.py --help`."),
     ("max_workers_zero", flow(), ["run", "--max-workers", "0"], {}, "expected a positive whole number, got '0'"),
@@ -243,10 +256,12 @@ def test_bad_input_is_one_error_line(baseline, tmp_path, case, source, args, env
     shutil.copytree(base, tmp_path, dirs_exist_ok=True)
     home, dags = tmp_path / "airflow_home", tmp_path / "dags"
     (tmp_path / "a_file").write_text("not a folder")
+    (tmp_path / "binary").write_bytes(bytes(range(128, 256)))
     flow_file = tmp_path / "flow.py"
     flow_file.write_text(source)
     before = tree(dags), tree(home)
-    args = [a.format(failed_run=failed_run, a_file=tmp_path / "a_file", dags=dags) for a in args]
+    args = [a.format(failed_run=failed_run, a_file=tmp_path / "a_file", dags=dags, binary=tmp_path / "binary")
+            for a in args]
     environment = {"AIRFLOW__CORE__DAGS_FOLDER": str(dags), "AIRFLOW__FLOW_TRIGGERS__API_URL": "http://127.0.0.1:9"}
     environment.update(env)
     result = run_flow(flow_file, *args, airflow_home=home, **environment)

@@ -20,14 +20,15 @@ from .flows.unsupported import (
     secrets,
 )
 from .orchestration.dag_factory import build_dag
-from .runtime.client import Flow, MetaflowEvent, Run, Step, Task
+from .runtime.client import Flow, Metaflow, MetaflowEvent, Run, Step, Task
 from .runtime.current import current
 from .runtime.events import namespaced_event_name
+from .runtime.namespaces import default_namespace, get_namespace, namespace
 
-__all__ = ["AirflowEvent", "Flow", "FlowSpec", "FlowTriggersError", "IncludeFile", "JSONType", "MetaflowEvent",
-           "Parameter", "Run", "Step", "Task", "build_dag", "catch", "current", "environment", "kubernetes",
-           "namespaced_event_name", "project", "resources", "retry", "schedule", "step", "timeout", "trigger",
-           "trigger_on_finish",
+__all__ = ["AirflowEvent", "Flow", "FlowSpec", "FlowTriggersError", "IncludeFile", "JSONType", "Metaflow",
+           "MetaflowEvent", "Parameter", "Run", "Step", "Task", "build_dag", "catch", "current", "default_namespace",
+           "environment", "get_namespace", "kubernetes", "namespace", "namespaced_event_name", "project", "resources",
+           "retry", "schedule", "step", "timeout", "trigger", "trigger_on_finish",
            # Metaflow's, not supported: using one is an error saying what to use instead
            "batch", "card", "conda", "conda_base", "exit_hook", "parallel", "pypi", "pypi_base", "pytorch_parallel",
            "secrets"]

@@ -1,7 +1,9 @@
 """Project naming rules (DESIGN §3): the one place that names users, branches and deployments."""
 from __future__ import annotations
 
+import datetime
 import os
+import platform
 import re
 from dataclasses import dataclass
 
@@ -11,6 +13,7 @@ _VALID_NAME = re.compile(r"[a-z0-9_]{1,128}")
 _INVALID_CHARS = re.compile(r"[^a-z0-9_]")
 MAX_NAME_LENGTH = 128
 MAX_DAG_ID_LENGTH = 250  # Airflow's ID_LEN
+MAX_TAG_LENGTH = 512
 USER_ENV_VARS = ("METAFLOW_USER", "SUDO_USER", "USERNAME", "USER")
 BRANCH_KINDS = ("user", "test", "prod")
 PROJECT_TAG, BRANCH_TAG = "project", "project_branch"  # a deployment's DAG tags: project:<p>, project_branch:<b>
@@ -133,6 +136,29 @@ def namespace_of(deployment: Deployment, deployed: bool) -> str:
     if deployment.project is None:
         return f"production:{deployment.flow_name}"
     return f"production:{deployment.project}.{deployment.branch}"
+
+
+def system_tags(deployment: Deployment, deployed: bool) -> list[str]:
+    """A run's system tags, as Metaflow's: `user:`, `runtime:` (dev locally, airflow when deployed),
+    `python_version:`, `date:`, `project:` and `project_branch:` with @project, and a deployed run's namespace
+    (`production:...`), by which the client finds it."""
+    tags = [f"user:{run_user(deployment)}", f"runtime:{'airflow' if deployed else 'dev'}",
+            f"python_version:{platform.python_version()}",
+            f"date:{datetime.datetime.now(datetime.timezone.utc).date().isoformat()}"]
+    if deployment.project is not None:
+        tags += branch_tags(deployment.project, deployment.branch)
+    if deployed:
+        tags.append(namespace_of(deployment, deployed))
+    return sorted(tags)
+
+
+def check_tags(tags: list[str]) -> list[str]:
+    """User tags as Metaflow takes them (`--tag`): non-empty text of at most 512 characters."""
+    for tag in tags:
+        if not isinstance(tag, str) or not tag.strip() or len(tag) > MAX_TAG_LENGTH:
+            raise NamingError(f"The tag {tag!r} is not a tag: give non-empty text of at most {MAX_TAG_LENGTH} "
+                              "characters, e.g. --tag experiment:42.")
+    return sorted(set(tags))
 
 
 def run_user(deployment: Deployment) -> str | None:

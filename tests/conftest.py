@@ -14,6 +14,14 @@ USER_VARS = ("METAFLOW_USER", "SUDO_USER", "USERNAME", "USER")
 os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="flow_triggers_tests_")
 
 
+@pytest.fixture(autouse=True)
+def every_namespace(monkeypatch):
+    """Tests read runs of many users and deployments: the client sees every run (Metaflow's namespace(None)),
+    but in the tests of namespaces, which choose their own."""
+    from airflow_flow_triggers.runtime import namespaces
+    monkeypatch.setattr(namespaces, "_chosen", None)
+
+
 @pytest.fixture
 def airflow_home(tmp_path, monkeypatch):
     """A private AIRFLOW_HOME (and so a private artifact store) for the test."""

@@ -189,6 +189,7 @@ CASES = [
      "IncludeFile 'table' has encoding='klingon', which Python does not know"),
     ("include_not_text", flow(parameters="    table = IncludeFile('table')"), ["run", "--table", "{binary}"], {},
      "IncludeFile 'table' is not utf-8 text: give is_text=False for a binary file"),
+    ("tag_empty", flow(), ["run", "--tag", " "], {}, "The tag ' ' is not a tag: give non-empty text"),
     ("unknown_option", flow(), ["run", "--nope", "1"], {},
      "unrecognized arguments: --nope 1: see `python flow.py --help`."),
     ("max_workers_zero", flow(), ["run", "--max-workers", "0"], {}, "expected a positive whole number, got '0'"),

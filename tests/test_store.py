@@ -89,4 +89,5 @@ def test_unknown_run_is_a_clear_error(airflow_home):
         Run("NoSuchFlow/123")
     with pytest.raises(RunNotFoundError, match=r"'NoSuchFlow' is not a run pathspec"):
         Run("NoSuchFlow")
-    assert Flow("NoSuchFlow").latest_run is None
+    with pytest.raises(RunNotFoundError, match=r"Flow\('NoSuchFlow'\) does not exist in the artifact store"):
+        Flow("NoSuchFlow")

@@ -289,7 +289,8 @@ def test_local_trigger_resolves_in_the_project_branch(tmp_path, airflow_home):
     from airflow_flow_triggers import Run
     triggered = Run(re.search(r"Done! Run (\S+) finished", second.stdout).group(1))
     for name in ("FirstProjectFlow", "variant_demo.test.new_model.FirstProjectFlow"):
-        assert triggered.trigger[name].pathspec == f"variant_demo.test.new_model.FirstProjectFlow/{run_id}"
+        assert triggered.trigger[name].qualified_pathspec == f"variant_demo.test.new_model.FirstProjectFlow/{run_id}"
+        assert triggered.trigger[name].pathspec == f"FirstProjectFlow/{run_id}"
     with pytest.raises(KeyError, match="No run of 'OtherFlow' and no event named 'OtherFlow' triggered this run"):
         triggered.trigger["OtherFlow"]
     elsewhere = run_flow(tmp_path / "secondproject.py", "--trigger", f"FirstProjectFlow/{run_id}", "run",

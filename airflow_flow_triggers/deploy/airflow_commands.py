@@ -24,7 +24,7 @@ from ..flows.parameters import (
     read_included_files,
     resolve_parameter_values,
 )
-from ..naming import Deployment, current_user
+from ..naming import Deployment, check_tags, current_user
 from ..orchestration.dag_factory import validate_deployment
 
 
@@ -66,7 +66,7 @@ def create(flow_cls, deployment: Deployment, args) -> int:
 
 
 def trigger(flow_cls, deployment: Deployment, args) -> int:
-    from ..orchestration.tasks import CONF_TRIGGER
+    from ..orchestration.tasks import CONF_TAGS, CONF_TRIGGER
     from ..runtime.events import events_for_runs
     given = read_included_files(flow_cls, given_parameters(args), for_conf=True)
     values = resolve_parameter_values(flow_cls, given)  # a bad value fails here, not in Airflow
@@ -77,6 +77,8 @@ def trigger(flow_cls, deployment: Deployment, args) -> int:
         deployment = _as_airflow_names_you(api, flow_cls, args)
     if args.airflow_trigger:
         conf[CONF_TRIGGER] = events_for_runs(args.airflow_trigger, deployment)
+    if args.tag:
+        conf[CONF_TAGS] = check_tags(args.tag)
     run_id = api.trigger(deployment.project_flow_name, conf)
     print(f"Started {deployment.project_flow_name} run {run_id}")
     print(f"  {api.ui_address(deployment.project_flow_name, run_id)}")

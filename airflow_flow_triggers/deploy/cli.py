@@ -9,6 +9,7 @@ from ..errors import CommandLineError, FlowTriggersError
 from ..flows.decorators import deployment_of
 from ..flows.graph import flow_graph
 from ..flows.parameters import flow_parameters, read_included_files
+from ..naming import check_tags
 from . import airflow_commands
 from .airflow_commands import given_parameters
 
@@ -59,6 +60,7 @@ def _parser(flow_cls: type) -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run the flow locally, in this process")
     _parameter_options(run, flow_cls)
+    _tag_option(run)
     from ..runtime.runner import default_workers
     run.add_argument("--max-workers", type=_positive_int, default=None,
                      help="how many tasks run at once, each in a worker process, in splits and foreaches "
@@ -85,6 +87,7 @@ def _parser(flow_cls: type) -> argparse.ArgumentParser:
     delete.add_argument("--branch-all", action="store_true", help="remove every flow of this project branch")
     trigger = actions.add_parser("trigger", help="start the deployed DAG through Airflow's REST API")
     _parameter_options(trigger, flow_cls)
+    _tag_option(trigger)
     trigger.add_argument("--trigger", dest="airflow_trigger", action="append", default=[], metavar="FLOW/RUN_ID",
                          help="run as if the successful run FLOW/RUN_ID had triggered it (repeatable)")
     create.set_defaults(handler=airflow_commands.create)
@@ -100,6 +103,11 @@ def _parameter_options(parser: argparse.ArgumentParser, flow_cls: type) -> None:
         default = "" if shown is None or not param.show_default else f" (default: {shown!r})"
         parser.add_argument(f"--{param.name}", dest=f"param:{param.name}", metavar=param.type_name.upper(),
                             help=(param.help or f"parameter {param.name}") + default)
+
+
+def _tag_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tag", action="append", default=[], metavar="TAG",
+                        help="tag the run (repeatable); the client finds runs by tag: Flow('F').runs('TAG')")
 
 
 def _positive_int(text: str) -> int:
@@ -118,7 +126,7 @@ def _run(flow_cls, deployment, args) -> int:
     events = events_for_runs(args.trigger, deployment)
     given = read_included_files(flow_cls, given_parameters(args))
     LocalRun(flow_cls, deployment, given, max_workers=args.max_workers,
-             trigger_events=events).run()
+             trigger_events=events, tags=check_tags(args.tag)).run()
     return 0
 
 

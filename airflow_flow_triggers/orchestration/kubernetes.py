@@ -164,7 +164,8 @@ class _PodStep:
                 "flow_file": flow_file, "module": self.flow_cls.__module__, "flow": self.flow_cls.__name__,
                 "deployment": dataclasses.asdict(self.deployment), "run_id": context["run_id"], "step": self.step,
                 "inputs": [ref.to_dict() for ref in given.refs], "split_index": given.split_index,
-                "parameters": given.parameters, "events": given.events, "retry_count": retry_count(context)}
+                "parameters": given.parameters, "events": given.events, "retry_count": retry_count(context),
+                "tags": given.tags}
 
     def output(self, task: dict, context, store: ArtifactStore):
         from ..runtime.task import TaskRef

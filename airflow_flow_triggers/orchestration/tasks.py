@@ -16,6 +16,7 @@ from .assets import finish_event_extra, is_finish_asset, partition_key
 log = logging.getLogger(__name__)
 GATE_BATCHES = "flow_triggers_batches"  # a gate event's extra: {partition key: the upstream events it starts}
 CONF_TRIGGER = "flow_triggers_trigger"  # `airflow trigger --trigger`: the events, in the run's conf
+CONF_TAGS = "flow_triggers_tags"        # `airflow trigger --tag`: the run's own tags, in its conf
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class TaskInput:
     split_index: int | None
     parameters: dict | None
     events: list[dict] | None
+    tags: list[str] | None = None
 
 
 SWITCH_REF = "ref"  # a switch task's XCom key for its ref (its return value is the task id of the case taken)
@@ -42,7 +44,7 @@ def step_callable(flow_cls: type, deployment: Deployment, step: str, step_type: 
         given = task_input(flow_cls, deployment, step, inputs, context, store)
         ref = execute_task(flow_cls, deployment, context["run_id"], step, given.refs, given.split_index,
                            given.parameters, store, origin="airflow", trigger_events=given.events,
-                           retry_count=retry_count(context))
+                           retry_count=retry_count(context), tags=given.tags)
         return task_output(deployment, step_type, ref, context, finish, store)
 
     run_step.__name__ = step
@@ -92,7 +94,8 @@ def task_input(flow_cls: type, deployment: Deployment, step: str, inputs, contex
     names = flow_parameters(flow_cls)  # conf may carry more keys than the flow's parameters
     params = {name: value for name, value in dict(context["params"]).items() if name in names}
     params.update(event_parameters(flow_cls, deployment, events))
-    return TaskInput(refs, split_index, params, events)
+    conf = getattr(context.get("dag_run"), "conf", None) or {}
+    return TaskInput(refs, split_index, params, events, [str(tag) for tag in conf.get(CONF_TAGS) or []])
 
 
 def task_output(deployment: Deployment, step_type: str, ref: TaskRef, context, finish, store: ArtifactStore):

@@ -10,68 +10,157 @@ import datetime
 from collections import namedtuple
 
 from ..errors import RunNotFoundError
-from ..naming import qualify
-from .current import current
+from ..naming import split_flow_name
+from .namespaces import get_namespace
 from .store import RUN_RECORD, TASK_RECORD, ArtifactStore, load_artifact, read_json
 
 
-class Flow:
-    def __init__(self, name: str, store: ArtifactStore | None = None):
-        self.store = store or ArtifactStore()
-        self.name = qualify(name, current.deployment)
-        self.pathspec = self.name
+class Metaflow:
+    """The flows in the store (Metaflow's `Metaflow()`): those with a run in the current namespace."""
 
-    def runs(self) -> list[Run]:
-        """All runs, newest first."""
-        runs = [Run._at(self, run_id) for run_id in self.store.run_ids(self.name)]
-        return sorted(runs, key=lambda run: run.created_at, reverse=True)
+    def __init__(self, store: ArtifactStore | None = None):
+        self.store = store or ArtifactStore()
+
+    @property
+    def flows(self) -> list[Flow]:
+        return list(self)
+
+    def __iter__(self):
+        names = sorted({split_flow_name(folder)[2] for folder in self.store.flow_folders()})
+        for name in names:
+            flow = Flow._of(name, self.store)
+            flow._namespace = get_namespace()
+            if any(True for _ in flow):
+                yield flow
+
+    def __repr__(self):
+        return "Metaflow()"
+
+
+class Flow:
+    """A flow by its class name, as Metaflow names it (`Flow('ClientFlow')`): its runs on every project branch,
+    those of the current namespace. `Flow('project.branch.ClientFlow')` is one branch's."""
+
+    def __init__(self, name: str, store: ArtifactStore | None = None, _namespace_check: bool = True):
+        self._init(name, store, get_namespace() if _namespace_check else None)
+        if not self._folders:
+            raise RunNotFoundError(f"Flow('{name}') does not exist in the artifact store at {self.store.url}: check "
+                                   f"the flow's name (Metaflow().flows lists those with runs in namespace "
+                                   f"{self._namespace!r}).")
+        if self._namespace is not None and not any(True for _ in self):
+            raise NamespaceMismatch(f"Flow('{name}') has no run in namespace '{self._namespace}': switch with "
+                                    "namespace('user:<name>'), or namespace(None) to see every run.")
+
+    @classmethod
+    def _of(cls, name: str, store: ArtifactStore | None) -> Flow:
+        """The flow `name`, unchecked: its folders may hold no run."""
+        flow = object.__new__(cls)
+        flow._init(name, store, None)
+        return flow
+
+    def _init(self, name: str, store: ArtifactStore | None, namespace: str | None) -> None:
+        self.store = store or ArtifactStore()
+        project, _, self.id = split_flow_name(name)
+        self.name = self.pathspec = self.id
+        self._folders = [name] if project else self.store.flow_folders(self.id)
+        self._namespace = namespace
+
+    def runs(self, *tags: str) -> list[Run]:
+        """The runs of the current namespace that have all `tags`, newest first."""
+        return [run for run in self._all_runs() if run._in_namespace(self._namespace) and run.has_tags(tags)]
+
+    def _all_runs(self) -> list[Run]:
+        runs = [Run._at(self, folder, run_id) for folder in self._folders for run_id in self.store.run_ids(folder)]
+        return sorted((run for run in runs if run._record is not None), key=lambda run: run.created_at,
+                      reverse=True)
 
     def __iter__(self):
         return iter(self.runs())
 
     @property
     def latest_run(self) -> Run | None:
-        runs = self.runs()
-        return runs[0] if runs else None
+        return next(iter(self), None)
 
     @property
     def latest_successful_run(self) -> Run | None:
-        return next((run for run in self.runs() if run.successful), None)
+        return next((run for run in self if run.successful), None)
 
     def __getitem__(self, run_id: str) -> Run:
-        return Run(f"{self.name}/{run_id}", store=self.store)
+        return Run._find(self, run_id, self._namespace is not None)
 
     def __repr__(self):
-        return f"Flow('{self.name}')"
+        return f"Flow('{self.pathspec}')"
 
 
 class Run:
-    def __init__(self, pathspec: str, store: ArtifactStore | None = None):
+    """`Run('ClientFlow/<run id>')` (or `Run('project.branch.ClientFlow/<run id>')`): one run, in the current
+    namespace."""
+
+    def __new__(cls, pathspec: str, store: ArtifactStore | None = None, _namespace_check: bool = True):
         flow_name, _, run_id = pathspec.partition("/")
-        if not run_id or "/" in run_id:
+        if not flow_name or not run_id or "/" in run_id:
             raise RunNotFoundError(f"'{pathspec}' is not a run pathspec: write it as 'FlowName/run_id'.")
-        flow = Flow(flow_name, store)
-        self._init(flow, run_id)
-        if self._record is None:
-            raise RunNotFoundError(f"Run '{self.pathspec}' does not exist in the artifact store at "
-                                   f"{flow.store.url}: check the flow name and run id "
-                                   f"(`Flow('{flow.name}').runs()` lists them).")
+        return cls._find(Flow._of(flow_name, store), run_id, _namespace_check, pathspec)
 
     @classmethod
-    def _at(cls, flow: Flow, run_id: str) -> Run:
-        run = cls.__new__(cls)
-        run._init(flow, run_id)
+    def _find(cls, flow: Flow, run_id: str, namespace_check: bool = True, asked: str | None = None) -> Run:
+        asked = asked or f"{flow.name}/{run_id}"
+        found = [run for run in (cls._at(flow, folder, run_id) for folder in flow._folders) if run._record]
+        if not found:
+            raise RunNotFoundError(f"Run '{asked}' does not exist in the artifact store at {flow.store.url}: "
+                                   f"check the flow name and run id (`Flow('{flow.name}').runs()` lists them).")
+        namespace = get_namespace() if namespace_check else None
+        mine = [run for run in found if run._in_namespace(namespace)]
+        if not mine:
+            raise NamespaceMismatch(f"Run('{asked}') is not in namespace '{namespace}' (it is in "
+                                    f"{found[0].namespace!r}): switch with namespace('{found[0].namespace}'), or "
+                                    "namespace(None) to see every run.")
+        if len(mine) > 1:
+            raise RunNotFoundError(f"'{asked}' names {len(mine)} runs, one per project branch "
+                                   f"({', '.join(run.project_flow_name for run in mine)}): write the branch's "
+                                   f"qualified name, e.g. Run('{mine[0].project_flow_name}/{run_id}').")
+        return mine[0]
+
+    @classmethod
+    def _at(cls, flow: Flow, folder: str, run_id: str) -> Run:
+        run = object.__new__(cls)
+        run.flow, run.id, run.project_flow_name = flow, run_id, folder
+        run.pathspec = f"{flow.name}/{run_id}"
+        run.path = flow.store.run_path(folder, run_id)
+        run._record = read_json(run.path / RUN_RECORD)
         return run
 
-    def _init(self, flow: Flow, run_id: str):
-        self.flow, self.id = flow, run_id
-        self.pathspec = f"{flow.name}/{run_id}"
-        self.path = flow.store.run_path(flow.name, run_id)
-        self._record = read_json(self.path / RUN_RECORD)
+    @property
+    def qualified_pathspec(self) -> str:
+        """`<project>.<branch>.<Flow>/<run id>`: the one run, whatever the namespace."""
+        return f"{self.project_flow_name}/{self.id}"
 
     @property
     def created_at(self) -> datetime.datetime:
         return datetime.datetime.fromisoformat(self._record["created_at"])
+
+    @property
+    def system_tags(self) -> frozenset[str]:
+        return frozenset(self._record.get("system_tags", ()))
+
+    @property
+    def user_tags(self) -> frozenset[str]:
+        return frozenset(self._record.get("user_tags", ()))
+
+    @property
+    def tags(self) -> frozenset[str]:
+        return self.system_tags | self.user_tags
+
+    @property
+    def namespace(self) -> str | None:
+        """The namespace the run was made in (`user:<name>`, or a deployment's `production:<...>`)."""
+        return self._record.get("namespace")
+
+    def has_tags(self, tags) -> bool:
+        return set(tags) <= self.tags
+
+    def _in_namespace(self, namespace: str | None) -> bool:
+        return namespace is None or namespace in self.tags
 
     @property
     def parameters(self) -> dict:
@@ -109,15 +198,16 @@ class Run:
         return end.finished_at if end is not None else None
 
     @property
-    def data(self) -> DataArtifacts:
+    def data(self) -> DataArtifacts | None:
+        """The artifacts of the end step (None while the run has not finished, as in Metaflow)."""
         end = self.end_task
-        if end is None:
-            raise RunNotFoundError(f"Run '{self.pathspec}' has not finished: its data is read from the "
-                                   "'end' step, which has not run.")
-        return end.data
+        return end.data if end is not None else None
 
     def steps(self) -> list[Step]:
         return [Step(self, name) for name in self.flow.store.step_names(self.path)]
+
+    def __iter__(self):
+        return iter(self.steps())
 
     def __getitem__(self, step_name: str) -> Step:
         return Step(self, step_name)
@@ -126,9 +216,13 @@ class Run:
         return f"Run('{self.pathspec}')"
 
 
+class NamespaceMismatch(RunNotFoundError):
+    """The object exists, in another namespace (Metaflow's MetaflowNamespaceMismatch)."""
+
+
 class Step:
     def __init__(self, run: Run, name: str):
-        self.run, self.name = run, name
+        self.run, self.name, self.id = run, name, name
         self.pathspec = f"{run.pathspec}/{name}"
         self.path = run.path / name
 
@@ -262,8 +356,7 @@ class Trigger:
             if event.type == "event" and event.name == key:
                 return event
         for run in self._runs():
-            full = run.flow.name
-            if key in (full, full.rsplit(".", 1)[-1]):
+            if key in (run.project_flow_name, run.flow.name):
                 return run
         raise KeyError(f"No run of '{key}' and no event named '{key}' triggered this run; it was triggered by "
                        f"{', '.join(e.name for e in self._events)}.")
@@ -278,7 +371,8 @@ class Trigger:
         return iter(self._events)
 
     def _runs(self) -> list[Run]:
-        return [Run(e["pathspec"], store=self._store) for e in self._data if e.get("type", "run") == "run"]
+        return [Run(e["pathspec"], store=self._store, _namespace_check=False) for e in self._data
+                if e.get("type", "run") == "run"]
 
     def _require(self) -> list[MetaflowEvent]:
         if not self._events:

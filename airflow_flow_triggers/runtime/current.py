@@ -20,6 +20,7 @@ class TaskContext:
     retry_count: int = 0             # 0 on the first attempt
     deployed: bool = False           # on Airflow (a worker or a pod), not a local run
     flow_cls: type | None = None
+    tags: Callable[[], frozenset] = frozenset  # reads the run's user tags when asked
 
 
 _context: ContextVar[TaskContext | None] = ContextVar("flow_triggers_task", default=None)
@@ -51,7 +52,7 @@ class Current:
     origin_run_id = _from_context(lambda c: None)           # runs are never resumed here
     namespace = _from_context(lambda c: namespace_of(c.deployment, c.deployed))
     username = _from_context(lambda c: run_user(c.deployment))
-    tags = _from_context(lambda c: set())                   # Metaflow's legacy attribute: empty without --tag
+    tags = _from_context(lambda c: set(c.tags()))           # the run's own tags (--tag), as Metaflow's
     parameter_names = _from_context(lambda c: sorted(p.attr_name for p in flow_parameters(c.flow_cls).values()))
     graph = _from_context(lambda c: flow_graph(c.flow_cls).info())
 

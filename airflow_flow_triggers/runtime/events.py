@@ -21,8 +21,9 @@ def depth_of(events: list[dict]) -> int:
 
 def event_from_run(run) -> dict:
     """The trigger event a finished run stands for (local --trigger)."""
-    return {"name": run.flow.name, "id": run.id, "type": "run", "pathspec": run.pathspec,
-            "end_task": run.end_task.pathspec if run.end_task else None,
+    end = run.end_task
+    return {"name": run.project_flow_name, "id": run.id, "type": "run", "pathspec": run.qualified_pathspec,
+            "end_task": f"{run.qualified_pathspec}/end/{end.id}" if end else None,
             "timestamp": run.finished_at.isoformat() if run.finished_at else None,
             "depth": run.trigger_depth}
 
@@ -35,9 +36,9 @@ def events_for_runs(pathspecs: list[str], deployment: Deployment, store=None) ->
         if not flow or not run_id or "/" in run_id:
             raise RunNotFoundError(f"--trigger '{pathspec}' is not a run: write it as FlowName/RUN_ID (a bare "
                                    "flow name means this project branch) or project.branch.FlowName/RUN_ID.")
-        run = Run(f"{qualify(flow, deployment)}/{run_id}", store=store)
+        run = Run(f"{qualify(flow, deployment)}/{run_id}", store=store, _namespace_check=False)
         if not run.successful:
-            raise RunNotFoundError(f"Run '{run.pathspec}' did not succeed (it failed or has not finished): "
+            raise RunNotFoundError(f"Run '{run.qualified_pathspec}' did not succeed (it failed or has not finished): "
                                    "--trigger needs a successful run.")
         events.append(event_from_run(run))
     return events
@@ -77,7 +78,7 @@ def forged_finish(event: dict, store=None) -> str | None:
     if source[0] is not None and source != (name, run_id):
         return f"it was emitted by {source[0]}/{source[1]}, not by the run it names"
     try:
-        run = Run(pathspec, store=store)
+        run = Run(pathspec, store=store, _namespace_check=False)
     except RunNotFoundError:
         return f"run '{pathspec}' does not exist in the artifact store"
     if not run.successful:

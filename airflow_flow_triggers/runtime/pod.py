@@ -81,7 +81,7 @@ def run(task: dict) -> TaskRef:
     return execute_task(flow_cls, Deployment(**task["deployment"]), task["run_id"], task["step"],
                         [TaskRef.from_dict(ref) for ref in task["inputs"]], task["split_index"],
                         task["parameters"], store, origin="kubernetes", trigger_events=task["events"],
-                        retry_count=task.get("retry_count", 0))
+                        retry_count=task.get("retry_count", 0), tags=task.get("tags"))
 
 
 def main() -> int:

@@ -39,9 +39,10 @@ def default_workers() -> int:
 class LocalRun:
     def __init__(self, flow_cls: type, deployment: Deployment, parameters: dict, max_workers: int | None = None,
                  store: ArtifactStore | None = None, log: ProgressLog | None = None,
-                 trigger_events: list[dict] | None = None):
+                 trigger_events: list[dict] | None = None, tags: list[str] | None = None):
         self.flow_cls, self.deployment, self.parameters = flow_cls, deployment, parameters
         self.trigger_events = trigger_events or []
+        self.tags = tags or []
         self.graph = flow_graph(flow_cls)
         self.store = store or ArtifactStore()
         self.log = log or ProgressLog()
@@ -142,7 +143,7 @@ class LocalRun:
                 prefix = f"{self.run_id}/{step}"
                 spec = TaskSpec(self.flow_cls, self.deployment, self.run_id, step, inputs, split_index,
                                 self.parameters if start else None, self.store.url,
-                                self.trigger_events if start else None, retry_count)
+                                self.trigger_events if start else None, retry_count, self.tags if start else None)
                 try:
                     ref, prefix = self.pool.run(spec) if self.pool is not None else \
                         run_here(spec, self.store, self.log)

@@ -56,6 +56,14 @@ class ArtifactStore:
     def task_path(self, full_flow_name: str, run_id: str, step: str, task_id: str):
         return self.run_path(full_flow_name, run_id) / step / task_id
 
+    def flow_folders(self, flow_name: str | None = None) -> list[str]:
+        """The flows' folders (`Flow` and `<project>.<branch>.Flow`), those of class `flow_name` if given."""
+        with reaching(self.root, "list"):
+            if not self.root.exists():
+                return []
+            names = sorted(p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("_"))
+        return [name for name in names if flow_name is None or name.rsplit(".", 1)[-1] == flow_name]
+
     def run_ids(self, full_flow_name: str) -> list[str]:
         flow_path = self.flow_path(full_flow_name)
         with reaching(flow_path, "list"):

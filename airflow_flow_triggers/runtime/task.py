@@ -17,7 +17,7 @@ from ..errors import ArtifactError, FlowDefinitionError
 from ..flows.decorators import step_settings
 from ..flows.graph import flow_graph
 from ..flows.parameters import flow_parameters, resolve_parameter_values
-from ..naming import Deployment
+from ..naming import Deployment, namespace_of, system_tags
 from .client import Trigger
 from .current import TaskContext, enter_task, leave_task
 from .events import depth_of
@@ -75,20 +75,22 @@ def task_id_for(foreach_stack: list[dict]) -> str:
 def execute_task(flow_cls: type, deployment: Deployment, run_id: str, step_name: str,
                  inputs: list[TaskRef], split_index: int | None = None, parameters: dict | None = None,
                  store: ArtifactStore | None = None, origin: str = "local",
-                 trigger_events: list[dict] | None = None, retry_count: int = 0) -> TaskRef:
+                 trigger_events: list[dict] | None = None, retry_count: int = 0,
+                 tags: list[str] | None = None) -> TaskRef:
     """Run `step_name` of `flow_cls` in run `run_id` (attempt `retry_count`, 0 the first); raises whatever the
     step raises, unless @catch takes it."""
     return prepare_task(flow_cls, deployment, run_id, step_name, inputs, split_index, parameters, store,
-                        origin, trigger_events, retry_count).execute()
+                        origin, trigger_events, retry_count, tags).execute()
 
 
 def prepare_task(flow_cls: type, deployment: Deployment, run_id: str, step_name: str,
                  inputs: list[TaskRef], split_index: int | None = None, parameters: dict | None = None,
                  store: ArtifactStore | None = None, origin: str = "local",
-                 trigger_events: list[dict] | None = None, retry_count: int = 0) -> TaskState:
+                 trigger_events: list[dict] | None = None, retry_count: int = 0,
+                 tags: list[str] | None = None) -> TaskState:
     """Load what the task needs (its inputs' records, its foreach branch) without running it.
 
-    The start task also writes the run's record: parameters and the events that triggered it.
+    The start task also writes the run's record: parameters, the events that triggered it, its tags.
     """
     store = store or ArtifactStore()
     graph = flow_graph(flow_cls)
@@ -97,7 +99,7 @@ def prepare_task(flow_cls: type, deployment: Deployment, run_id: str, step_name:
         task = _task_from_inputs(store, graph, flow_cls, deployment, run_path, step_name, inputs, split_index)
     else:
         values = resolve_parameter_values(flow_cls, parameters or {})
-        _write_run_record(run_path, deployment, run_id, values, origin, trigger_events or [])
+        _write_run_record(run_path, deployment, run_id, values, origin, trigger_events or [], tags or [])
         task = TaskState(store, deployment, run_path, step_name, {}, [], flow_cls)
         task.parameters_to_save = values
     task.retry_count, task.origin = retry_count, origin
@@ -105,12 +107,15 @@ def prepare_task(flow_cls: type, deployment: Deployment, run_id: str, step_name:
 
 
 def _write_run_record(run_path, deployment: Deployment, run_id: str, values: dict, origin: str,
-                      trigger_events: list[dict]) -> None:
+                      trigger_events: list[dict], tags: list[str]) -> None:
+    deployed = origin != "local"
     write_json(run_path / RUN_RECORD, {
         "flow_name": deployment.flow_name, "project_flow_name": deployment.project_flow_name,
         "project": deployment.project, "branch": deployment.branch, "deployer": deployment.deployer,
         "run_id": run_id, "created_at": now(), "parameters": values, "origin": origin,
         "trigger": trigger_events, "trigger_depth": depth_of(trigger_events),
+        "namespace": namespace_of(deployment, deployed), "system_tags": system_tags(deployment, deployed),
+        "user_tags": sorted(set(tags)),
     })
 
 
@@ -157,6 +162,11 @@ def run_trigger(run_path, store: ArtifactStore) -> Trigger:
     return Trigger(record.get("trigger", []), store)
 
 
+def run_tags(run_path) -> frozenset[str]:
+    """`current.tags`: the run's own tags (`--tag`), as Metaflow's."""
+    return frozenset((read_json(run_path / RUN_RECORD) or {}).get("user_tags", ()))
+
+
 def read_task_record(run_path, step: str, task_id: str) -> dict:
     record = read_json(run_path / step / task_id / TASK_RECORD)
     if record is None:
@@ -196,7 +206,8 @@ class TaskState:
         started_at = now()
         token = enter_task(TaskContext(self.deployment, self.run_path.name, self.step, self.task_id,
                                        functools.partial(run_trigger, self.run_path, self.store), self.retry_count,
-                                       self.origin != "local", self.flow_cls))
+                                       self.origin != "local", self.flow_cls,
+                                       functools.partial(run_tags, self.run_path)))
         try:
             self._run_step(flow, node)
             foreach_count = self._check_transition(flow, node)

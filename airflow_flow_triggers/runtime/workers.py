@@ -37,6 +37,7 @@ class TaskSpec:
     store_url: str
     trigger_events: list | None
     retry_count: int = 0
+    tags: list | None = None
 
 
 class WorkerDied(Exception):
@@ -155,7 +156,8 @@ def run_here(spec: TaskSpec, store, log: ProgressLog) -> tuple[TaskRef, str]:
     prefix = f"{spec.run_id}/{spec.step}"
     try:
         task = prepare_task(spec.flow_cls, spec.deployment, spec.run_id, spec.step, spec.inputs, spec.split_index,
-                            spec.parameters, store, trigger_events=spec.trigger_events, retry_count=spec.retry_count)
+                            spec.parameters, store, trigger_events=spec.trigger_events, retry_count=spec.retry_count,
+                            tags=spec.tags)
         prefix = f"{spec.run_id}/{spec.step}/{task.task_id}"
         with log.task(prefix):
             log.line("Task is starting (retry)." if spec.retry_count else "Task is starting.", prefix)

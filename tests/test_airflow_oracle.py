@@ -34,9 +34,10 @@ LEFT_OUT = {
 AIRFLOW_DIFFERENCES = {
     "current_flow.py": {
         "namespace user:alice user alice": (
-            "namespace production:CurrentFlow user airflow",
-            "a deployment's runs live in production:<deployment> and belong to its deployer, as on Metaflow's "
-            "Argo deployments; a local run is alice's own"),
+            "namespace production:CurrentFlow user airflow_server",
+            "a deployment's runs live in production:<deployment>; this DAG is built without a deployer "
+            "(build_dag(CurrentFlow)), so the run's user is the worker's (deployed with airflow create, its "
+            "deployer's); a local run is alice's own"),
     },
 }
 
@@ -142,6 +143,8 @@ def airflow_printed(airflow, dag_id: str, run_id: str) -> dict[str, list[tuple[s
     steps: dict[str, list[tuple[str, ...]]] = {}
     for ti in airflow.task_instances(dag_id, run_id):
         if ti["state"] not in ("success", "failed"):       # skipped, upstream_failed: never ran, as under Metaflow
+            continue
+        if "-" in ti["task_id"]:                            # the DAG's own helper tasks (row-branches), no step
             continue
         lines = []
         for try_number in range(1, ti["try_number"] + 1):

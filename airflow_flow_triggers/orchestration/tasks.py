@@ -9,6 +9,7 @@ from ..flows.parameters import flow_parameters
 from ..flows.triggers import event_parameters
 from ..naming import Deployment
 from ..runtime.events import depth_of, event_from_extra, forged_finish
+from ..runtime.output import foreach_yields
 from ..runtime.store import RUN_RECORD, ArtifactStore, read_json
 from ..runtime.task import TaskRef, execute_task
 from .assets import finish_event_extra, is_finish_asset, partition_key
@@ -101,6 +102,7 @@ def task_input(flow_cls: type, deployment: Deployment, step: str, inputs, contex
 def task_output(deployment: Deployment, step_type: str, ref: TaskRef, context, finish, store: ArtifactStore):
     """The task's XCom (refs, one per foreach branch after a foreach); the end task's finish event."""
     if step_type == "foreach":
+        print(foreach_yields(ref.foreach_count))        # in the task's log, as a local run prints it
         return [dict(ref.to_dict(), split_index=i) for i in range(ref.foreach_count)]
     if step_type == "switch":   # a branching task: it returns the task id to follow, the others are skipped
         context["ti"].xcom_push(key=SWITCH_REF, value=ref.to_dict())

@@ -106,3 +106,8 @@ def user_traceback(error: BaseException) -> str:
     while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_PACKAGE_DIR):
         tb = tb.tb_next
     return "".join(traceback.format_exception(type(error), error, tb)).rstrip()
+
+
+def foreach_yields(count: int) -> str:
+    """The line that says how many branches a foreach opened (Metaflow's own words)."""
+    return f"Foreach yields {count} child steps."

@@ -18,7 +18,7 @@ from ..errors import FlowDefinitionError, FlowTriggersError, StepFailed
 from ..flows.decorators import step_settings
 from ..flows.graph import flow_graph
 from ..naming import Deployment
-from .output import ProgressLog, user_traceback
+from .output import ProgressLog, foreach_yields, user_traceback
 from .store import ArtifactStore
 from .task import TaskRef
 from .workers import StepRaised, TaskSpec, WorkerDied, WorkerPool, run_here
@@ -156,7 +156,7 @@ class LocalRun:
                     self.failed.wait((settings.retry_delay or datetime.timedelta(0)).total_seconds())
                     continue
                 if ref.foreach_count is not None:
-                    self.log.line(f"Foreach yields {ref.foreach_count} child steps.", prefix)
+                    self.log.line(foreach_yields(ref.foreach_count), prefix)
                 self.log.line("Task finished successfully.", prefix)
                 return ref
 

@@ -83,15 +83,16 @@ def test_deployed_runs_live_in_their_deployments_namespace(airflow, tmp_path, mo
         airflow.deploy(flow_file, *options)
         airflow.wait_for_dag(f"clientdemo.{'prod' if options else 'user.alice'}.ClientFlow")
 
-    def trigger(*options: str) -> None:
-        result = run_flow(flow_file, *options, "airflow", "trigger", airflow_home=airflow.home,
+    def trigger(*options: str, production: bool = False) -> None:
+        branch = ["--production"] if production else []
+        result = run_flow(flow_file, *branch, "airflow", "trigger", *options, airflow_home=airflow.home,
                           AIRFLOW__FLOW_TRIGGERS__API_URL=airflow.url)
         assert result.returncode == 0, result.stderr
         dag_id, run_id = result.stdout.split()[1], result.stdout.split()[3]
         assert airflow.wait_for_run(dag_id, run_id)["state"] == "success"
 
     trigger("--mark", "10")
-    trigger("--production", "--mark", "20", "--tag", "nightly")
+    trigger("--mark", "20", "--tag", "nightly", production=True)
     trigger("--mark", "11")
 
     monkeypatch.setenv("AIRFLOW__FLOW_TRIGGERS__ARTIFACT_ROOT", airflow.store().url)

@@ -54,9 +54,9 @@ def get_number(key: str, kind: type = float):
     try:
         return kind(text)
     except ValueError:
-        from .errors import FlowDefinitionError
-        raise FlowDefinitionError(f"[{SECTION}] {key} = {text!r} must be a {kind.__name__} "
-                                  f"(env AIRFLOW__{SECTION.upper()}__{key.upper()}).") from None
+        from .errors import SettingError
+        raise SettingError(f"[{SECTION}] {key} = {text!r} must be a {kind.__name__} "
+                           f"(env AIRFLOW__{SECTION.upper()}__{key.upper()}).") from None
 
 
 def _configured_beyond_plain_env() -> bool:

@@ -47,6 +47,14 @@ class RunNotFoundError(FlowTriggersError):
     """A flow, run, step or task does not exist in the artifact store."""
 
 
+class RunNotSuccessfulError(FlowTriggersError):
+    """A run exists but did not succeed (it failed, or has not finished), where a successful one is needed."""
+
+
+class SettingError(FlowTriggersError):
+    """A `[flow_triggers]` setting has a value it cannot have."""
+
+
 class StepFailed(FlowTriggersError):
     """A step raised; the step's own traceback has been printed already."""
 

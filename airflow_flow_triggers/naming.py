@@ -1,4 +1,4 @@
-"""Project naming rules (DESIGN §3): the one place that names users, branches and deployments."""
+"""Project naming rules (Metaflow's, for @project): the one place that names users, branches and deployments."""
 from __future__ import annotations
 
 import datetime

@@ -2,8 +2,8 @@
 
     python bench/trigger_latency.py [--triggers 10]
 
-On one real Airflow (SQLite, LocalExecutor, started by the tests' harness): our FirstFlow ->
-SecondFlow pair (`@trigger_on_finish`, built with `build_dag`) and a hand-written pair (a TaskFlow
+On one real Airflow (SQLite, LocalExecutor, started by the tests' harness): our LatencyUpFlow ->
+LatencyDownFlow pair (`@trigger_on_finish`, built with `build_dag`) and a hand-written pair (a TaskFlow
 DAG whose last task has an outlet Asset, and a DAG scheduled on that Asset). Each pair is triggered
 alternately with `airflow dags trigger`; latency = the downstream DAG run's start_date minus the
 end_date of the upstream's last task instance, from Airflow's REST API. Median of --triggers each.

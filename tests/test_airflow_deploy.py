@@ -132,3 +132,89 @@ def test_tear_down_a_whole_branch(airflow, tmp_path):
     assert not (airflow.dags / "teardown_demo" / "test.new_model").exists()    # the whole branch folder goes
     for dag_id in dag_ids:
         airflow._wait(lambda d=dag_id: airflow.dag_gone(d), 60, f"{dag_id} to go")
+
+
+GONE_UP = '''
+from airflow_flow_triggers import FlowSpec, Parameter, step
+
+
+class {name}(FlowSpec):
+    batch = Parameter('batch', default=0)
+
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == '__main__':
+    {name}()
+'''
+
+GONE_DOWN = '''
+from airflow_flow_triggers import FlowSpec, current, step, trigger_on_finish
+
+
+@trigger_on_finish(flow='{upstream}')
+class {name}(FlowSpec):
+    @step
+    def start(self):
+        self.batch = current.trigger.run.data.batch
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == '__main__':
+    {name}()
+'''
+
+
+@pytest.mark.parametrize("reachable", [True, False], ids=["airflow-reachable", "airflow-unreachable"])
+def test_a_deleted_consumer_stays_deleted(airflow, tmp_path, reachable):
+    """Deploy a pair, finish the upstream (batch 1), delete the consumer, finish the upstream while it is gone
+    (batch 2), deploy it again and finish the upstream once more (batch 3): the consumer runs for batch 1,
+    then for batch 3 exactly once, and never for a finish from before its new deployment. A delete that cannot
+    reach Airflow deletes nothing and says so."""
+    up_name, down_name = f"GoneUp{int(reachable)}", f"GoneDown{int(reachable)}"
+    up, down = tmp_path / "gone_up.py", tmp_path / "gone_down.py"
+    up.write_text(GONE_UP.format(name=up_name))
+    down.write_text(GONE_DOWN.format(name=down_name, upstream=up_name))
+    cli(airflow, up, "airflow", "create")
+    cli(airflow, down, "airflow", "create")
+    airflow.wait_for_dag(up_name)
+    airflow.wait_for_dag(down_name)
+
+    def finish(batch: int) -> None:
+        run_id = started_run(cli(airflow, up, "airflow", "trigger", "--batch", str(batch)))[1]
+        assert airflow.wait_for_run(up_name, run_id)["state"] == "success"
+
+    def batches() -> list[int]:
+        return sorted(Run(f"{down_name}/{run['dag_run_id']}", store=airflow.store()).data.batch
+                      for run in airflow.runs(down_name) if run["state"] == "success")
+
+    finish(1)
+    airflow.wait_for_runs(down_name, 1)
+    if not reachable:
+        refused = run_flow(down, "airflow", "delete", "--dags-folder", str(airflow.dags), airflow_home=airflow.home,
+                           AIRFLOW__FLOW_TRIGGERS__API_URL="http://127.0.0.1:9")
+        assert refused.returncode == 1 and refused.stderr.startswith("error: Cannot reach Airflow's REST API at "
+                                                                    "http://127.0.0.1:9"), refused.stderr
+        assert "nothing was deleted" in refused.stderr and len(refused.stderr.splitlines()) == 1
+        airflow.wait_for_dag(down_name)                   # still deployed, still Airflow's
+    assert "Deleted " + down_name in cli(airflow, down, "airflow", "delete")
+    assert airflow.dag_gone(down_name)
+    finish(2)
+    cli(airflow, down, "airflow", "create")
+    airflow.wait_for_dag(down_name)
+    airflow.settle()
+    assert airflow.runs(down_name) == []                  # no run for batch 1 again, none for batch 2
+    finish(3)
+    airflow.wait_for_runs(down_name, 1)
+    airflow.settle()
+    assert batches() == [3]

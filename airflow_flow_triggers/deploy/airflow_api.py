@@ -33,16 +33,6 @@ class AirflowAPI:
                          what=f"DAG {dag_id}")
         return run["dag_run_id"]
 
-    def delete_dag(self, dag_id: str) -> bool:
-        """Remove a DAG's metadata; False when Airflow does not know it."""
-        try:
-            self._call("DELETE", f"/api/v2/dags/{quote(dag_id)}", what=f"DAG {dag_id}")
-        except CommandLineError as error:
-            if "is not in Airflow" in error.message:
-                return False
-            raise
-        return True
-
     def asset_id(self, name: str, uri: str) -> int | None:
         """The id of the asset named `name` with `uri`; None when Airflow has no such (active) asset."""
         found = self._call("GET", "/api/v2/assets", params={"name_pattern": name, "limit": 100}, what="assets")
@@ -72,6 +62,10 @@ class AirflowAPI:
         """Remove one deployment; `change` names the deployer and the token, as for create.
         Returns {"deleted": DAG ids, "still_running": the DAG ids Airflow keeps until their tasks end}."""
         return self._call("DELETE", f"{PLUGIN}/deployments/{quote(dag_id)}", change, plugin=True)
+
+    def forget_dag(self, dag_id: str) -> dict:
+        """Every trace of a DAG out of Airflow's metadata (after its files were removed from a folder)."""
+        return self._call("DELETE", f"{PLUGIN}/dags/{quote(dag_id)}", plugin=True)
 
     def delete_branch(self, project: str, branch: str, change: dict) -> dict:
         return self._call("DELETE", f"{PLUGIN}/projects/{quote(project)}/branches/{quote(branch)}", change,

@@ -88,19 +88,20 @@ def trigger(flow_cls, deployment: Deployment, args) -> int:
 def delete(flow_cls, deployment: Deployment, args) -> int:
     if args.dags_folder:
         deployment = dataclasses.replace(deployment, deployer=current_user())
-        removed = DeploymentStore(f"file://{_dags_folder(args)}").delete(deployment, deployment.deployer,
-                                                                         args.authorize, args.branch_all)
-        for dag_id in removed:
-            print(f"Deleted {dag_id}")
-        _forget_in_airflow(removed)
-        return 0
-    if args.branch_all:
-        refuse_branch_without_project(deployment)
-    api = _api()
-    deployment = _as_airflow_names_you(api, flow_cls, args)
-    change = {"deployer": deployment.deployer, "authorize": args.authorize}
-    answer = api.delete_branch(deployment.project, deployment.branch, change) if args.branch_all else \
-        api.delete(deployment.project_flow_name, change)
+        api = _api()
+        removed = DeploymentStore(f"file://{_dags_folder(args)}").delete(
+            deployment, deployment.deployer, args.authorize, args.branch_all,
+            confirm=lambda: _reachable(api, "nothing was deleted (Airflow would go on queueing finishes for it)"))
+        forgotten = [api.forget_dag(dag_id) for dag_id in removed]
+        answer = {"deleted": removed, "still_running": [d for each in forgotten for d in each["still_running"]]}
+    else:
+        if args.branch_all:
+            refuse_branch_without_project(deployment)
+        api = _api()
+        deployment = _as_airflow_names_you(api, flow_cls, args)
+        change = {"deployer": deployment.deployer, "authorize": args.authorize}
+        answer = api.delete_branch(deployment.project, deployment.branch, change) if args.branch_all else \
+            api.delete(deployment.project_flow_name, change)
     for dag_id in answer["deleted"]:
         print(f"Deleted {dag_id}")
     for dag_id in answer["still_running"]:
@@ -144,14 +145,12 @@ def _as_airflow_names_you(api, flow_cls, args) -> Deployment:
     return dataclasses.replace(deployment_of(flow_cls, args.branch, args.production, user), deployer=user)
 
 
-def _forget_in_airflow(removed: list[str]) -> None:
-    """Delete the removed DAGs from Airflow's metadata at once (else it drops them at its next parse)."""
-    api = _api()
+def _reachable(api, else_what: str) -> None:
+    """Nothing, once Airflow's API answered; else one error that says `else_what` happened."""
     try:
-        for dag_id in removed:
-            api.delete_dag(dag_id)
+        api.token()
     except CommandLineError as error:
-        print(f"Note: {error.message} Airflow drops the DAG(s) when it next parses the dags folder.")
+        raise CommandLineError(f"{error.message.rstrip('.')}; {else_what}.") from None
 
 
 def _flow_file(flow_cls) -> Path:

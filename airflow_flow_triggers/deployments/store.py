@@ -66,8 +66,9 @@ class DeploymentStore:
         return Created(dag_id, str(entry), package.sha256, new_token)
 
     def delete(self, deployment: Deployment, deployer: str, authorize: str | None,
-               whole_branch: bool = False) -> list[str]:
-        """Remove one deployment (or all of its branch); returns the DAG ids removed."""
+               whole_branch: bool = False, confirm=None) -> list[str]:
+        """Remove one deployment (or all of its branch); returns the DAG ids removed. `confirm()` is called
+        once the deletion is allowed, before anything is removed: what it raises leaves everything in place."""
         if whole_branch:
             refuse_branch_without_project(deployment)
         records = [r for r in self.branch_records(deployment) if whole_branch or r["flow"] == deployment.flow_name]
@@ -78,6 +79,8 @@ class DeploymentStore:
                                    "deployed.")
         with self.guard.locked(deployment):
             check_token(self.guard.owner(deployment), deployment, deployer, authorize, False)
+            if confirm is not None:
+                confirm()
             for record in records:
                 flow = deployment.sibling(record["flow"])
                 layout.entry_path(self.root, flow).unlink(missing_ok=True)     # Airflow stops parsing it first

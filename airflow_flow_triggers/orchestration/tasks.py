@@ -120,15 +120,22 @@ def task_output(deployment: Deployment, step_type: str, ref: TaskRef, context, f
 def triggering_events(context) -> list[dict]:
     """The run's triggering asset events as trigger events (a gate's are the upstream finishes it matched).
 
-    A run started by `airflow trigger --trigger FLOW/RUN_ID` carries its events in its conf instead.
+    A run started by `airflow trigger --trigger FLOW/RUN_ID` carries its events in its conf instead. A run made
+    from a partition takes only its partition's events: one finish, one run, whatever else Airflow attached.
     """
-    conf = getattr(context.get("dag_run"), "conf", None) or {}
+    dag_run = context.get("dag_run")
+    conf = getattr(dag_run, "conf", None) or {}
     if conf.get(CONF_TRIGGER):
         return list(conf[CONF_TRIGGER])
+    run_key = getattr(dag_run, "partition_key", None)
     events = []
     accessor = context.get("triggering_asset_events") or {}
     for asset in accessor:
         for event in accessor[asset]:
+            if run_key and event.partition_key != run_key:
+                log.warning("Ignoring the event of %s at %s: its partition %s is not this run's (%s).",
+                            event.asset.name, event.timestamp, event.partition_key, run_key)
+                continue
             extra = dict(event.extra or {})
             if GATE_BATCHES in extra:
                 events.extend(extra[GATE_BATCHES].get(event.partition_key, []))

@@ -10,7 +10,7 @@ import functools
 
 from airflow.plugins_manager import AirflowPlugin
 
-URL_PREFIX = "/flow-triggers"
+from .urls import URL_PREFIX
 
 
 class FlowTriggersPlugin(AirflowPlugin):

@@ -23,8 +23,9 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 
 from ..naming import branch_kind
-from . import URL_PREFIX, deployments, metadata
+from . import deployments, metadata
 from .branches import branch_view, graph_layout, projects_view
+from .urls import URL_PREFIX
 
 HERE = Path(__file__).resolve().parent
 

@@ -5,6 +5,8 @@
     POST   /flow-triggers/api/deployments                           deploy a code package
     DELETE /flow-triggers/api/deployments/{dag_id}                  remove one deployment
     DELETE /flow-triggers/api/projects/{project}/branches/{branch}  remove every flow of a branch
+    DELETE /flow-triggers/api/dags/{dag_id}                         forget a DAG `airflow delete --dags-folder`
+                                                                    removed (its runs, partitions, queued events)
 
 The api-server never imports or runs flow code: these routes check names, paths, sizes and the
 branch's production token, write the deployment store (deployments/store.py, with the branch kept and
@@ -58,6 +60,7 @@ def add_routes(app: FastAPI) -> None:
     app.add_api_route("/api/deployments", create_deployment, methods=["POST"])
     app.add_api_route("/api/deployments/{dag_id}", delete_deployment, methods=["DELETE"])
     app.add_api_route("/api/projects/{project}/branches/{branch}", delete_branch, methods=["DELETE"])
+    app.add_api_route("/api/dags/{dag_id}", forget_dag, methods=["DELETE"])
 
 
 def identity(user: GetUserDep) -> dict:
@@ -97,6 +100,13 @@ def delete_branch(project: str, branch: str, change: Change, user: GetUserDep, s
     with _refusals():
         deployment = Deployment("", validate_name("project", project), validate_branch(branch))
         return _delete(deployment, change, user, session, whole_branch=True)
+
+
+def forget_dag(dag_id: str, user: GetUserDep, session: SessionDep) -> dict:
+    """Out of Airflow's metadata, every trace of a DAG whose deployment was removed from a folder by hand or by
+    `airflow delete --dags-folder`, as a delete through this API leaves none (metadata.delete_dags)."""
+    _require(user, "DELETE", dag_id, "delete")
+    return {"deleted": [dag_id], "still_running": metadata.delete_dags(session, [dag_id])}
 
 
 def _delete(deployment: Deployment, change: Change, user, session, whole_branch: bool) -> dict:

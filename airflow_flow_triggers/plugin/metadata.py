@@ -12,6 +12,7 @@ from sqlalchemy import func, or_, select
 
 from ..naming import branch_tags
 from ..orchestration.assets import FINISH_SCHEME, GATE_SUFFIX
+from ..orchestration.gates import state_key
 
 FINISH_URIS = f"{FINISH_SCHEME}://%"
 
@@ -115,8 +116,14 @@ def request_parsing(session, bundle_name: str, relative_paths: list[str]) -> Non
 
 
 def delete_dags(session, dag_ids: list[str]) -> list[str]:
-    """Delete the DAGs (and their gate DAGs) from the metadata, as `DELETE /api/v2/dags/{id}` does; returns
-    the DAG ids kept because a task of theirs still runs (they go stale once their file is gone)."""
+    """Delete the DAGs (and their gate DAGs) from the metadata, as `DELETE /api/v2/dags/{id}` does, and what
+    that leaves behind: their pending asset partitions and queued asset events, and a gate's waiting finishes.
+    Returns the DAG ids kept because a task of theirs still runs (they go stale once their file is gone).
+
+    Airflow's delete_dag deletes the DAG's runs, and with them (by a cascade) the partitions those runs were
+    made from, but not the partition log rows that name them: on SQLite a later partition may reuse a freed
+    id and so inherit the deleted DAG's old finish events. A finish reaching the consumer while it is gone
+    must start nothing when it comes back, so every trace goes in the same transaction."""
     from airflow.api.common.delete_dag import delete_dag
     from airflow.exceptions import AirflowException, DagNotFound
     running = []
@@ -128,8 +135,25 @@ def delete_dags(session, dag_ids: list[str]) -> list[str]:
                 pass
             except AirflowException:
                 running.append(one)
+                continue
+            _forget_partitions(session, one)
+        _forget_waiting_finishes(session, dag_id)
     session.commit()
     return running
+
+
+def _forget_partitions(session, dag_id: str) -> None:
+    from airflow.models.asset import AssetDagRunQueue, AssetPartitionDagRun, PartitionedAssetKeyLog
+    from sqlalchemy import delete
+    session.execute(delete(PartitionedAssetKeyLog).where(PartitionedAssetKeyLog.target_dag_id == dag_id))
+    session.execute(delete(AssetPartitionDagRun).where(AssetPartitionDagRun.target_dag_id == dag_id))
+    session.execute(delete(AssetDagRunQueue).where(AssetDagRunQueue.target_dag_id == dag_id))
+
+
+def _forget_waiting_finishes(session, consumer: str) -> None:
+    from airflow.models.variable import Variable
+    from sqlalchemy import delete
+    session.execute(delete(Variable).where(Variable.key == state_key(consumer)))
 
 
 def _finish_producers():

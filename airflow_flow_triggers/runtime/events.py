@@ -7,7 +7,7 @@ They are stored in the run's record, so every step of the run reads the same `cu
 """
 from __future__ import annotations
 
-from ..errors import RunNotFoundError
+from ..errors import RunNotFoundError, RunNotSuccessfulError
 from ..flows.triggers import NamespacedEvent, check_event_name
 from ..naming import Deployment, qualify
 from .client import Run
@@ -38,8 +38,8 @@ def events_for_runs(pathspecs: list[str], deployment: Deployment, store=None) ->
                                    "flow name means this project branch) or project.branch.FlowName/RUN_ID.")
         run = Run(f"{qualify(flow, deployment)}/{run_id}", store=store, _namespace_check=False)
         if not run.successful:
-            raise RunNotFoundError(f"Run '{run.qualified_pathspec}' did not succeed (it failed or has not finished): "
-                                   "--trigger needs a successful run.")
+            raise RunNotSuccessfulError(f"Run '{run.qualified_pathspec}' did not succeed (it failed or has not "
+                                        "finished): --trigger needs a successful run.")
         events.append(event_from_run(run))
     return events
 

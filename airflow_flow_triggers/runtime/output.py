@@ -1,8 +1,10 @@
 """Metaflow-style progress lines for local runs: each task's output prefixed with time and pathspec, and
 the traceback a failing step prints (from the user's code down).
 
-Tasks of one local run execute in threads, so sys.stdout/stderr are swapped, for the run, for
-streams that route each write to the writer of the task running in the writing thread.
+A local run schedules its tasks from threads of the runner's process; each task runs either there, one
+after another (a flow without splits or foreaches), or in a worker process. So sys.stdout/stderr are
+swapped, for the run, for streams that route each write to the writer of the task it belongs to (the
+task of the writing thread, a context variable), and a worker's output comes back through its pipe.
 """
 from __future__ import annotations
 

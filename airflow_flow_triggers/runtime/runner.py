@@ -177,8 +177,8 @@ class LocalRun:
             self.log.line(str(error), prefix)
             failure = error
         elif isinstance(error, WorkerDied):
-            failure = StepFailed(f"Step '{step}' failed ({where}): the worker process running it {error.how} "
-                                 "(a crash in a C extension, the system out of memory, or a kill).")
+            failure = StepFailed(f"Step '{step}' failed ({where}): the worker process running {error.task} "
+                                 f"{error.how} (a crash in a C extension, the system out of memory, or a kill).")
         else:
             kind, message, trace = (error.kind, error.message, error.traceback) if isinstance(error, StepRaised) \
                 else (type(error).__name__, str(error), user_traceback(error))

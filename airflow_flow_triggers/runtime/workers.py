@@ -41,11 +41,16 @@ class TaskSpec:
 
 
 class WorkerDied(Exception):
-    """The worker process running a task ended without answering (killed, or crashed in C code)."""
+    """The worker process running a task ended without answering (killed, or crashed in C code): which task
+    (its step and foreach branch), and how the process ended."""
 
-    def __init__(self, exitcode: int | None):
-        super().__init__(exitcode)
-        self.exitcode = exitcode
+    def __init__(self, exitcode: int | None, step: str, split_index: int | None):
+        super().__init__(exitcode, step, split_index)
+        self.exitcode, self.step, self.split_index = exitcode, step, split_index
+
+    @property
+    def task(self) -> str:
+        return self.step if self.split_index is None else f"{self.step} (foreach branch {self.split_index})"
 
     @property
     def how(self) -> str:
@@ -93,7 +98,7 @@ class WorkerPool:
             outcome, value, prefix = connection.recv()
         except (EOFError, OSError):
             process.join(timeout=5)
-            raise WorkerDied(process.exitcode) from None
+            raise WorkerDied(process.exitcode, spec.step, spec.split_index) from None
         self.idle.put((process, connection))
         if outcome == "ok":
             return value, prefix

@@ -23,8 +23,7 @@ import tempfile
 import textwrap
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from airflow_harness import AirflowHarness  # noqa: E402
+from airflow_flow_triggers.sandbox.harness import AirflowHarness
 
 GENERATED = '''
 from airflow_flow_triggers import FlowSpec, project, step, build_dag

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/deploy.py [--repeat 5] [--many 100]
 
-On the tests' harness (tests/airflow_harness.py: SQLite, LocalExecutor, all-admins auth), a small
+On the tests' harness (airflow_flow_triggers/sandbox/harness.py: SQLite, LocalExecutor, all-admins auth), a small
 @project flow (start -> end) is deployed to a new branch each time (`--branch b<n>`, so every deploy is a
 new DAG), as a user types it, in a subprocess; measured from starting the command to Airflow's REST API
 answering 200 for `GET /api/v2/dags/<project>.test.b<n>.DeployFlow` (polled every 0.1 s from the start):
@@ -39,8 +39,7 @@ import time
 import urllib.error
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from airflow_harness import USER_VARS, AirflowHarness  # noqa: E402
+from airflow_flow_triggers.sandbox.harness import USER_VARS, AirflowHarness
 
 FLOW = '''from airflow_flow_triggers import FlowSpec, project, step
 

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/plugin_api.py [--branches 50 --flows 10 --requests 200]
 
-Starts a real Airflow (tests/airflow_harness.py: SQLite, LocalExecutor), drops 50 x 10 generated DAG
+Starts a real Airflow (airflow_flow_triggers/sandbox/harness.py: SQLite, LocalExecutor), drops 50 x 10 generated DAG
 files (each branch a chain: flow i is triggered by flow i-1's finish; a gate DAG joins two flows
 per branch) into their branch folders of the deployment store (the dags folder), bench/test.<branch>/,
 as the cluster policy requires; waits until the dag-processor has registered all of them, runs the
@@ -25,9 +25,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from airflow_flow_triggers.sandbox.harness import AirflowHarness
+
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests"))
-from airflow_harness import AirflowHarness  # noqa: E402
 
 FLOW = '''
 from airflow_flow_triggers import FlowSpec, project, step, trigger_on_finish, build_dag

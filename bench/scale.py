@@ -37,10 +37,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from airflow_flow_triggers.sandbox.harness import USER_VARS
+from airflow_flow_triggers.sandbox.topology import BUCKET, Topology, tools_missing
+
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests"))
-from airflow_harness import USER_VARS  # noqa: E402
-from topology import BUCKET, Topology, tools_missing  # noqa: E402
 
 STORE = f"{BUCKET}/deployments"          # the topology's deployments root, s3://artifacts_s3@artifacts/deployments
 

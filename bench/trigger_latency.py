@@ -13,12 +13,10 @@ from __future__ import annotations
 import argparse
 import datetime
 import statistics
-import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from airflow_harness import AirflowHarness  # noqa: E402
+from airflow_flow_triggers.sandbox.harness import AirflowHarness
 
 OURS = '''
 from airflow_flow_triggers import FlowSpec, step, trigger_on_finish, build_dag

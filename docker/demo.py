@@ -19,13 +19,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests"))
-from airflow_harness import AirflowHarness  # noqa: E402
+from airflow_flow_triggers import Run
+from airflow_flow_triggers.naming import current_user
+from airflow_flow_triggers.runtime.store import ArtifactStore
+from airflow_flow_triggers.sandbox.harness import AirflowHarness
 
-from airflow_flow_triggers import Run  # noqa: E402
-from airflow_flow_triggers.naming import current_user  # noqa: E402
-from airflow_flow_triggers.runtime.store import ArtifactStore  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
 
 # (flow file, top-level options) of every deployment, as a user types `python <file> <options> airflow create`
 DEPLOYMENTS = [
@@ -50,7 +49,9 @@ def flow_command(airflow, *args: str) -> str:
     return result.stdout
 
 
-def main() -> None:
+def main() -> int:
+    """Exit status 0 when every chain ran as it should: each upstream and downstream run succeeded, and each
+    downstream flow ran exactly once."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep-running", action="store_true", help="leave Airflow up until Ctrl-C")
     parser.add_argument("--home", default=str(REPO / ".demo"), help="where Airflow's home and dags go")
@@ -63,6 +64,7 @@ def main() -> None:
     airflow = AirflowHarness(base)
     store = ArtifactStore(f"file://{airflow.home}/flow_triggers/artifacts")
     print(f"Starting Airflow (SQLite, LocalExecutor) in {base} ...", flush=True)
+    wrong: list[str] = []
     try:
         airflow.start()
         print(f"Airflow is up at {airflow.url}; deploying the example flows through its api-server into "
@@ -86,18 +88,25 @@ def main() -> None:
             run_id = started.split(" run ", 1)[1].split()[0]
             state = airflow.wait_for_run(upstream, run_id)["state"]
             print(f"  {upstream} {run_id}: {state}", flush=True)
+            if state != "success":
+                wrong.append(f"{upstream} {run_id} ended {state}")
+                continue
             if downstream:
                 [run] = airflow.wait_for_runs(downstream, 1)
+                run = airflow.wait_for_run(downstream, run["dag_run_id"])
                 print(f"  -> started by itself: {downstream} {run['dag_run_id']}: {run['state']}", flush=True)
+                if run["state"] != "success":
+                    wrong.append(f"{downstream} {run['dag_run_id']} ended {run['state']}")
+                    continue
                 report(airflow, store, downstream, run["dag_run_id"])
             else:
                 data = Run(f"{upstream}/{run_id}", store=store).data
                 print(f"  artifacts: {len(data.values)} values, sum {sum(data.values):.1f}", flush=True)
         airflow.settle(5)
         downstreams = [chain[-1] for chain in chains if chain[-1]]
-        others = [d for d in downstreams if len(airflow.runs(d)) != 1]
-        print("\nEvery chain completed; each branch triggered only its own downstream flow." if not others
-              else f"\nUnexpected runs in {others}", flush=True)
+        wrong += [f"{d} ran {len(airflow.runs(d))} times, not once" for d in downstreams if len(airflow.runs(d)) != 1]
+        print("\nEvery chain completed; each branch triggered only its own downstream flow." if not wrong
+              else f"\nThe chains did not run as they should: {'; '.join(wrong)}.", flush=True)
         show_plugin(airflow, user)
         if args.keep_running:
             print(f"\nAirflow UI: {airflow.url} (\"Flow branches\" in the navigation; Assets shows the finish "
@@ -108,6 +117,7 @@ def main() -> None:
     finally:
         airflow.stop()
         print("Airflow stopped.")
+    return 1 if wrong else 0
 
 
 def show_plugin(airflow, user: str) -> None:
@@ -133,4 +143,4 @@ def report(airflow, store, dag_id: str, run_id: str) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -76,7 +76,7 @@ def write_flow(tmp_path):
 @pytest.fixture(scope="session")
 def airflow(tmp_path_factory):
     """A running Airflow (api-server, scheduler, dag-processor) shared by the session's e2e tests."""
-    from airflow_harness import AirflowHarness
+    from airflow_flow_triggers.sandbox.harness import AirflowHarness
     harness = AirflowHarness(tmp_path_factory.mktemp("airflow"))
     try:
         yield harness.start()

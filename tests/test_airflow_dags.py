@@ -2,11 +2,11 @@
 import re
 
 import pytest
-from airflow_harness import task_errors
 from conftest import run_flow
 
 from airflow_flow_triggers import Run
 from airflow_flow_triggers.runtime.store import ArtifactStore
+from airflow_flow_triggers.sandbox.harness import task_errors
 
 pytestmark = pytest.mark.e2e
 

@@ -15,10 +15,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from airflow_harness import AirflowHarness, task_errors
 from test_metaflow_oracle import CASES, ORACLE, _reduced, expected, run
 
 from airflow_flow_triggers.errors import FlowTriggersError
+from airflow_flow_triggers.sandbox.harness import AirflowHarness, task_errors
 
 pytestmark = pytest.mark.e2e
 

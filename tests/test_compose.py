@@ -1,10 +1,12 @@
-"""docker/compose.yaml runs the topology the tests run (tests/topology.py), so the two cannot drift."""
+"""docker/compose.yaml runs the topology the tests run (airflow_flow_triggers/sandbox/topology.py), so the two
+cannot drift."""
 import json
 from urllib.parse import urlsplit
 
 import yaml
 from conftest import REPO
-from topology import CONNECTION, SETTINGS, WORKERS, Topology
+
+from airflow_flow_triggers.sandbox.topology import CONNECTION, SETTINGS, WORKERS, Topology
 
 COMPOSE = REPO / "docker" / "compose.yaml"
 SERVICES_BESIDE_AIRFLOW = {"postgres", "redis", "s3", "airflow-init", "examples"}

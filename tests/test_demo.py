@@ -1,4 +1,5 @@
-"""`make demo`'s script stops the Airflow it started on SIGTERM (what kill, systemd and containers send)."""
+"""`make demo`'s script runs every chain to the end, then (kept running) stops the Airflow it started on SIGTERM
+(what kill, systemd and containers send)."""
 import os
 import signal
 import subprocess
@@ -27,17 +28,24 @@ def processes_with_home(home: Path) -> list[int]:
     return found
 
 
-def test_sigterm_stops_the_demos_airflow(tmp_path):
+def test_the_demo_runs_every_chain_then_sigterm_stops_its_airflow(tmp_path):
     home = tmp_path / "demo"
     demo = subprocess.Popen([sys.executable, str(REPO / "docker" / "demo.py"), "--keep-running", "--home", str(home)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env=dict(os.environ, METAFLOW_USER="alice"))
     try:
+        printed = []
         for line in demo.stdout:
-            if line.startswith("Airflow is up at"):
+            printed.append(line)
+            if line.startswith("Airflow UI: "):                # every chain ran; --keep-running waits here
                 break
         else:
-            pytest.fail("the demo ended before Airflow was up")
+            pytest.fail("the demo ended before its chains ran:\n" + "".join(printed[-40:]))
+        text = "".join(printed)
+        assert "Every chain completed; each branch triggered only its own downstream flow." in text, text[-3000:]
+        assert text.count("-> started by itself:") == 4 and ": success\n" in text
+        assert "This run was triggered by MetaflowEvent(name='metaflow.variant_demo.user.alice.FirstProjectFlow.end'" \
+            in text
         assert processes_with_home(home / "airflow_home")       # api-server, scheduler, dag-processor, ...
         demo.send_signal(signal.SIGTERM)
         rest = demo.stdout.read()

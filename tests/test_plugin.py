@@ -10,8 +10,9 @@ import urllib.error
 from pathlib import Path
 
 import pytest
-from airflow_harness import AirflowHarness
 from conftest import REPO
+
+from airflow_flow_triggers.sandbox.harness import AirflowHarness
 
 pytestmark = pytest.mark.e2e
 DAGS = REPO / "dags"

@@ -7,10 +7,10 @@ import shutil
 import threading
 
 import pytest
-from airflow_harness import AirflowHarness
 from conftest import REPO, run_flow, write_feature_flow
 
 from airflow_flow_triggers import Run
+from airflow_flow_triggers.sandbox.harness import AirflowHarness
 
 pytestmark = pytest.mark.e2e
 USERS = {"admin": "admin", "alice": "user", "bob": "user", "carol": "viewer"}

@@ -1,5 +1,5 @@
-"""The seed scenarios and faults on a production-like topology (tests/topology.py): PostgreSQL, Redis,
-CeleryExecutor with two workers that share no artifact directory, artifacts in S3 (SeaweedFS)."""
+"""The seed scenarios and faults on a production-like topology (airflow_flow_triggers/sandbox/topology.py):
+PostgreSQL, Redis, CeleryExecutor with two workers that share no artifact directory, artifacts in S3 (SeaweedFS)."""
 import io
 import os
 import shutil
@@ -7,10 +7,10 @@ import zipfile
 
 import pytest
 from conftest import REPO, run_flow, write_feature_flow
-from topology import ARTIFACT_ROOT, BUCKET, CONNECTION, Topology, tools_missing
 
 from airflow_flow_triggers import Run
 from airflow_flow_triggers.runtime.store import ArtifactStore
+from airflow_flow_triggers.sandbox.topology import ARTIFACT_ROOT, BUCKET, CONNECTION, Topology, tools_missing
 
 pytestmark = [pytest.mark.e2e, pytest.mark.topology]
 DAGS = REPO / "dags"

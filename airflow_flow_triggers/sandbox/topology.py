@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from airflow_harness import AirflowHarness, free_port
+from airflow_flow_triggers.sandbox.harness import AirflowHarness, free_port
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 WEED = str(Path(sys.executable).with_name("weed"))
@@ -212,7 +212,7 @@ class Topology:
                 "extra": {"endpoint_url": self.s3.endpoint, "region_name": "us-east-1"}}),
             "AIRFLOW__CELERY__WORKER_CONCURRENCY": "2",
             "AIRFLOW__CORE__PARALLELISM": "8",
-            "AIRFLOW__CORE__HOSTNAME_CALLABLE": "topology_hostname.worker_name",
+            "AIRFLOW__CORE__HOSTNAME_CALLABLE": "airflow_flow_triggers.sandbox.hostname.worker_name",
             # production deployments are signed by the api-server and checked wherever they are parsed
             "AIRFLOW__FLOW_TRIGGERS__SIGNING_KEY": "topology-signing-key",
             "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_STORAGE_PATH": str(self.base / "airflow" / "dag_bundles"),

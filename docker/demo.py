@@ -102,7 +102,7 @@ def main() -> int:
             else:
                 data = Run(f"{upstream}/{run_id}", store=store).data
                 print(f"  artifacts: {len(data.values)} values, sum {sum(data.values):.1f}", flush=True)
-        airflow.settle(5)
+        airflow.quiet()
         downstreams = [chain[-1] for chain in chains if chain[-1]]
         wrong += [f"{d} ran {len(airflow.runs(d))} times, not once" for d in downstreams if len(airflow.runs(d)) != 1]
         print("\nEvery chain completed; each branch triggered only its own downstream flow." if not wrong

@@ -212,9 +212,9 @@ def test_a_deleted_consumer_stays_deleted(airflow, tmp_path, reachable):
     finish(2)
     cli(airflow, down, "airflow", "create")
     airflow.wait_for_dag(down_name)
-    airflow.settle()
+    airflow.quiet()
     assert airflow.runs(down_name) == []                  # no run for batch 1 again, none for batch 2
     finish(3)
     airflow.wait_for_runs(down_name, 1)
-    airflow.settle()
+    airflow.quiet()
     assert batches() == [3]

@@ -1,5 +1,4 @@
 """Faults on a real Airflow: the scheduler dies mid-step, and the chain still completes exactly once."""
-import time
 
 import pytest
 
@@ -62,7 +61,8 @@ def test_scheduler_killed_mid_step_retries_and_triggers_once(airflow):
     run_id = airflow.trigger("FaultUp")
     marker = airflow.home / "fault_marker"
     airflow._wait(lambda: marker.exists(), 120, "the first attempt of step 'work' to start")
-    time.sleep(2)
+    airflow._wait(lambda: any(ti["task_id"] == "work" and ti["state"] == "running"
+                              for ti in airflow.task_instances("FaultUp", run_id)), 60, "Airflow to see 'work' running")
 
     airflow.kill_component("scheduler")            # SIGKILL: the scheduler, its executor and the task process
     work = next(ti for ti in airflow.task_instances("FaultUp", run_id) if ti["task_id"] == "work")
@@ -73,6 +73,6 @@ def test_scheduler_killed_mid_step_retries_and_triggers_once(airflow):
     work = next(ti for ti in airflow.task_instances("FaultUp", run_id) if ti["task_id"] == "work")
     assert work["try_number"] == 2
     [down] = airflow.wait_for_runs("FaultDown", 1)
-    airflow.settle()
+    airflow.quiet()
     assert len(airflow.runs("FaultDown")) == 1 and down["state"] == "success"
     assert Run(f"FaultDown/{down['dag_run_id']}", store=airflow.store()).data.seen == "from the retried attempt"

@@ -73,12 +73,12 @@ def test_branches_stay_isolated_on_celery_and_s3(topology, tmp_path):
     assert airflow.wait_for_run(f"{alice}.FirstProjectFlow", first)["state"] == "success"
     [second] = airflow.wait_for_runs(f"{alice}.SecondProjectFlow", 1)
     assert second["state"] == "success"
-    airflow.settle()
+    airflow.quiet()
     assert airflow.runs(f"{new_model}.SecondProjectFlow") == []
     other = airflow.trigger(f"{new_model}.FirstProjectFlow")
     airflow.wait_for_run(f"{new_model}.FirstProjectFlow", other)
     [theirs] = airflow.wait_for_runs(f"{new_model}.SecondProjectFlow", 1)
-    airflow.settle()
+    airflow.quiet()
     assert len(airflow.runs(f"{alice}.SecondProjectFlow")) == 1 and theirs["state"] == "success"
     run = Run(f"{alice}.SecondProjectFlow/{second['dag_run_id']}", store=s3_store())
     assert run.trigger.run.pathspec == f"{alice}.FirstProjectFlow/{first}"
@@ -218,7 +218,7 @@ def test_a_worker_killed_mid_step_is_retried_on_the_other(topology):
         retried = work_task(airflow, "KillUp", run_id)
         assert retried["try_number"] == 2 and retried["hostname"] != running["hostname"]
         [down] = airflow.wait_for_runs("KillDown", 1)
-        airflow.settle()
+        airflow.quiet()
         assert len(airflow.runs("KillDown")) == 1 and down["state"] == "success"
         seen = Run(f"KillDown/{down['dag_run_id']}", store=s3_store()).data.seen
         assert seen == f"work done on {retried['hostname']}"
@@ -233,7 +233,7 @@ def test_postgres_restarted_mid_chain(topology):
         topology.postgres.restart()                               # pg_ctl restart while 'work' runs
         assert airflow.wait_for_run("PgUp", run_id, timeout=400)["state"] == "success"
         [down] = airflow.wait_for_runs("PgDown", 1)
-        airflow.settle()
+        airflow.quiet()
         airflow.wait_for_run("PgDown", down["dag_run_id"])         # checks once more that all are up
     print("started again after the restart:", restarted or "nothing")
     assert [r["dag_run_id"] for r in airflow.runs("PgUp")] == [run_id]

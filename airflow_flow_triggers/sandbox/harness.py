@@ -299,9 +299,24 @@ class AirflowHarness:
             return runs if done else None
         return self._wait(finished, timeout, f"{count} finished run(s) of {dag_id}")
 
-    def settle(self, seconds: float = 15) -> None:
-        """Give the scheduler time to start anything it is going to start."""
-        time.sleep(seconds)
+    def quiet(self, timeout: float = 240, polls: int = 3) -> None:
+        """Wait until Airflow has nothing left to start or finish: no DAG run queued or running and no asset
+        partition waiting to become a run, seen `polls` times in a row, a second apart (each longer than the
+        scheduler's loop). A finish makes its partition in the transaction of its task's success, while its
+        run is still running, so a chain in flight always shows in one of the two; after `quiet`, the runs
+        that happened are all the runs that will."""
+        seen = 0
+
+        def settled() -> bool:
+            nonlocal seen
+            seen = seen + 1 if self._idle() else 0
+            return seen >= polls
+        self._wait(settled, timeout, "Airflow to have no run queued or running and no partition pending")
+
+    def _idle(self) -> bool:
+        pending = self.request("GET", "/ui/partitioned_dag_runs?has_created_dag_run_id=false")["total"]
+        active = self.api("GET", "dags/~/dagRuns?state=queued&state=running&limit=1")["total_entries"]
+        return pending == 0 and active == 0
 
     def runs(self, dag_id: str) -> list[dict]:
         return self.api("GET", f"dags/{dag_id}/dagRuns?order_by=start_date&limit=100")["dag_runs"]

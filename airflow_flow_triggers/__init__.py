@@ -3,7 +3,7 @@ from .deploy.cli import main as _command_line
 from .deploy.events import AirflowEvent
 from .errors import FlowTriggersError, install_excepthook
 from .flows.compute import kubernetes, resources
-from .flows.decorators import catch, environment, project, retry, schedule, step, timeout
+from .flows.decorators import airflow_dag, catch, environment, project, retry, schedule, step, timeout
 from .flows.flowspec import FlowSpec, set_command_line
 from .flows.parameters import IncludeFile, JSONType, Parameter
 from .flows.triggers import trigger, trigger_on_finish
@@ -26,9 +26,9 @@ from .runtime.events import namespaced_event_name
 from .runtime.namespaces import default_namespace, get_namespace, namespace
 
 __all__ = ["AirflowEvent", "Flow", "FlowSpec", "FlowTriggersError", "IncludeFile", "JSONType", "Metaflow",
-           "MetaflowEvent", "Parameter", "Run", "Step", "Task", "build_dag", "catch", "current", "default_namespace",
-           "environment", "get_namespace", "kubernetes", "namespace", "namespaced_event_name", "project", "resources",
-           "retry", "schedule", "step", "timeout", "trigger", "trigger_on_finish",
+           "MetaflowEvent", "Parameter", "Run", "Step", "Task", "airflow_dag", "build_dag", "catch", "current",
+           "default_namespace", "environment", "get_namespace", "kubernetes", "namespace", "namespaced_event_name",
+           "project", "resources", "retry", "schedule", "step", "timeout", "trigger", "trigger_on_finish",
            # Metaflow's, not supported: using one is an error saying what to use instead
            "batch", "card", "conda", "conda_base", "exit_hook", "parallel", "pypi", "pypi_base", "pytorch_parallel",
            "secrets"]

@@ -199,6 +199,29 @@ def _is_time_zone(name) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class DagSettings:
+    max_active_runs: int | None = None     # None: Airflow's [core] max_active_runs_per_dag
+    max_active_tasks: int | None = None    # None: Airflow's [core] max_active_tasks_per_dag
+
+
+def airflow_dag(max_active_runs: int | None = None, max_active_tasks: int | None = None):
+    """Airflow's own settings for this flow's DAG (not Metaflow's; ignored by local runs): at most
+    `max_active_runs` runs at once (the others wait, queued: with @trigger_on_finish, still one run per
+    finish, one after another) and `max_active_tasks` tasks at once within a run."""
+    with located(caller_location()):
+        for name, value in (("max_active_runs", max_active_runs), ("max_active_tasks", max_active_tasks)):
+            if value is not None and (not _whole(value) or value < 1):
+                raise FlowDefinitionError(f"@airflow_dag({name}={value!r}) needs a whole number, 1 or more.")
+
+    def decorate(flow_cls):
+        require_flow_class(flow_cls, "@airflow_dag")
+        flow_cls._dag_settings = DagSettings(max_active_runs, max_active_tasks)
+        return flow_cls
+
+    return decorate
+
+
 def project(name: str, branch: str | None = None, production: bool | None = None):
     """Bind the flow to a project: deployments are named `<name>.<branch>.<FlowName>`."""
     if not isinstance(name, str):

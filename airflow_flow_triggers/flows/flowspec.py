@@ -32,6 +32,7 @@ class FlowSpec:
 
     _project = None
     _schedule = None
+    _dag_settings = None
     _trigger_on_finish = None
     _trigger_events = None
 

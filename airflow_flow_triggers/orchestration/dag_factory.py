@@ -77,6 +77,7 @@ def _build(flow_cls, deployment: Deployment):
             tags=_tags(deployment),
             default_args={"owner": owner},
             params=_params(flow_cls),
+            **_dag_settings(flow_cls),
             doc_md=f"Flow `{flow_cls.__name__}` deployed as `{deployment.project_flow_name}` by {owner}.",
         )
         dag.timetable.validate()
@@ -88,6 +89,14 @@ def _build(flow_cls, deployment: Deployment):
         for node in graph:
             outputs[node.name] = _wire(_step_task(flow_cls, deployment, graph, node), node, graph, outputs)
     return dag
+
+
+def _dag_settings(flow_cls) -> dict:
+    """@airflow_dag's settings that are set, as DAG arguments."""
+    settings = flow_cls._dag_settings
+    if settings is None:
+        return {}
+    return {name: value for name, value in dataclasses.asdict(settings).items() if value is not None}
 
 
 def _deployment(flow_cls, user, branch, production, deployed_by) -> Deployment:

@@ -218,7 +218,6 @@ class Topology:
             "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_STORAGE_PATH": str(self.base / "airflow" / "dag_bundles"),
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.base / "task_logs"),   # the api-server reads them
             "TOPOLOGY_BASE": str(self.base),          # where test flows leave markers both workers see
-            "PYTHONPATH": str(Path(__file__).resolve().parent),
         })
         values.update(self.overrides)
         return values

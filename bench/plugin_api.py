@@ -10,9 +10,10 @@ chains of 5 branches (so runs and finish events exist to report), then:
 
 - times GET /flow-triggers/api/projects/bench/branches/<branch> over many requests (round-robin over
   the branches, one warm-up pass), and reports p50/p95/max;
-- counts the SQL statements one branch request makes, in a separate process on the same database
-  (the plugin's metadata functions plus the auth manager's readable-DAG query), for a branch of
-  2 flows and a branch of 10: the count must not grow with the branch.
+- counts the SQL statements one branch request makes, in a separate process on the same database, by
+  calling the endpoint's own function (`plugin.api.branch_detail`, the auth manager's readable-DAG
+  query included) with an admin user, for a branch of 2 flows and a branch of 10: the count must not
+  grow with the branch.
 """
 from __future__ import annotations
 
@@ -50,24 +51,17 @@ COUNT_QUERIES = '''
 import json, sys
 from sqlalchemy import event
 from airflow import settings
-from airflow.api_fastapi.app import create_auth_manager
 from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
-from airflow_flow_triggers.plugin import metadata
-from airflow_flow_triggers.plugin.branches import branch_view
+from airflow_flow_triggers.plugin.api import branch_detail
 
 counts = {}
 statements = []
 event.listen(settings.engine, "before_cursor_execute", lambda *args, **kw: statements.append(args[2]))
-manager = create_auth_manager()
 user = SimpleAuthManagerUser(username="admin", role="admin")
 for project, branch in json.loads(sys.argv[1]):
     with settings.Session() as session:
         statements.clear()
-        readable = manager.get_authorized_dag_ids(user=user, method="GET", session=session)
-        rows = [r for r in metadata.branch_dags(session, project, branch) if r.dag_id in readable]
-        ids = {r.dag_id for r in rows}
-        view = branch_view(project, branch, rows, metadata.trigger_edges(session, ids),
-                           metadata.last_runs(session, ids), metadata.finish_assets(session, ids), readable)
+        view = branch_detail(project, branch, user=user, session=session)   # the endpoint's own function
         counts[branch] = {"flows": len(view["deployments"]), "statements": len(statements)}
 print(json.dumps(counts))
 '''

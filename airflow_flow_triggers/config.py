@@ -46,17 +46,22 @@ def get(key: str) -> str:
     return conf.get(SECTION, key, fallback=default)
 
 
-def get_number(key: str, kind: type = float):
-    """A numeric option (int or float); None when it is empty."""
+def get_number(key: str, kind: type = float, required: bool = False):
+    """A numeric option (int or float), 0 or more; None when it is empty, unless `required`."""
     text = get(key).strip()
-    if not text:
+    if not text and not required:
         return None
     try:
-        return kind(text)
+        value = kind(text)
+        if value < 0:
+            raise ValueError(text)
+        return value
     except ValueError:
         from .errors import SettingError
-        raise SettingError(f"[{SECTION}] {key} = {text!r} must be a {kind.__name__} "
-                           f"(env AIRFLOW__{SECTION.upper()}__{key.upper()}).") from None
+        what = "a whole number" if kind is int else "a number"
+        raise SettingError(f"[{SECTION}] {key} = {text!r} must be {what}, 0 or more (env "
+                           f"AIRFLOW__{SECTION.upper()}__{key.upper()}; default {defaults()[key] or 'empty'}).") \
+            from None
 
 
 def _configured_beyond_plain_env() -> bool:

@@ -217,7 +217,7 @@ CASES = [
     ("package_too_big", flow(), ["airflow", "create", "--dags-folder", "{dags}"],
      {"AIRFLOW__FLOW_TRIGGERS__MAX_PACKAGE_SIZE": "0.0001"}, "max_package_size): it holds every *.py file under"),
     ("package_size_not_a_number", flow(), ["airflow", "create", "--dags-folder", "{dags}"],
-     {"AIRFLOW__FLOW_TRIGGERS__MAX_PACKAGE_SIZE": "big"}, "[flow_triggers] max_package_size = 'big' must be a float"),
+     {"AIRFLOW__FLOW_TRIGGERS__MAX_PACKAGE_SIZE": "big"}, "[flow_triggers] max_package_size = 'big' must be a number, 0 or more"),
     ("list_a_file", flow(), ["airflow", "list", "--dags-folder", "{a_file}"], {}, "is a file, not a folder"),
     ("trigger_unreachable", flow(), ["airflow", "trigger"], {}, "Cannot reach Airflow's REST API at http://127.0.0.1:9"),
     ("trigger_bad_value", flow(), ["airflow", "trigger", "--alpha", "abc"], {},

@@ -337,7 +337,8 @@ def test_bad_setting_is_a_clear_error(tmp_path, monkeypatch):
     write(tmp_path, "WindowDefaultFlow", "@trigger_on_finish(flows=['A', 'B'])", "d = build_dag(WindowDefaultFlow)")
     [error] = dagbag(tmp_path).import_errors.values()
     assert error.strip().splitlines()[-1].endswith(
-        "[flow_triggers] trigger_window = 'an hour' must be a float (env AIRFLOW__FLOW_TRIGGERS__TRIGGER_WINDOW).")
+        "[flow_triggers] trigger_window = 'an hour' must be a number, 0 or more (env "
+        "AIRFLOW__FLOW_TRIGGERS__TRIGGER_WINDOW; default empty).")
     monkeypatch.setenv("AIRFLOW__FLOW_TRIGGERS__TRIGGER_WINDOW", "600")
     bag = dagbag(tmp_path)
     assert "WindowDefaultFlow.wait_for_all" in bag.dags
@@ -383,7 +384,10 @@ def test_gate_matches_first_in_first_out_and_replays_on_retry(monkeypatch):
                                                      json.loads(variables[key]) if key in variables else default))
     monkeypatch.setattr(Variable, "set", classmethod(lambda cls, key, value, description=None, serialize_json=False:
                                                      variables.__setitem__(key, json.dumps(value))))
-    monkeypatch.setattr(gates, "forged_finish", lambda event, store: None)
+    from airflow_flow_triggers.orchestration import tasks
+    monkeypatch.setattr(tasks, "finish_event", lambda name, timestamp, pathspec, source, store: {   # no store here
+        "name": name, "id": pathspec.split("/")[1], "type": "run", "pathspec": pathspec, "timestamp": timestamp,
+        "depth": 0, "source_dag_id": source[0], "source_run_id": source[1]})
     a, b, gate = Asset(name="A", uri="x-flow-finished://A"), Asset(name="B", uri="x-flow-finished://B"), \
         Asset(name="C.wait_for_all", uri="x-flow-all-finished://C")
     match = gates.gate_callable("C", [a, b], gate, None)
@@ -409,7 +413,58 @@ def test_gate_matches_first_in_first_out_and_replays_on_retry(monkeypatch):
     state = json.loads(variables["flow_triggers.wait_for_all.C"])
     assert [e["pathspec"] for e in state["waiting"]["A"]] == ["A/a3"] and state["waiting"]["B"] == []
 
+    # a window is between the finishes of a set, not against the clock the gate runs at (these are of 2026-01-01)
     match = gates.gate_callable("W", [a, b], gate, datetime.timedelta(minutes=10))
-    assert finish(a, "old", 0) == {}            # 2026-01-01: long before now, so expired when B arrives
-    assert finish(b, "new", 0) == {}
-    assert json.loads(variables["flow_triggers.wait_for_all.W"])["waiting"]["A"] == []
+    assert finish(a, "early", 0) == {} and finish(b, "within", 9) == {"B/within": ["A/early", "B/within"]}
+    assert finish(a, "old", 10) == {}
+    assert finish(b, "new", 21) == {}            # 11 minutes after A's: A's expires, B's waits
+    waiting = json.loads(variables["flow_triggers.wait_for_all.W"])["waiting"]
+    assert waiting["A"] == [] and [e["pathspec"] for e in waiting["B"]] == ["B/new"]
+
+
+@pytest.mark.parametrize("value", ["", "ten", "-1", "2.5"])
+def test_a_bad_max_trigger_depth_is_one_sentence(monkeypatch, value):
+    from airflow_flow_triggers.errors import SettingError
+    from airflow_flow_triggers.orchestration.tasks import _stop_runaway_chain
+    monkeypatch.setenv("AIRFLOW__FLOW_TRIGGERS__MAX_TRIGGER_DEPTH", value)
+    with pytest.raises(SettingError, match=rf"^\[flow_triggers\] max_trigger_depth = '{re.escape(value)}' must be a "
+                                           r"whole number, 0 or more \(env AIRFLOW__FLOW_TRIGGERS__MAX_TRIGGER_DEPTH; "
+                                           r"default 10\)\.$"):
+        _stop_runaway_chain(Deployment("F"), [])
+
+
+def test_the_depth_of_a_chain_comes_from_the_store_not_the_event(tmp_path, airflow_home, as_alice, monkeypatch):
+    """A hand-posted replay of a finish saying depth -100 is worth nothing: the depth is the upstream run's own,
+    as the artifact store keeps it, so max_trigger_depth still stops the chain."""
+    import types
+
+    from airflow.sdk import Asset
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from airflow_flow_triggers import FlowSpec, step
+    from airflow_flow_triggers.orchestration.tasks import _stop_runaway_chain, triggering_events
+    from airflow_flow_triggers.runtime.store import ArtifactStore
+    from airflow_flow_triggers.runtime.task import execute_task
+
+    class Chained(FlowSpec):
+        @step
+        def start(self):
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+    store = ArtifactStore(f"file://{tmp_path}/artifacts")
+    upstream = {"name": "Chained", "id": "r0", "type": "run", "pathspec": "Chained/r0", "depth": 4}
+    ref = execute_task(Chained, Deployment("Chained"), "r1", "start", [], store=store, trigger_events=[upstream])
+    execute_task(Chained, Deployment("Chained"), "r1", "end", [ref], store=store)
+    posted = types.SimpleNamespace(asset=Asset(name="Chained", uri="x-flow-finished://Chained"), partition_key=None,
+                                   timestamp=datetime.datetime(2026, 12, 4, tzinfo=datetime.timezone.utc),
+                                   extra={"pathspec": "Chained/r1", "depth": -100}, source_dag_id=None,
+                                   source_run_id=None)
+    [event], refused = triggering_events({"triggering_asset_events": {posted.asset: [posted]}}, store)
+    assert refused == [] and event["depth"] == 5 and event["end_task"] == "Chained/r1/end/0"
+    monkeypatch.setenv("AIRFLOW__FLOW_TRIGGERS__MAX_TRIGGER_DEPTH", "3")
+    with pytest.raises(AirflowSkipException, match="at trigger depth 6, over \\[flow_triggers\\] max_trigger_depth = 3"):
+        _stop_runaway_chain(Deployment("Chained"), [event])

@@ -53,21 +53,3 @@ def partition_key(pathspec: str) -> str:
     if len(pathspec) <= MAX_PARTITION_KEY:
         return pathspec
     return "sha256:" + hashlib.sha256(pathspec.encode()).hexdigest()
-
-
-def finish_event_extra(deployment: Deployment, run_id: str, end_task_id: str, run_location: str,
-                       depth: int) -> dict:
-    """What a finish event tells its consumers: which run of which deployment, and its artifacts."""
-    pathspec = f"{deployment.project_flow_name}/{run_id}"
-    return {
-        "flow": deployment.flow_name,
-        "project": deployment.project,
-        "branch": deployment.branch,
-        "project_flow_name": deployment.project_flow_name,
-        "run_id": run_id,
-        "pathspec": pathspec,
-        "end_task": f"{pathspec}/end/{end_task_id}",
-        "artifacts": run_location,
-        "deployer": deployment.deployer,
-        "depth": depth,
-    }

@@ -6,8 +6,10 @@ finish, one run at a time. Its task keeps the finishes not used yet in a queue p
 Airflow Variable `flow_triggers.wait_for_all.<consumer>`), adds the finish that started it, and
 matches first in, first out: the oldest waiting finish of every upstream make one set. Each set
 becomes one partition of the gate's asset, and so exactly one run of the consumer, whose
-`current.trigger` lists that set. With a window, a waiting finish older than it expires. The log
-names every finish received, used, waiting or expired.
+`current.trigger` lists that set. With a window, the finishes of a set lie within it of each other: a
+waiting finish expires once a finish more than the window newer has come (measured between the finishes'
+own times, never against the clock the gate runs at, so a burst queued behind the gate keeps its sets).
+The log names every finish received, used, waiting or expired.
 
 It reads only the event that started it (`triggering_asset_events`), never the asset history:
 in Airflow 3.3.2 reading an event that a still-queued run consumed fails with HTTP 500.
@@ -17,10 +19,9 @@ from __future__ import annotations
 import datetime
 import logging
 
-from ..runtime.events import event_from_extra, forged_finish
 from ..runtime.store import ArtifactStore
 from .assets import partition_key
-from .tasks import GATE_BATCHES
+from .tasks import GATE_BATCHES, triggering_events
 
 log = logging.getLogger(__name__)
 STATE_PREFIX = "flow_triggers.wait_for_all."
@@ -42,18 +43,16 @@ def gate_callable(consumer_dag_id: str, upstreams: list, gate, window: datetime.
         waiting = {name: list(state.get("waiting", {}).get(name, [])) for name in names}
         done = dict(state.get("done", {}))          # trigger pathspec -> the sets it completed
         batches = {}
-        for event in _triggering_finishes(context):
+        events, refused = triggering_events(context, ArtifactStore())
+        for what, reason in refused:
+            log.warning("%s: ignored %s: %s", consumer_dag_id, what, reason)
+        for event in events:
             if event["pathspec"] in done:            # a retry of this run: emit what it matched before
                 batches.update(done[event["pathspec"]])
                 continue
-            reason = forged_finish(event, ArtifactStore())
-            if reason is not None:
-                log.warning("%s: ignored the finish event of %s at %s: %s", consumer_dag_id, event["name"],
-                            event["timestamp"], reason)
-                continue
             log.info("%s: received %s (finished at %s)", consumer_dag_id, event["pathspec"], event["timestamp"])
             waiting[event["name"]].append(event)
-            _expire(consumer_dag_id, waiting, window)
+            _expire(consumer_dag_id, waiting, window, event)
             matched = _match(waiting, names)
             done[event["pathspec"]] = matched
             batches.update(matched)
@@ -81,27 +80,26 @@ def gate_callable(consumer_dag_id: str, upstreams: list, gate, window: datetime.
     return match_finishes
 
 
-def _triggering_finishes(context) -> list[dict]:
-    accessor = context.get("triggering_asset_events") or {}
-    return [event_from_extra(event.asset.name, event.timestamp, dict(event.extra or {}), True,
-                             (event.source_dag_id, event.source_run_id))
-            for asset in accessor for event in accessor[asset]]
-
-
-def _expire(consumer_dag_id: str, waiting: dict[str, list[dict]], window) -> None:
-    now = datetime.datetime.now(datetime.timezone.utc)
+def _expire(consumer_dag_id: str, waiting: dict[str, list[dict]], window, newest: dict) -> None:
+    """Drop the waiting finishes more than `window` older than `newest`, the finish just received: no set
+    with it, or with any finish after it, could hold them within the window."""
+    now = _when(newest)
     for name, events in waiting.items():
         keep = []
         for e in events:
-            if window is not None and now - datetime.datetime.fromisoformat(e["timestamp"]) > window:
-                log.info("%s: expired: %s finished at %s, more than %s ago", consumer_dag_id, e["pathspec"],
-                         e["timestamp"], window)
+            if window is not None and now - _when(e) > window:
+                log.info("%s: expired: %s finished at %s, more than %s before %s (finished at %s)", consumer_dag_id,
+                         e["pathspec"], e["timestamp"], window, newest["pathspec"], newest["timestamp"])
             else:
                 keep.append(e)
         for e in keep[:-MAX_WAITING]:
             log.warning("%s: dropped: %s, the oldest of over %d finishes of %s waiting", consumer_dag_id,
                         e["pathspec"], MAX_WAITING, name)
         waiting[name] = keep[-MAX_WAITING:]
+
+
+def _when(event: dict) -> datetime.datetime:
+    return datetime.datetime.fromisoformat(event["timestamp"])
 
 
 def _match(waiting: dict[str, list[dict]], names: list[str]) -> dict[str, list[dict]]:

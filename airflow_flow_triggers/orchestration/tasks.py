@@ -8,11 +8,11 @@ from .. import config
 from ..flows.parameters import flow_parameters
 from ..flows.triggers import event_parameters
 from ..naming import Deployment
-from ..runtime.events import depth_of, event_from_extra, forged_finish
+from ..runtime.events import ForgedFinish, depth_of, external_event, finish_event, finish_extra
 from ..runtime.output import foreach_yields
-from ..runtime.store import RUN_RECORD, ArtifactStore, read_json
+from ..runtime.store import ArtifactStore
 from ..runtime.task import TaskRef, execute_task
-from .assets import finish_event_extra, is_finish_asset, partition_key
+from .assets import is_finish_asset, partition_key
 
 log = logging.getLogger(__name__)
 GATE_BATCHES = "flow_triggers_batches"  # a gate event's extra: {partition key: the upstream events it starts}
@@ -89,8 +89,8 @@ def task_input(flow_cls: type, deployment: Deployment, step: str, inputs, contex
     refs, split_index = _refs(inputs)
     if step != "start":
         return TaskInput(refs, split_index, None, None)
-    events = triggering_events(context)
-    _skip_forged(deployment, events, store)
+    events, refused = triggering_events(context, store)
+    _skip_forged(deployment, refused, store)
     _stop_runaway_chain(deployment, events)
     names = flow_parameters(flow_cls)  # conf may carry more keys than the flow's parameters
     params = {name: value for name, value in dict(context["params"]).items() if name in names}
@@ -109,26 +109,35 @@ def task_output(deployment: Deployment, step_type: str, ref: TaskRef, context, f
         return ref.next_step
     if finish is not None:
         run_id = context["run_id"]
-        run_path = store.run_path(deployment.project_flow_name, run_id)
-        depth = (read_json(run_path / RUN_RECORD) or {}).get("trigger_depth", 0)
         outlet = context["outlet_events"][finish]
-        outlet.extra = finish_event_extra(deployment, run_id, ref.task_id, str(run_path), depth)
+        outlet.extra = finish_extra(deployment, run_id)
         outlet.add_partitions(partition_key(outlet.extra["pathspec"]))
     return ref.to_dict()
 
 
-def triggering_events(context) -> list[dict]:
-    """The run's triggering asset events as trigger events (a gate's are the upstream finishes it matched).
+def triggering_events(context, store: ArtifactStore) -> tuple[list[dict], list[tuple[str, str]]]:
+    """(events, refused): the run's trigger events, oldest first, every finish derived from the artifact store
+    (runtime/events.py's finish_event), and each finish refused, as (what, why).
 
-    A run started by `airflow trigger --trigger FLOW/RUN_ID` carries its events in its conf instead. A run made
-    from a partition takes only its partition's events: one finish, one run, whatever else Airflow attached.
+    The events come from the run's asset events (a gate's are the set of upstream finishes it matched), or,
+    for a run started by `airflow trigger --trigger FLOW/RUN_ID`, from its conf. A run made from a partition
+    takes only its partition's events: one finish, one run, whatever else Airflow attached.
     """
+    events, refused = [], []
+
+    def add_finish(name, timestamp, pathspec, source) -> None:
+        try:
+            events.append(finish_event(name, timestamp, pathspec, source, store))
+        except ForgedFinish as forged:
+            refused.append((f"the finish event of {name} at {timestamp}", forged.reason))
+
     dag_run = context.get("dag_run")
     conf = getattr(dag_run, "conf", None) or {}
+    for replay in conf.get(CONF_TRIGGER) or []:      # replays: believed as far as the store backs them
+        add_finish(replay.get("name"), replay.get("timestamp"), replay.get("pathspec"), (None, None))
     if conf.get(CONF_TRIGGER):
-        return list(conf[CONF_TRIGGER])
+        return sorted(events, key=_time), refused
     run_key = getattr(dag_run, "partition_key", None)
-    events = []
     accessor = context.get("triggering_asset_events") or {}
     for asset in accessor:
         for event in accessor[asset]:
@@ -137,28 +146,45 @@ def triggering_events(context) -> list[dict]:
                             event.asset.name, event.timestamp, event.partition_key, run_key)
                 continue
             extra = dict(event.extra or {})
+            stamp = event.timestamp.isoformat() if event.timestamp else None
             if GATE_BATCHES in extra:
-                events.extend(extra[GATE_BATCHES].get(event.partition_key, []))
+                for finish in _gate_set(extra[GATE_BATCHES], event, run_key):
+                    add_finish(finish["name"], finish["timestamp"], finish["pathspec"],
+                               (finish.get("source_dag_id"), finish.get("source_run_id")))
+            elif is_finish_asset(event.asset):
+                add_finish(event.asset.name, stamp, extra.get("pathspec"), (event.source_dag_id, event.source_run_id))
             else:
-                events.append(event_from_extra(event.asset.name, event.timestamp, extra, is_finish_asset(event.asset),
-                                               (event.source_dag_id, event.source_run_id)))
-    return sorted(events, key=lambda e: e.get("timestamp") or "")
+                events.append(external_event(event.asset.name, stamp, extra))
+    return sorted(events, key=_time), refused
 
 
-def _skip_forged(deployment: Deployment, events: list[dict], store: ArtifactStore) -> None:
+def _gate_set(batches: dict, event, run_key: str | None) -> list[dict]:
+    """The set of finishes a gate event carries for this run's partition: never none (the run would then
+    start as if by hand, with no trigger at all)."""
+    batch = batches.get(event.partition_key)
+    if not batch:
+        raise RuntimeError(f"The gate event of {event.asset.name} at {event.timestamp} carries no set of finishes "
+                           f"for partition {event.partition_key} (this run's: {run_key}), so this run has no trigger "
+                           "to start from; it was not emitted by the gate (posted by hand?): trigger the consumer "
+                           "with `airflow trigger --trigger FLOW/RUN_ID` instead.")
+    return batch
+
+
+def _time(event: dict) -> str:
+    return event.get("timestamp") or ""
+
+
+def _skip_forged(deployment: Deployment, refused: list[tuple[str, str]], store: ArtifactStore) -> None:
     """Run no step code for a finish event that no successful run of its upstream produced."""
-    for event in events:
-        reason = forged_finish(event, store)
-        if reason is not None:
-            _skip(f"Not running {deployment.project_flow_name}: the finish event of {event['name']} at "
-                  f"{event.get('timestamp')} that started it stands for no successful run ({reason}; artifact "
-                  f"store {store.url}); such an event is posted by hand (POST /api/v2/assets/events), not emitted "
-                  f"by a run: start {deployment.project_flow_name} with `airflow dags trigger`, or let a real run "
-                  f"of {event['name']} finish.")
+    for what, reason in refused:
+        _skip(f"Not running {deployment.project_flow_name}: {what} that started it stands for no successful run "
+              f"({reason}; artifact store {store.url}); such an event is posted by hand (POST /api/v2/assets/events), "
+              f"not emitted by a run: start {deployment.project_flow_name} with `airflow dags trigger`, or let a real "
+              "run of its upstream finish.")
 
 
 def _stop_runaway_chain(deployment: Deployment, events: list[dict]) -> None:
-    limit = config.get_number("max_trigger_depth", int)
+    limit = config.get_number("max_trigger_depth", int, required=True)
     depth = depth_of(events)
     if depth > limit:
         chain = ", ".join(e["name"] for e in events)

@@ -7,6 +7,7 @@ flow without @project. A fully qualified name ('project.branch.Flow') works anyw
 from __future__ import annotations
 
 import datetime
+import functools
 from collections import namedtuple
 
 from ..errors import RunNotFoundError
@@ -62,8 +63,13 @@ class Flow:
         self.store = store or ArtifactStore()
         project, _, self.id = split_flow_name(name)
         self.name = self.pathspec = self.id
-        self._folders = [name] if project else self.store.flow_folders(self.id)
+        self._qualified = name if project else None
         self._namespace = namespace
+
+    @functools.cached_property
+    def _folders(self) -> list[str]:
+        """The store's folders of this flow: one branch's, or of every branch and without @project."""
+        return [self._qualified] if self._qualified else self.store.flow_folders(self.id)
 
     def runs(self, *tags: str) -> list[Run]:
         """The runs of the current namespace that have all `tags`, newest first."""
@@ -101,6 +107,17 @@ class Run:
         if not flow_name or not run_id or "/" in run_id:
             raise RunNotFoundError(f"'{pathspec}' is not a run pathspec: write it as 'FlowName/run_id'.")
         return cls._find(Flow._of(flow_name, store), run_id, _namespace_check, pathspec)
+
+    @classmethod
+    def stored(cls, pathspec: str, store: ArtifactStore | None = None) -> Run:
+        """The run stored under exactly `pathspec` (`<project_flow_name>/<run id>`, as events and records keep
+        it): its folder as written, never looked up by class name, whatever the namespace."""
+        folder, _, run_id = pathspec.partition("/")
+        run = cls._at(Flow._of(folder, store), folder, run_id) if folder and run_id and "/" not in run_id else None
+        if run is None or run._record is None:
+            raise RunNotFoundError(f"Run '{pathspec}' does not exist in the artifact store at "
+                                   f"{(store or ArtifactStore()).url}.")
+        return run
 
     @classmethod
     def _find(cls, flow: Flow, run_id: str, namespace_check: bool = True, asked: str | None = None) -> Run:
@@ -371,8 +388,7 @@ class Trigger:
         return iter(self._events)
 
     def _runs(self) -> list[Run]:
-        return [Run(e["pathspec"], store=self._store, _namespace_check=False) for e in self._data
-                if e.get("type", "run") == "run"]
+        return [Run.stored(e["pathspec"], self._store) for e in self._data if e.get("type", "run") == "run"]
 
     def _require(self) -> list[MetaflowEvent]:
         if not self._events:

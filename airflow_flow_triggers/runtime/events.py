@@ -1,9 +1,14 @@
-"""Trigger events as plain dicts, the same whether they came from an Airflow asset event or from
-`--trigger FLOW/RUN_ID` on a local run: {"name", "id", "timestamp", "type", "pathspec", "end_task",
-"depth"}; for a finish, "name" is the deployment's DAG id and "id" the run id (what users see is
-client.metaflow_event's MetaflowEvent).
+"""The trigger events of a run, one schema for all of them, whatever brought them: an Airflow asset event,
+a wait-for-all gate's set, `airflow trigger --trigger` or a local `--trigger FLOW/RUN_ID`.
 
-They are stored in the run's record, so every step of the run reads the same `current.trigger`.
+A flow's finish event carries only the finished run's pathspec (`finish_extra`; its flow, project and
+branch too, for people reading it in Airflow's UI). Everything else a consumer knows of it, its end task,
+its depth in a chain of triggers, whether it succeeded at all, is read once from the artifact store by
+`finish_event`, which refuses a finish no successful run stands behind (an event posted by hand). As a
+dict: {"name" (the upstream's DAG id), "id" (its run id), "type": "run", "pathspec", "end_task",
+"timestamp", "depth", "source_dag_id", "source_run_id"}; an external event {"name", "id", "type":
+"event", "pathspec": None, "timestamp", "extra"}. The run's record keeps them, so every step of the run
+reads the same `current.trigger` (what users see is client.metaflow_event's MetaflowEvent).
 """
 from __future__ import annotations
 
@@ -14,18 +19,69 @@ from .client import Run
 from .current import current
 
 
+class ForgedFinish(Exception):
+    """A finish event that no successful run of the flow it names stands behind; `reason` says why."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def finish_extra(deployment: Deployment, run_id: str) -> dict:
+    """The `extra` of a finish event: the finished run's pathspec, and for people its flow, project, branch."""
+    return {"pathspec": f"{deployment.project_flow_name}/{run_id}", "flow": deployment.flow_name,
+            "project": deployment.project, "branch": deployment.branch}
+
+
+def finish_event(name: str, timestamp: str | None, pathspec: str | None,
+                 source: tuple[str | None, str | None] = (None, None), store=None) -> dict:
+    """The trigger event of the finish of `pathspec` announced on `name`'s finish asset at `timestamp`, from
+    the store's facts; raises ForgedFinish when no successful run of `name` stands behind it.
+
+    `source` is the (DAG id, run id) of the task that emitted it: a task emits its own deployment's finish,
+    an event posted through the REST API has none and is accepted only as the replay of a run that really
+    succeeded (as `--trigger` is)."""
+    if not pathspec:
+        raise ForgedFinish("it names no run (its extra has no pathspec)")
+    flow, _, run_id = pathspec.partition("/")
+    if flow != name or not run_id:
+        raise ForgedFinish(f"it names run '{pathspec}', which is not a run of {name}")
+    if source[0] is not None and tuple(source) != (name, run_id):
+        raise ForgedFinish(f"it was emitted by {source[0]}/{source[1]}, not by the run it names")
+    try:
+        run = Run.stored(pathspec, store)
+    except RunNotFoundError:
+        raise ForgedFinish(f"run '{pathspec}' does not exist in the artifact store") from None
+    end = run.end_task
+    if end is None or not end.successful:
+        raise ForgedFinish(f"run '{pathspec}' did not succeed")
+    return {"name": name, "id": run_id, "type": "run", "pathspec": pathspec, "end_task": f"{pathspec}/end/{end.id}",
+            "timestamp": timestamp, "depth": run.trigger_depth, "source_dag_id": source[0],
+            "source_run_id": source[1]}
+
+
+def verified(event: dict, store=None) -> dict:
+    """A finish event as another reader left it (a gate's set, a run's conf), derived again from the store:
+    nothing it says beyond its name, pathspec, time and source is believed."""
+    return finish_event(event["name"], event.get("timestamp"), event.get("pathspec"),
+                        (event.get("source_dag_id"), event.get("source_run_id")), store)
+
+
+def external_event(name: str, timestamp: str | None, payload: dict) -> dict:
+    """The trigger event of an external event (@trigger) with its payload."""
+    return {"name": name, "id": payload.get("id") or timestamp, "type": "event", "pathspec": None,
+            "timestamp": timestamp, "extra": payload}
+
+
 def depth_of(events: list[dict]) -> int:
     """How many runs deep a chain of triggers is: 0 for a run nobody's finish started."""
-    return max((e.get("depth", 0) + 1 for e in events if e.get("type", "run") == "run"), default=0)
+    return max((e["depth"] + 1 for e in events if e.get("type", "run") == "run"), default=0)
 
 
 def event_from_run(run) -> dict:
     """The trigger event a finished run stands for (local --trigger)."""
-    end = run.end_task
-    return {"name": run.project_flow_name, "id": run.id, "type": "run", "pathspec": run.qualified_pathspec,
-            "end_task": f"{run.qualified_pathspec}/end/{end.id}" if end else None,
-            "timestamp": run.finished_at.isoformat() if run.finished_at else None,
-            "depth": run.trigger_depth}
+    stamp = run.finished_at.isoformat() if run.finished_at else None
+    return finish_event(run.project_flow_name, stamp, run.qualified_pathspec, store=run.flow.store)
 
 
 def events_for_runs(pathspecs: list[str], deployment: Deployment, store=None) -> list[dict]:
@@ -42,48 +98,6 @@ def events_for_runs(pathspecs: list[str], deployment: Deployment, store=None) ->
                                         "finished): --trigger needs a successful run.")
         events.append(event_from_run(run))
     return events
-
-
-def event_from_extra(asset_name: str, timestamp, extra: dict, finish: bool,
-                     source: tuple[str | None, str | None] = (None, None)) -> dict:
-    """The trigger event an Airflow asset event stands for: a flow's finish, or an external event.
-
-    `source` is the (DAG id, run id) of the task that emitted it; (None, None) when it was posted
-    through the REST API.
-    """
-    stamp = timestamp.isoformat() if timestamp else None
-    if finish:
-        return {"name": asset_name, "id": extra.get("run_id"), "type": "run", "pathspec": extra.get("pathspec"),
-                "end_task": extra.get("end_task"), "timestamp": stamp, "depth": extra.get("depth", 0),
-                "source_dag_id": source[0], "source_run_id": source[1]}
-    return {"name": asset_name, "id": extra.get("id") or stamp, "type": "event", "pathspec": None,
-            "timestamp": stamp, "extra": extra}
-
-
-def forged_finish(event: dict, store=None) -> str | None:
-    """Why a finish event does not stand for a successful run of the flow it names; None when it does.
-
-    A task emits its deployment's finish asset with its own DAG and run as source; an event posted
-    through the REST API has no source and is accepted only as a replay of a run that really
-    succeeded (as `--trigger` is).
-    """
-    if event.get("type", "run") != "run":
-        return None
-    name, run_id, pathspec = event["name"], event.get("id"), event.get("pathspec")
-    if not pathspec:
-        return "it names no run (its extra has no pathspec)"
-    if pathspec != f"{name}/{run_id}":
-        return f"it names run '{pathspec}', which is not a run of {name}"
-    source = (event.get("source_dag_id"), event.get("source_run_id"))
-    if source[0] is not None and source != (name, run_id):
-        return f"it was emitted by {source[0]}/{source[1]}, not by the run it names"
-    try:
-        run = Run(pathspec, store=store, _namespace_check=False)
-    except RunNotFoundError:
-        return f"run '{pathspec}' does not exist in the artifact store"
-    if not run.successful:
-        return f"run '{pathspec}' did not succeed"
-    return None
 
 
 class _BranchEvent(NamespacedEvent):

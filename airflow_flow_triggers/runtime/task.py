@@ -205,7 +205,8 @@ class TaskState:
         object.__setattr__(flow, "_task", self)
         started_at = now()
         token = enter_task(TaskContext(self.deployment, self.run_path.name, self.step, self.task_id,
-                                       functools.partial(run_trigger, self.run_path, self.store), self.retry_count,
+                                       functools.cache(functools.partial(run_trigger, self.run_path, self.store)),
+                                       self.retry_count,
                                        self.origin != "local", self.flow_cls,
                                        functools.partial(run_tags, self.run_path)))
         try:

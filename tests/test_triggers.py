@@ -391,6 +391,7 @@ def test_gate_matches_first_in_first_out_and_replays_on_retry(monkeypatch):
     a, b, gate = Asset(name="A", uri="x-flow-finished://A"), Asset(name="B", uri="x-flow-finished://B"), \
         Asset(name="C.wait_for_all", uri="x-flow-all-finished://C")
     match = gates.gate_callable("C", [a, b], gate, None)
+    pushed = []     # what each gate run records for the plugin (orchestration/causes.py)
 
     def finish(asset, run_id, minute):
         event = types.SimpleNamespace(asset=asset, timestamp=datetime.datetime(2026, 1, 1, 0, minute,
@@ -400,7 +401,8 @@ def test_gate_matches_first_in_first_out_and_replays_on_retry(monkeypatch):
         outlet = types.SimpleNamespace(extra=None, keys=[])
         outlet.add_partitions = outlet.keys.extend
         try:
-            match(triggering_asset_events={asset: [event]}, outlet_events={gate: outlet})
+            match(triggering_asset_events={asset: [event]}, outlet_events={gate: outlet},
+                  ti=types.SimpleNamespace(xcom_push=lambda key, value: pushed.append((key, value))))
         except Exception as skipped:
             assert type(skipped).__name__ == "AirflowSkipException"
         return {key: [e["pathspec"] for e in batch] for key, batch in (outlet.extra or {}).get(
@@ -420,17 +422,21 @@ def test_gate_matches_first_in_first_out_and_replays_on_retry(monkeypatch):
     assert finish(b, "new", 21) == {}            # 11 minutes after A's: A's expires, B's waits
     waiting = json.loads(variables["flow_triggers.wait_for_all.W"])["waiting"]
     assert waiting["A"] == [] and [e["pathspec"] for e in waiting["B"]] == ["B/new"]
+    key, record = pushed[-1]
+    assert key == "flow_triggers_gate" and record["received"] == ["B/new"] and record["waiting"] == ["B/new"]
+    assert record["expired"] == [{"pathspec": "A/old", "finished_at": "2026-01-01T00:10:00+00:00", "by": "B/new"}]
+    assert pushed[3][1]["matched"] == {"B/b1": ["A/a1", "B/b1"]} and record["window_seconds"] == 600
 
 
 @pytest.mark.parametrize("value", ["", "ten", "-1", "2.5"])
 def test_a_bad_max_trigger_depth_is_one_sentence(monkeypatch, value):
     from airflow_flow_triggers.errors import SettingError
-    from airflow_flow_triggers.orchestration.tasks import _stop_runaway_chain
+    from airflow_flow_triggers.orchestration.tasks import _runaway_chain
     monkeypatch.setenv("AIRFLOW__FLOW_TRIGGERS__MAX_TRIGGER_DEPTH", value)
     with pytest.raises(SettingError, match=rf"^\[flow_triggers\] max_trigger_depth = '{re.escape(value)}' must be a "
                                            r"whole number, 0 or more \(env AIRFLOW__FLOW_TRIGGERS__MAX_TRIGGER_DEPTH; "
                                            r"default 10\)\.$"):
-        _stop_runaway_chain(Deployment("F"), [])
+        _runaway_chain(Deployment("F"), [])
 
 
 def test_the_depth_of_a_chain_comes_from_the_store_not_the_event(tmp_path, airflow_home, as_alice, monkeypatch):
@@ -439,10 +445,9 @@ def test_the_depth_of_a_chain_comes_from_the_store_not_the_event(tmp_path, airfl
     import types
 
     from airflow.sdk import Asset
-    from airflow.sdk.exceptions import AirflowSkipException
 
     from airflow_flow_triggers import FlowSpec, step
-    from airflow_flow_triggers.orchestration.tasks import _stop_runaway_chain, triggering_events
+    from airflow_flow_triggers.orchestration.tasks import _runaway_chain, triggering_events
     from airflow_flow_triggers.runtime.store import ArtifactStore
     from airflow_flow_triggers.runtime.task import execute_task
 
@@ -466,5 +471,5 @@ def test_the_depth_of_a_chain_comes_from_the_store_not_the_event(tmp_path, airfl
     [event], refused = triggering_events({"triggering_asset_events": {posted.asset: [posted]}}, store)
     assert refused == [] and event["depth"] == 5 and event["end_task"] == "Chained/r1/end/0"
     monkeypatch.setenv("AIRFLOW__FLOW_TRIGGERS__MAX_TRIGGER_DEPTH", "3")
-    with pytest.raises(AirflowSkipException, match="at trigger depth 6, over \\[flow_triggers\\] max_trigger_depth = 3"):
-        _stop_runaway_chain(Deployment("Chained"), [event])
+    assert "at trigger depth 6, over [flow_triggers] max_trigger_depth = 3" in _runaway_chain(Deployment("Chained"),
+                                                                                           [event])

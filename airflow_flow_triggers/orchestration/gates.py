@@ -21,6 +21,7 @@ import logging
 
 from ..runtime.store import ArtifactStore
 from .assets import partition_key
+from .causes import GATE_KEY, gate_record
 from .tasks import GATE_BATCHES, triggering_events
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ def gate_callable(consumer_dag_id: str, upstreams: list, gate, window: datetime.
         state = Variable.get(state_key(consumer_dag_id), default={}, deserialize_json=True)
         waiting = {name: list(state.get("waiting", {}).get(name, [])) for name in names}
         done = dict(state.get("done", {}))          # trigger pathspec -> the sets it completed
-        batches = {}
+        batches, expired = {}, []
         events, refused = triggering_events(context, ArtifactStore())
         for what, reason in refused:
             log.warning("%s: ignored %s: %s", consumer_dag_id, what, reason)
@@ -52,7 +53,7 @@ def gate_callable(consumer_dag_id: str, upstreams: list, gate, window: datetime.
                 continue
             log.info("%s: received %s (finished at %s)", consumer_dag_id, event["pathspec"], event["timestamp"])
             waiting[event["name"]].append(event)
-            _expire(consumer_dag_id, waiting, window, event)
+            expired += _expire(consumer_dag_id, waiting, window, event)
             matched = _match(waiting, names)
             done[event["pathspec"]] = matched
             batches.update(matched)
@@ -64,6 +65,7 @@ def gate_callable(consumer_dag_id: str, upstreams: list, gate, window: datetime.
                      description=f"Finishes waiting to start {consumer_dag_id} (the {consumer_dag_id}."
                                  "wait_for_all gate's queue; see airflow_flow_triggers docs/triggers.md).",
                      serialize_json=True)
+        context["ti"].xcom_push(GATE_KEY, gate_record(events, batches, expired, waiting, refused, window))
         if not batches:
             from airflow.sdk.exceptions import AirflowSkipException
             message = (f"Not starting {consumer_dag_id} yet: no set of finishes of {', '.join(names)}"
@@ -80,22 +82,24 @@ def gate_callable(consumer_dag_id: str, upstreams: list, gate, window: datetime.
     return match_finishes
 
 
-def _expire(consumer_dag_id: str, waiting: dict[str, list[dict]], window, newest: dict) -> None:
+def _expire(consumer_dag_id: str, waiting: dict[str, list[dict]], window, newest: dict) -> list[tuple[dict, dict]]:
     """Drop the waiting finishes more than `window` older than `newest`, the finish just received: no set
-    with it, or with any finish after it, could hold them within the window."""
-    now = _when(newest)
+    with it, or with any finish after it, could hold them within the window. Returns (expired, newest) pairs."""
+    now, expired = _when(newest), []
     for name, events in waiting.items():
         keep = []
         for e in events:
             if window is not None and now - _when(e) > window:
                 log.info("%s: expired: %s finished at %s, more than %s before %s (finished at %s)", consumer_dag_id,
                          e["pathspec"], e["timestamp"], window, newest["pathspec"], newest["timestamp"])
+                expired.append((e, newest))
             else:
                 keep.append(e)
         for e in keep[:-MAX_WAITING]:
             log.warning("%s: dropped: %s, the oldest of over %d finishes of %s waiting", consumer_dag_id,
                         e["pathspec"], MAX_WAITING, name)
         waiting[name] = keep[-MAX_WAITING:]
+    return expired
 
 
 def _when(event: dict) -> datetime.datetime:

@@ -1,6 +1,7 @@
 """What runs inside an Airflow task: one step through the shared runtime, refs in and out as XCom."""
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 
@@ -13,6 +14,7 @@ from ..runtime.output import foreach_yields
 from ..runtime.store import ArtifactStore
 from ..runtime.task import TaskRef, execute_task
 from .assets import is_finish_asset, partition_key
+from .causes import CAUSE_KEY, REFUSED, STARTED, STOPPED, cause
 
 log = logging.getLogger(__name__)
 GATE_BATCHES = "flow_triggers_batches"  # a gate event's extra: {partition key: the upstream events it starts}
@@ -90,8 +92,15 @@ def task_input(flow_cls: type, deployment: Deployment, step: str, inputs, contex
     if step != "start":
         return TaskInput(refs, split_index, None, None)
     events, refused = triggering_events(context, store)
-    _skip_forged(deployment, refused, store)
-    _stop_runaway_chain(deployment, events)
+    record = functools.partial(context["ti"].xcom_push, CAUSE_KEY)
+    if refused:
+        record(cause(REFUSED, events, refused))
+        _skip_forged(deployment, refused, store)
+    stopped = _runaway_chain(deployment, events)
+    if stopped:
+        record(cause(STOPPED, events, detail=stopped))
+        _skip(stopped)
+    record(cause(STARTED, events))
     names = flow_parameters(flow_cls)  # conf may carry more keys than the flow's parameters
     params = {name: value for name, value in dict(context["params"]).items() if name in names}
     params.update(event_parameters(flow_cls, deployment, events))
@@ -183,14 +192,16 @@ def _skip_forged(deployment: Deployment, refused: list[tuple[str, str]], store: 
               "run of its upstream finish.")
 
 
-def _stop_runaway_chain(deployment: Deployment, events: list[dict]) -> None:
+def _runaway_chain(deployment: Deployment, events: list[dict]) -> str | None:
+    """Why the run must not start, being too deep in a chain of triggers; None when it may."""
     limit = config.get_number("max_trigger_depth", int, required=True)
     depth = depth_of(events)
-    if depth > limit:
-        chain = ", ".join(e["name"] for e in events)
-        _skip(f"Not running {deployment.project_flow_name}: it was triggered by {chain} at trigger depth "
-              f"{depth}, over [flow_triggers] max_trigger_depth = {limit}; flows that trigger each other "
-              "in a loop stop here. Raise max_trigger_depth if the chain is meant to be this long.")
+    if depth <= limit:
+        return None
+    chain = ", ".join(e["name"] for e in events)
+    return (f"Not running {deployment.project_flow_name}: it was triggered by {chain} at trigger depth {depth}, "
+            f"over [flow_triggers] max_trigger_depth = {limit}; flows that trigger each other in a loop stop "
+            "here. Raise max_trigger_depth if the chain is meant to be this long.")
 
 
 def _skip(message: str):

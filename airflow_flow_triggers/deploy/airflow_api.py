@@ -63,6 +63,20 @@ class AirflowAPI:
         Returns {"deleted": DAG ids, "still_running": the DAG ids Airflow keeps until their tasks end}."""
         return self._call("DELETE", f"{PLUGIN}/deployments/{quote(dag_id)}", change, plugin=True)
 
+    def latest_run(self, dag_id: str) -> str | None:
+        """The run id of the DAG's newest run; None when it has none."""
+        runs = self._call("GET", f"/api/v2/dags/{quote(dag_id)}/dagRuns",
+                          params={"order_by": "-run_after", "limit": 1}, what=f"DAG {dag_id}")["dag_runs"]
+        return runs[0]["dag_run_id"] if runs else None
+
+    def why(self, dag_id: str, run_id: str) -> dict:
+        """Why a run started, and what became of its finish (the plugin's answer)."""
+        return self._call("GET", f"{PLUGIN}/dags/{quote(dag_id)}/runs/{quote(run_id, safe='')}/why", plugin=True)
+
+    def missed(self, dag_id: str) -> list[dict]:
+        """The finishes of the DAG's upstreams it missed while paused."""
+        return self._call("GET", f"{PLUGIN}/dags/{quote(dag_id)}/missed", plugin=True)["missed"]
+
     def forget_dag(self, dag_id: str) -> dict:
         """Every trace of a DAG out of Airflow's metadata (after its files were removed from a folder)."""
         return self._call("DELETE", f"{PLUGIN}/dags/{quote(dag_id)}", plugin=True)

@@ -79,10 +79,77 @@ def trigger(flow_cls, deployment: Deployment, args) -> int:
         conf[CONF_TRIGGER] = events_for_runs(args.airflow_trigger, deployment)
     if args.tag:
         conf[CONF_TAGS] = check_tags(args.tag)
-    run_id = api.trigger(deployment.project_flow_name, conf)
-    print(f"Started {deployment.project_flow_name} run {run_id}")
-    print(f"  {api.ui_address(deployment.project_flow_name, run_id)}")
+    if args.missed and args.airflow_trigger:
+        raise CommandLineError("--missed replays the finishes this flow missed, --trigger names one: give one of "
+                               "them.")
+    replays = [[replay(finish)] for finish in api.missed(deployment.project_flow_name)] if args.missed else [None]
+    if not replays:
+        print(f"No finish was missed by {deployment.project_flow_name}: nothing to replay.")
+    for events in replays:
+        run_id = api.trigger(deployment.project_flow_name, {**conf, CONF_TRIGGER: events} if events else conf)
+        started_by = f" for the missed finish of {events[0]['pathspec']}" if events else ""
+        print(f"Started {deployment.project_flow_name} run {run_id}{started_by}")
+        print(f"  {api.ui_address(deployment.project_flow_name, run_id)}")
     return 0
+
+
+def replay(finish: dict) -> dict:
+    """The trigger event that replays a missed finish (the run's start task checks it against the store)."""
+    return {"name": finish["upstream"], "id": finish["run_id"], "type": "run", "pathspec": finish["pathspec"],
+            "timestamp": finish["finished_at"]}
+
+
+def why(flow_cls, deployment: Deployment, args) -> int:
+    """The chain around a run: what started it, and what its finish started (or why not), on one screen."""
+    api = _api()
+    if deployment.is_user_branch:
+        deployment = _as_airflow_names_you(api, flow_cls, args)
+    dag_id = deployment.project_flow_name
+    run_id = args.run_id or api.latest_run(dag_id)
+    if run_id is None:
+        raise CommandLineError(f"{dag_id} has no run yet: start one with `airflow trigger`.")
+    answer = api.why(dag_id, run_id)
+    for line in why_lines(answer):
+        print(line)
+    return 0
+
+
+def why_lines(answer: dict) -> list[str]:
+    cause, finish = answer["cause"], answer["finish"]
+    lines = [f"{cause['dag_id']} {cause['run_id']} ({cause['state']})"]
+    if cause["started_by"]:
+        for upstream in cause["started_by"]:
+            if upstream["type"] == "run":
+                branch = f", branch {upstream['branch']}" if upstream["branch"] else ""
+                lines.append(f"  started by the finish of {upstream['dag_id']} {upstream['run_id']}{branch} "
+                             f"(finished {upstream['at']})")
+            else:
+                lines.append(f"  started by the event {upstream['event']} ({upstream['id']}, {upstream['at']})")
+    elif cause["by_hand"]:
+        lines.append("  started by hand (airflow trigger, airflow dags trigger, the REST API or the UI)")
+    if cause.get("verdict") in ("refused", "stopped", "failed"):
+        lines.append(f"  {cause['verdict']}: {cause.get('detail') or '; '.join(r['why'] for r in cause['refused'])}")
+    elif cause.get("verdict") is None:
+        lines.append(f"  {cause['detail']}")
+    if finish["finished_at"] is None:
+        lines.append(f"  its finish: none ({finish['detail']})")
+    else:
+        lines.append(f"  its finish ({finish['finished_at']}):")
+        lines += _fate_lines(finish["fates"])
+    for posted in finish.get("posted", []):
+        lines.append(f"  a finish event posted by hand naming it ({posted['at']}):")
+        lines += _fate_lines(posted["fates"])
+    return lines
+
+
+def _fate_lines(fates: list[dict]) -> list[str]:
+    lines = []
+    for fate in fates or [{"consumer": "no flow", "fate": "none", "why": "no deployed flow is triggered by it"}]:
+        run = f" {fate['run_id']} ({fate['run_state']})" if fate.get("run_id") else ""
+        replayed = " (replayed)" if fate.get("replayed") else ""
+        lines.append(f"    -> {fate['consumer']}{run}: {fate['fate']}{replayed}"
+                     + ("" if fate["fate"] == "started" else f": {fate['why']}"))
+    return lines
 
 
 def delete(flow_cls, deployment: Deployment, args) -> int:

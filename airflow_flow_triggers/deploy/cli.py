@@ -90,6 +90,11 @@ def _parser(flow_cls: type) -> argparse.ArgumentParser:
     _tag_option(trigger)
     trigger.add_argument("--trigger", dest="airflow_trigger", action="append", default=[], metavar="FLOW/RUN_ID",
                          help="run as if the successful run FLOW/RUN_ID had triggered it (repeatable)")
+    trigger.add_argument("--missed", action="store_true",
+                         help="replay the finishes of its upstreams it missed while paused, one run each")
+    why = actions.add_parser("why", help="why a run started, and what its finish started or why not")
+    why.add_argument("run_id", nargs="?", metavar="RUN_ID", help="the run (default: the newest)")
+    why.set_defaults(handler=airflow_commands.why)
     create.set_defaults(handler=airflow_commands.create)
     trigger.set_defaults(handler=airflow_commands.trigger)
     delete.set_defaults(handler=airflow_commands.delete)

@@ -26,7 +26,7 @@ from ..naming import Deployment
 from ..runtime import pod as pod_runtime
 from ..runtime.store import ArtifactStore
 from ..runtime.task import completed_task
-from .tasks import retry_count, step_callable, task_input, task_output
+from .tasks import record_start, retry_count, step_callable, task_input, task_output
 
 MODES = ("operator", "executor")
 POD_COMMAND = ["python", "-c", f"from {pod_runtime.__name__} import main; raise SystemExit(main())"]
@@ -159,6 +159,7 @@ class _PodStep:
     def task(self, inputs, context, store: ArtifactStore) -> dict:
         """The pod's task: references only (code hash, inputs' refs, parameters, events)."""
         given = task_input(self.flow_cls, self.deployment, self.step, inputs, context, store)
+        record_start(self.step, given, context)
         files, flow_file = code_of(self.flow_cls)
         return {"artifact_root": store.url, "code_sha256": pod_runtime.publish_code(files, store),
                 "flow_file": flow_file, "module": self.flow_cls.__module__, "flow": self.flow_cls.__name__,

@@ -12,7 +12,7 @@ from ..naming import Deployment
 from ..runtime.events import ForgedFinish, depth_of, external_event, finish_event, finish_extra
 from ..runtime.output import foreach_yields
 from ..runtime.store import ArtifactStore
-from ..runtime.task import TaskRef, execute_task
+from ..runtime.task import TaskRef, prepare_task
 from .assets import is_finish_asset, partition_key
 from .causes import CAUSE_KEY, REFUSED, STARTED, STOPPED, cause
 
@@ -45,10 +45,11 @@ def step_callable(flow_cls: type, deployment: Deployment, step: str, step_type: 
         if pull is not None:
             inputs = pulled_inputs(context["ti"], pull, step)
         given = task_input(flow_cls, deployment, step, inputs, context, store)
-        ref = execute_task(flow_cls, deployment, context["run_id"], step, given.refs, given.split_index,
-                           given.parameters, store, origin="airflow", trigger_events=given.events,
-                           retry_count=retry_count(context), tags=given.tags)
-        return task_output(deployment, step_type, ref, context, finish, store)
+        task = prepare_task(flow_cls, deployment, context["run_id"], step, given.refs, given.split_index,
+                            given.parameters, store, origin="airflow", trigger_events=given.events,
+                            retry_count=retry_count(context), tags=given.tags)
+        record_start(step, given, context)
+        return task_output(deployment, step_type, task.execute(), context, finish, store)
 
     run_step.__name__ = step
     return run_step
@@ -100,12 +101,18 @@ def task_input(flow_cls: type, deployment: Deployment, step: str, inputs, contex
     if stopped:
         record(cause(STOPPED, events, detail=stopped))
         _skip(stopped)
-    record(cause(STARTED, events))
     names = flow_parameters(flow_cls)  # conf may carry more keys than the flow's parameters
     params = {name: value for name, value in dict(context["params"]).items() if name in names}
     params.update(event_parameters(flow_cls, deployment, events))
     conf = getattr(context.get("dag_run"), "conf", None) or {}
     return TaskInput(refs, split_index, params, events, [str(tag) for tag in conf.get(CONF_TAGS) or []])
+
+
+def record_start(step: str, given: TaskInput, context) -> None:
+    """A run's cause, once its start task is ready to run step code (a start task that fails before it
+    records none: it failed before any step code)."""
+    if step == "start":
+        context["ti"].xcom_push(CAUSE_KEY, cause(STARTED, given.events))
 
 
 def task_output(deployment: Deployment, step_type: str, ref: TaskRef, context, finish, store: ArtifactStore):

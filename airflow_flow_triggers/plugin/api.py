@@ -4,6 +4,8 @@
     GET /flow-triggers/api/projects/{project}/branches/{branch}   one branch's deployments and graph
     GET /flow-triggers/                                           the "Flow branches" page
     GET /flow-triggers/projects/{project}/branches/{branch}       one branch's page
+    GET /flow-triggers/api/dags/{dag_id}/runs/{run_id}/why         why a run started, what its finish started
+    GET /flow-triggers/api/dags/{dag_id}/missed                     finishes it missed while paused (replayable)
     .../api/identity, .../api/deployments                         deploying from anywhere (deployments.py)
 
 Authentication is Airflow's own (a JWT as Bearer header, or the UI's `_token` cookie); a user sees
@@ -23,7 +25,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 
 from ..naming import branch_kind
-from . import deployments, metadata
+from . import deployments, fates, metadata
 from .branches import branch_view, graph_layout, projects_view
 from .urls import URL_PREFIX
 
@@ -34,6 +36,8 @@ def create_app() -> FastAPI:
     app = FastAPI(title="airflow_flow_triggers", description="Projects, branches and trigger graphs of flows.")
     app.add_api_route("/api/projects", projects, methods=["GET"])
     app.add_api_route("/api/projects/{project}/branches/{branch}", branch_detail, methods=["GET"])
+    app.add_api_route("/api/dags/{dag_id}/runs/{run_id}/why", why, methods=["GET"])
+    app.add_api_route("/api/dags/{dag_id}/missed", missed, methods=["GET"])
     app.add_api_route("/", index_page, methods=["GET"], response_class=HTMLResponse)
     app.add_api_route("/projects/{project}/branches/{branch}", branch_page, methods=["GET"],
                       response_class=HTMLResponse)
@@ -71,6 +75,27 @@ def index_page(request: Request, user: GetUserDep, session: SessionDep) -> HTMLR
 def branch_page(request: Request, project: str, branch: str, user: GetUserDep, session: SessionDep) -> HTMLResponse:
     view = branch_detail(project, branch, user, session)
     return _render(request, "branch.html", view=view, layout=graph_layout(view))
+
+
+def why(dag_id: str, run_id: str, user: GetUserDep, session: SessionDep) -> dict:
+    """The run's cause (the finishes that started it, or by hand), and each fate of its own finish."""
+    _require_readable(user, session, dag_id)
+    cause = fates.run_cause(session, dag_id, run_id)
+    if cause is None:
+        raise HTTPException(404, f"DAG {dag_id} has no run {run_id!r}: `airflow dags list-runs {dag_id}` lists "
+                                 "its runs.")
+    return {"cause": cause, "finish": fates.finish_fates(session, dag_id, run_id)}
+
+
+def missed(dag_id: str, user: GetUserDep, session: SessionDep) -> dict:
+    """The finishes of the DAG's upstreams that Airflow queued for no run of it while it was paused."""
+    _require_readable(user, session, dag_id)
+    return {"dag_id": dag_id, "missed": fates.missed_finishes(session, dag_id)}
+
+
+def _require_readable(user, session, dag_id: str) -> None:
+    if dag_id not in _readable(user, session):
+        raise HTTPException(404, f"There is no DAG {dag_id!r} you can read: check its id (`airflow dags list`).")
 
 
 def icon() -> FileResponse:

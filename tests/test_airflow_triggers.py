@@ -148,8 +148,8 @@ def test_fully_qualified_upstream_pins_alices_deployment(airflow):
     alices = airflow.trigger("pin.user.alice.PinUpFlow")
     airflow.wait_for_run("pin.user.alice.PinUpFlow", alices)
     [down] = airflow.wait_for_runs("pin.test.new_model.PinDownFlow", 1)
-    assert Run(f"pin.test.new_model.PinDownFlow/{down['dag_run_id']}", store=airflow.store()).trigger.run.pathspec \
-        == f"pin.user.alice.PinUpFlow/{alices}"
+    pinned = Run(f"pin.test.new_model.PinDownFlow/{down['dag_run_id']}", store=airflow.store()).trigger.run
+    assert (pinned.pathspec, pinned.qualified_pathspec) == (f"PinUpFlow/{alices}", f"pin.user.alice.PinUpFlow/{alices}")
 
 
 AND_DOWN = '''

@@ -91,8 +91,8 @@ def test_alice_deploys_seed_000_from_her_laptop(team, laptop):
                                      "trigger")))
     team.wait_for_run(f"{new_model}.FirstProjectFlow", other)
     [theirs] = team.wait_for_runs(f"{new_model}.SecondProjectFlow", 1)
-    assert Run(f"{new_model}.SecondProjectFlow/{theirs['dag_run_id']}", store=team.store()).trigger.run.pathspec == \
-        f"{new_model}.FirstProjectFlow/{other}"
+    assert Run(f"{new_model}.SecondProjectFlow/{theirs['dag_run_id']}", store=team.store()).trigger.run \
+        .qualified_pathspec == f"{new_model}.FirstProjectFlow/{other}"
     assert len(team.runs(f"{alice}.SecondProjectFlow")) == 1
 
     listed = ok(client(team, laptop, flows / "firstproject.py", "airflow", "list", user="bob")).splitlines()

@@ -81,7 +81,7 @@ def test_branches_stay_isolated_on_celery_and_s3(topology, tmp_path):
     airflow.quiet()
     assert len(airflow.runs(f"{alice}.SecondProjectFlow")) == 1 and theirs["state"] == "success"
     run = Run(f"{alice}.SecondProjectFlow/{second['dag_run_id']}", store=s3_store())
-    assert run.trigger.run.pathspec == f"{alice}.FirstProjectFlow/{first}"
+    assert run.trigger.run.qualified_pathspec == f"{alice}.FirstProjectFlow/{first}"
     stored = topology.s3.objects("deployments")
     assert f"{BUCKET}/deployments/variant_demo/user.alice/SecondProjectFlow.deploy.json" in stored
     assert not (airflow.dags / "variant_demo").exists()        # not in the dags folder: it all came from S3

@@ -61,7 +61,7 @@ class ArtifactStore:
         with reaching(self.root, "list"):
             if not self.root.exists():
                 return []
-            names = sorted(p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("_"))
+            names = sorted(p.name for p in _listing(self.root) if p.is_dir() and not p.name.startswith("_"))
         return [name for name in names if flow_name is None or name.rsplit(".", 1)[-1] == flow_name]
 
     def run_ids(self, full_flow_name: str) -> list[str]:
@@ -69,15 +69,24 @@ class ArtifactStore:
         with reaching(flow_path, "list"):
             if not flow_path.exists():
                 return []
-            return [p.name for p in flow_path.iterdir() if (p / RUN_RECORD).exists()]
+            return [p.name for p in _listing(flow_path) if (p / RUN_RECORD).exists()]
 
     def step_names(self, run_path) -> list[str]:
         with reaching(run_path, "list"):
-            return [p.name for p in run_path.iterdir() if p.is_dir()]
+            return [p.name for p in _listing(run_path) if p.is_dir()]
 
     def task_ids(self, step_path) -> list[str]:
         with reaching(step_path, "list"):
-            return sorted((p.name for p in step_path.iterdir() if (p / TASK_RECORD).exists()), key=_natural)
+            return sorted((p.name for p in _listing(step_path) if (p / TASK_RECORD).exists()), key=_natural)
+
+
+def _listing(path) -> list:
+    """The entries of the folder `path`, as they are now: an object store's client (s3fs) caches the listings
+    it made, which would hide the flows and runs written since."""
+    invalidate = getattr(getattr(path, "fs", None), "invalidate_cache", None)
+    if invalidate is not None:
+        invalidate()
+    return list(path.iterdir())
 
 
 @contextlib.contextmanager

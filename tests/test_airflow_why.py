@@ -92,6 +92,7 @@ def test_started_missed_replayed_and_not_deployed(airflow, tmp_path):
     up = write(tmp_path, "WhyUp", UP.format(name="WhyUp"))
     down = write(tmp_path, "WhyDown", DOWN.format(name="WhyDown", upstreams="flow='WhyUp'", parameters=""))
     cli(airflow, up, "airflow", "create")
+    airflow.wait_for_dag("WhyUp")
     first = finish(airflow, up, "WhyUp")                       # before WhyDown is deployed: no one's
     cli(airflow, down, "airflow", "create")
     airflow.wait_for_dag("WhyDown")
@@ -162,7 +163,8 @@ def test_waiting_expired_refused_and_failed_before_any_step_code(airflow, tmp_pa
 
     failed = finish(airflow, a, "FateA", "--fail", "True", state="failed")
     [asset] = [x for x in airflow.assets() if x["name"] == "FateA"]
-    airflow.api("POST", "assets/events", {"asset_id": asset["id"], "extra": {"pathspec": f"FateA/{failed}"}})
+    airflow.api("POST", "assets/events", {"asset_id": asset["id"], "extra": {"pathspec": f"FateA/{failed}"},
+                                          "partition_key": f"FateA/{failed}"})
     airflow.quiet()
     answer = why(airflow, "FateA", failed)
     assert answer["finish"]["finished_at"] is None

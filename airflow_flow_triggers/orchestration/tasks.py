@@ -145,7 +145,7 @@ def triggering_events(context, store: ArtifactStore) -> tuple[list[dict], list[t
         try:
             events.append(finish_event(name, timestamp, pathspec, source, store))
         except ForgedFinish as forged:
-            refused.append((f"the finish event of {name} at {timestamp}", forged.reason))
+            refused.append((f"the finish event of {name} at {timestamp} naming {pathspec}", forged.reason))
 
     dag_run = context.get("dag_run")
     conf = getattr(dag_run, "conf", None) or {}

@@ -61,8 +61,9 @@ def branch_detail(project: str, branch: str, user: GetUserDep, session: SessionD
         raise HTTPException(404, f"Project {project!r} has no branch {branch!r} with a flow you can read: "
                                  f"GET {URL_PREFIX}/api/projects lists the projects and branches.")
     dag_ids = {row.dag_id for row in rows}
-    return branch_view(project, branch, rows, metadata.trigger_edges(session, dag_ids),
-                       metadata.last_runs(session, dag_ids), metadata.finish_assets(session, dag_ids), readable)
+    edges, runs = metadata.trigger_edges(session, dag_ids), metadata.last_runs(session, dag_ids)
+    return branch_view(project, branch, rows, edges, runs, metadata.finish_assets(session, dag_ids), readable,
+                       fates.causes(session, runs), fates.edge_fates(session, edges))
 
 
 def index_page(request: Request, user: GetUserDep, session: SessionDep) -> HTMLResponse:

@@ -25,8 +25,10 @@ def projects_view(rows: list[DagRow]) -> dict:
 
 
 def branch_view(project: str, branch: str, rows: list[DagRow], edges: list[Edge], runs: dict[str, dict],
-                finishes: dict[str, dict], readable: set[str]) -> dict:
-    """One project branch: its deployments, each with its place in the trigger graph and its last run."""
+                finishes: dict[str, dict], readable: set[str], causes: dict[str, str] | None = None,
+                edge_fates: dict[tuple[str, str], dict] | None = None) -> dict:
+    """One project branch: its deployments, each with its place in the trigger graph and its last run (and
+    what started it), and its trigger edges with the finishes waiting on them or missed."""
     members = {row.dag_id for row in rows}
     triggered_by: dict[str, list[str]] = {}
     triggers: dict[str, list[str]] = {}
@@ -47,12 +49,17 @@ def branch_view(project: str, branch: str, rows: list[DagRow], edges: list[Edge]
             "triggers": downs,
             "cross_branch": sorted({dag_id for dag_id in ups + downs if dag_id not in members}),
             "finish_asset_id": finish.get("asset_id"),
-            "last_run": runs.get(row.dag_id),
+            "last_run": None if row.dag_id not in runs else {
+                **runs[row.dag_id], "started_by": (causes or {}).get(row.dag_id)},
             "last_finish": finish.get("last_finish"),
         })
     kind = branch_kind(branch)
+    visible = [edge for edge in edges if edge.upstream in readable and edge.consumer in readable]
     return {"project": project, "branch": branch, "kind": kind, "production": kind == "prod",
-            "owners": sorted({row.owners for row in rows if row.owners}), "deployments": deployments}
+            "owners": sorted({row.owners for row in rows if row.owners}), "deployments": deployments,
+            "edges": [{"upstream": edge.upstream, "consumer": edge.consumer,
+                       **(edge_fates or {}).get((edge.upstream, edge.consumer), {"waiting": 0, "missed": 0})}
+                      for edge in visible]}
 
 
 def graph_layout(view: dict, column: int = 260, row: int = 84) -> dict:

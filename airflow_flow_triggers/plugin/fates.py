@@ -157,8 +157,12 @@ def _replayed_by(session, consumer: str, pathspec: str | None) -> int | None:
 
 
 def _missed_why(session, target: str, event) -> tuple[str, str]:
-    """("paused" or "not deployed", the sentence): why Airflow queued the finish for no run of `target`."""
+    """("unkeyed", "paused" or "not deployed", the sentence): why Airflow queued the finish for no run of
+    `target`."""
     from airflow.models.dag_version import DagVersion
+    if event.partition_key is None:
+        return "unkeyed", (f"{FATES['missed']}: it carries no partition key, and {target} takes only a finish's "
+                           "keyed event (post it with partition_key=<the run's pathspec>)")
     first = session.execute(select(DagVersion.created_at).where(DagVersion.dag_id == target)
                             .order_by(DagVersion.created_at).limit(1)).scalar()
     if first is None or first > event.timestamp:
@@ -278,3 +282,66 @@ def _text(value) -> str | None:
 
 def _iso(value) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+# -- for the branch page: a fixed few queries for a whole branch ---------------------------------------
+
+def causes(session, runs: dict[str, dict]) -> dict[str, str]:
+    """A short 'started by' for each DAG's run in `runs` ({dag_id: {"run_id", ...}}, as metadata.last_runs)."""
+    from airflow.models.xcom import XComModel
+    from sqlalchemy import tuple_
+    pairs = [(dag_id, run["run_id"]) for dag_id, run in runs.items()]
+    if not pairs:
+        return {}
+    rows = session.execute(select(XComModel.dag_id, XComModel.value)
+                           .where(tuple_(XComModel.dag_id, XComModel.run_id).in_(pairs), XComModel.task_id == "start",
+                                  XComModel.key == CAUSE_KEY)).all()
+    found = {}
+    for row in rows:
+        record = XComModel.deserialize_value(row)
+        started_by = [_upstream(event) for event in record.get("events", [])]
+        found[row.dag_id] = ("by hand" if not started_by else
+                             ", ".join(f"{u['dag_id']} {u['run_id']}" if u["type"] == "run" else f"event {u['event']}"
+                                       for u in started_by))
+        if record.get("verdict") in (REFUSED, STOPPED):
+            found[row.dag_id] += f" ({record['verdict']})"
+    return found
+
+
+def edge_fates(session, edges: list, recent: int = 20) -> dict[tuple[str, str], dict]:
+    """For each (upstream, consumer) edge: how many finishes wait in the consumer's gate, and how many of the
+    upstream's last `recent` finishes it missed while paused."""
+    import json
+
+    from airflow.models.asset import AssetEvent, AssetModel, PartitionedAssetKeyLog
+    from airflow.models.dag_version import DagVersion
+    from airflow.models.variable import Variable
+    from sqlalchemy import func
+    if not edges:
+        return {}
+    upstreams = sorted({edge.upstream for edge in edges})
+    consumers = sorted({edge.consumer for edge in edges})
+    targets = consumers + [f"{c}.{GATE_SUFFIX}" for c in consumers]
+    events = session.execute(
+        select(AssetModel.name, AssetEvent.id, AssetEvent.timestamp)
+        .join(AssetModel, AssetModel.id == AssetEvent.asset_id)
+        .where(AssetModel.uri.in_([f"{FINISH_SCHEME}://{u}" for u in upstreams]), AssetEvent.source_dag_id.is_not(None))
+        .order_by(AssetEvent.id.desc()).limit(recent * len(upstreams))).all()
+    logged = set(session.execute(
+        select(PartitionedAssetKeyLog.asset_event_id, PartitionedAssetKeyLog.target_dag_id)
+        .where(PartitionedAssetKeyLog.asset_event_id.in_([e.id for e in events]),
+               PartitionedAssetKeyLog.target_dag_id.in_(targets))).all())
+    deployed = dict(session.execute(select(DagVersion.dag_id, func.min(DagVersion.created_at))
+                                    .where(DagVersion.dag_id.in_(targets)).group_by(DagVersion.dag_id)).all())
+    queues = {row.key: json.loads(row.val) for row in session.scalars(
+        select(Variable).where(Variable.key.in_([state_key(c) for c in consumers])))}
+    found = {}
+    for edge in edges:
+        gate = f"{edge.consumer}.{GATE_SUFFIX}"
+        target = gate if gate in deployed else edge.consumer
+        since = deployed.get(target)
+        missed = sum(1 for e in events if e.name == edge.upstream and since is not None and e.timestamp > since
+                     and (e.id, target) not in logged)
+        waiting = len(queues.get(state_key(edge.consumer), {}).get("waiting", {}).get(edge.upstream, []))
+        found[(edge.upstream, edge.consumer)] = {"waiting": waiting, "missed": missed}
+    return found

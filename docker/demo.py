@@ -107,6 +107,9 @@ def main() -> int:
         wrong += [f"{d} ran {len(airflow.runs(d))} times, not once" for d in downstreams if len(airflow.runs(d)) != 1]
         print("\nEvery chain completed; each branch triggered only its own downstream flow." if not wrong
               else f"\nThe chains did not run as they should: {'; '.join(wrong)}.", flush=True)
+        print(flush=True)
+        flow_command(airflow, "secondproject.py", "airflow", "why")     # what started alice's newest run
+        flow_command(airflow, "firstproject.py", "airflow", "why")      # and what her upstream's finish started
         show_plugin(airflow, user)
         if args.keep_running:
             print(f"\nAirflow UI: {airflow.url} (\"Flow branches\" in the navigation; Assets shows the finish "

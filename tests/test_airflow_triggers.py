@@ -370,7 +370,7 @@ def test_a_hand_posted_finish_event_runs_no_step_code(airflow):
     logged = [e.get("event", "") for e in airflow.task_log("ForgeDown", forged["dag_run_id"], "start")]
     [line] = [text for text in logged if text.startswith("Not running ForgeDown")]
     assert "the finish event of ForgeUp at" in line and "run 'ForgeUp/made_up' does not exist in the artifact store" \
-        in line and "start ForgeDown with `airflow dags trigger`, or let a real run of ForgeUp finish." in line
+        in line and "start ForgeDown with `airflow dags trigger`, or let a real run of its upstream finish." in line
 
     real = finish(airflow, "ForgeUp")
     runs = airflow.wait_for_runs("ForgeDown", 2)

@@ -42,6 +42,35 @@ dag = build_dag(PinnedFlow, branch='new_model')
 '''
 
 
+WAITING = '''
+from airflow_flow_triggers import FlowSpec, step, trigger_on_finish, project, build_dag
+
+@project(name='variant_demo')
+class NeverFlow(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+@trigger_on_finish(flows=['FirstProjectFlow', 'NeverFlow'])
+@project(name='variant_demo')
+class WaitsFlow(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+never = build_dag(NeverFlow, user='alice')
+waits = build_dag(WaitsFlow, user='alice')
+'''
+
+
 @pytest.fixture(scope="module")
 def secured(tmp_path_factory):
     harness = AirflowHarness(
@@ -58,15 +87,19 @@ def secured(tmp_path_factory):
             harness.drop(f"variant_demo/{folder}/second.py", seed("secondproject.py",
                                                                   f"dag = build_dag(SecondProjectFlow, {branch_args})"))
         harness.drop("variant_demo/test.new_model/pinned.py", PINNED)
+        harness.drop("variant_demo/user.alice/waiting.py", WAITING)     # FirstProjectFlow's finish waits for NeverFlow
         harness.drop("firstflow.py", seed("firstflow.py", "dag = build_dag(FirstFlow)"))
         for dag_id in ("variant_demo.user.alice.FirstProjectFlow", "variant_demo.user.alice.SecondProjectFlow",
                        "variant_demo.test.new_model.FirstProjectFlow", "variant_demo.test.new_model.SecondProjectFlow",
-                       "variant_demo.test.new_model.PinnedFlow", "FirstFlow"):
+                       "variant_demo.test.new_model.PinnedFlow", "FirstFlow", "variant_demo.user.alice.WaitsFlow",
+                       "variant_demo.user.alice.WaitsFlow.wait_for_all"):
             harness.wait_for_dag(dag_id)
         run_id = harness.trigger("variant_demo.user.alice.FirstProjectFlow")
         harness.wait_for_run("variant_demo.user.alice.FirstProjectFlow", run_id)
         harness.wait_for_runs("variant_demo.user.alice.SecondProjectFlow", 1)
         harness.wait_for_runs("variant_demo.test.new_model.PinnedFlow", 1)
+        harness.wait_for_runs("variant_demo.user.alice.WaitsFlow.wait_for_all", 1)
+        harness.quiet()
         yield harness
     finally:
         harness.stop()
@@ -149,12 +182,22 @@ def test_the_page_in_a_browser(secured):
             page.wait_for_selector("#branch")
             assert page.locator("#branch").inner_text() == "user.alice"
             rows = attributes(page, "tr.deployment", "data-dag-id", lambda row: row.locator("td").all_inner_texts())
-            assert {dag_id: (cells[0], cells[3]) for dag_id, cells in rows.items()} == {
-                "variant_demo.user.alice.FirstProjectFlow": ("FirstProjectFlow", "success"),
-                "variant_demo.user.alice.SecondProjectFlow": ("SecondProjectFlow", "success")}
+            first_run = secured.runs("variant_demo.user.alice.FirstProjectFlow")[0]["dag_run_id"]
+            assert {dag_id: (cells[0], cells[3].splitlines()) for dag_id, cells in rows.items()} == {
+                "variant_demo.user.alice.FirstProjectFlow": ("FirstProjectFlow", ["success", "started by hand"]),
+                "variant_demo.user.alice.SecondProjectFlow": ("SecondProjectFlow", [
+                    "success", f"started by variant_demo.user.alice.FirstProjectFlow {first_run}"]),
+                "variant_demo.user.alice.NeverFlow": ("NeverFlow", ["never ran"]),
+                "variant_demo.user.alice.WaitsFlow": ("WaitsFlow", ["never ran"])}
+            edges = attributes(page, "tr.edge", "data-consumer",
+                               lambda edge: (edge.get_attribute("data-upstream"), edge.get_attribute("data-waiting")))
+            assert edges["variant_demo.user.alice.WaitsFlow"] == ("variant_demo.user.alice.FirstProjectFlow", "1")
+            waiting = page.locator("tr.edge[data-consumer='variant_demo.user.alice.WaitsFlow'] td").all_inner_texts()
+            assert waiting[2] == "1 waiting for the other upstreams"
             nodes = attributes(page, "a.node", "data-dag-id", lambda node: node.get_attribute("data-state"))
             assert nodes == {"variant_demo.user.alice.FirstProjectFlow": "success",
                              "variant_demo.user.alice.SecondProjectFlow": "success",
+                             "variant_demo.user.alice.NeverFlow": "none", "variant_demo.user.alice.WaitsFlow": "none",
                              "variant_demo.test.new_model.PinnedFlow": "other-branch"}
             first_node = page.locator("a.node").first.get_attribute("href")
             assert first_node.endswith("/dags/variant_demo.user.alice.FirstProjectFlow")

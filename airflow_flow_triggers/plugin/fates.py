@@ -287,7 +287,7 @@ def _iso(value) -> str | None:
 # -- for the branch page: a fixed few queries for a whole branch ---------------------------------------
 
 def causes(session, runs: dict[str, dict]) -> dict[str, str]:
-    """A short 'started by' for each DAG's run in `runs` ({dag_id: {"run_id", ...}}, as metadata.last_runs)."""
+    """'started by ...' for each DAG's run in `runs` ({dag_id: {"run_id", ...}}, as metadata.last_runs)."""
     from airflow.models.xcom import XComModel
     from sqlalchemy import tuple_
     pairs = [(dag_id, run["run_id"]) for dag_id, run in runs.items()]
@@ -300,9 +300,8 @@ def causes(session, runs: dict[str, dict]) -> dict[str, str]:
     for row in rows:
         record = XComModel.deserialize_value(row)
         started_by = [_upstream(event) for event in record.get("events", [])]
-        found[row.dag_id] = ("by hand" if not started_by else
-                             ", ".join(f"{u['dag_id']} {u['run_id']}" if u["type"] == "run" else f"event {u['event']}"
-                                       for u in started_by))
+        found[row.dag_id] = ("started by hand" if not started_by else "started by " + ", ".join(
+            f"{u['dag_id']} {u['run_id']}" if u["type"] == "run" else f"event {u['event']}" for u in started_by))
         if record.get("verdict") in (REFUSED, STOPPED):
             found[row.dag_id] += f" ({record['verdict']})"
     return found

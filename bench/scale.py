@@ -1,7 +1,7 @@
 """Scale on the production-like topology (PostgreSQL, Redis, SeaweedFS, Celery x2), side by side with
 hand-written Airflow DAGs of the same shapes.
 
-    .venv/bin/python bench/scale.py [--counts 100 500] [--fan-out 100]
+    .venv/bin/python bench/scale.py [--counts 100 500 2000] [--fan-out 100] [--burst 200]
 
 The topology's deployment store is on S3 (s3://artifacts_s3@artifacts/deployments), read by the
 dag-processor and each worker as a DAG bundle; the cluster policy accepts a project branch's DAG only
@@ -23,6 +23,12 @@ from that branch's folder of the store, and a production DAG only from a deploym
    pinning it with `@trigger_on_finish(flow='scale.prod.Upstream')`, staged and copied into the store
    as in 1.) against a hand-written upstream whose outlet Asset schedules K DAGs: seconds from the
    upstream's finish event to the last consumer run's start.
+4. The plugin's branch endpoint at the largest count: p50/p95 over --endpoint-requests GETs, and the SQL
+   statements of one request (its own function, counted by plugin_api.py's COUNT_QUERIES).
+5. A burst of --burst finishes of one upstream at once (a consumer deployed through the API) against
+   hand-written partitioned DAGs (a keyed outlet event, a PartitionedAssetTimetable consumer): seconds
+   from the first upstream run's end task ending to the last downstream run ending, and how many
+   downstream runs each side made.
 """
 from __future__ import annotations
 
@@ -30,6 +36,7 @@ import argparse
 import dataclasses
 import datetime
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -282,6 +289,130 @@ def fan_out(topology, consumers: int, work: Path) -> dict:
     return result
 
 
+BURST_UP = '''from airflow_flow_triggers import FlowSpec, Parameter, project, step
+
+@project(name='scale')
+class BurstUp(FlowSpec):
+    batch = Parameter('batch', default=0)
+
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == '__main__':
+    BurstUp()
+'''
+
+BURST_DOWN = '''from airflow_flow_triggers import FlowSpec, project, step, trigger_on_finish
+
+@trigger_on_finish(flow='BurstUp')
+@project(name='scale')
+class BurstDown(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == '__main__':
+    BurstDown()
+'''
+
+# Airflow's own way to one downstream run per upstream run: a keyed outlet event, a partitioned consumer.
+HAND_BURST = '''import pendulum
+from airflow.sdk import DAG, Asset, PartitionedAssetTimetable, task
+
+done = Asset(name="handburst.Up", uri="x-hand://handburst.Up")
+start_date = pendulum.datetime(2024, 1, 1, tz="UTC")
+
+with DAG("handburst.Up", schedule=None, start_date=start_date, catchup=False, is_paused_upon_creation=False,
+         tags=["project:handburst"]):
+    @task
+    def start():
+        return 1
+
+    @task(outlets=[done])
+    def end(x, **context):
+        context["outlet_events"][done].add_partitions(context["run_id"])
+
+    end(start())
+
+with DAG("handburst.Down", schedule=PartitionedAssetTimetable(assets=done), start_date=start_date, catchup=False,
+         is_paused_upon_creation=False, tags=["project:handburst"]):
+    @task
+    def start():
+        return 1
+
+    @task
+    def end(x):
+        return x
+
+    end(start())
+'''
+
+
+def burst(topology, size: int, work: Path) -> dict:
+    """`size` finishes of one upstream at once: seconds from the first upstream run's end task ending to the
+    last downstream run ending, ours (deployed through the API) against hand-written partitioned DAGs, one
+    after the other; and how many downstream runs each side made (one per finish is the rule)."""
+    airflow = topology.airflow
+    for name, source in (("burstup.py", BURST_UP), ("burstdown.py", BURST_DOWN)):
+        flow = work / "burst" / name
+        flow.parent.mkdir(exist_ok=True)
+        flow.write_text(source)
+        created = create_through_api(topology, work, flow, "--branch", "burst")
+        assert created.returncode == 0, (created.stdout, created.stderr)
+    airflow.drop("handburst/pair.py", HAND_BURST)
+    for dag_id in ("scale.test.burst.BurstUp", "scale.test.burst.BurstDown", "handburst.Up", "handburst.Down"):
+        airflow.wait_for_dag(dag_id, timeout=600)
+    result = {}
+    for name, up, down in (("ours", "scale.test.burst.BurstUp", "scale.test.burst.BurstDown"),
+                           ("hand", "handburst.Up", "handburst.Down")):
+        runs = [airflow.trigger(up, {"batch": n} if name == "ours" else None) for n in range(size)]
+        ups = [airflow.wait_for_run(up, run_id, timeout=3600) for run_id in runs]
+        downs = airflow.wait_for_runs(down, size, timeout=3600)
+        airflow.quiet(timeout=3600)
+        downs = airflow.runs(down)
+        ends = [next(ti for ti in airflow.task_instances(up, run["dag_run_id"]) if ti["task_id"] == "end")["end_date"]
+                for run in ups[:1]]
+        first_end = _time(ends[0])
+        last = max(_time(run["end_date"]) for run in downs)
+        result[name] = {"seconds": (last - first_end).total_seconds(), "downstream_runs": len(downs),
+                        "succeeded": sum(run["state"] == "success" for run in downs)}
+    return result
+
+
+def branch_endpoint(topology, project: str, branches: list[str], requests: int) -> dict:
+    """The plugin's branch endpoint at this many deployments: p50/p95 of `requests` GETs round-robin over
+    `branches`, and the SQL statements of one request (the endpoint's own function, counted in a process on
+    the same database)."""
+    import statistics
+    airflow = topology.airflow
+    timings = []
+    for n in range(requests + len(branches)):               # one warm-up pass
+        began = time.perf_counter()
+        airflow.request("GET", f"/flow-triggers/api/projects/{project}/branches/{branches[n % len(branches)]}")
+        if n >= len(branches):
+            timings.append((time.perf_counter() - began) * 1000)
+    from plugin_api import COUNT_QUERIES
+    env = {**os.environ, **airflow.env}
+    counted = subprocess.run([sys.executable, "-c", COUNT_QUERIES, json.dumps([[project, b] for b in branches[:2]])],
+                             env=env, capture_output=True, text=True, timeout=600)
+    assert counted.returncode == 0, counted.stderr[-3000:]
+    counts = json.loads(counted.stdout.strip().splitlines()[-1])
+    timings.sort()
+    return {"p50_ms": statistics.median(timings), "p95_ms": timings[int(len(timings) * 0.95) - 1],
+            "statements": sorted({c["statements"] for c in counts.values()})}
+
+
 def _time(stamp: str) -> datetime.datetime:
     return datetime.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
 
@@ -290,6 +421,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--counts", type=int, nargs="+", default=[100, 500])
     parser.add_argument("--fan-out", type=int, default=100)
+    parser.add_argument("--burst", type=int, default=200, help="finishes of one upstream at once")
+    parser.add_argument("--endpoint-requests", type=int, default=200)
     args = parser.parse_args()
     missing = tools_missing()
     if missing:
@@ -304,17 +437,35 @@ def main() -> None:
         topology.start()
         print(f"topology up in {time.time() - began:.0f} s", flush=True)
         rows = [registration(topology, count, base) for count in args.counts]
-        print("\n| deployments | registered: ours | hand-written | ratio (target <= 1.3) | `airflow create` of one "
-              "more (target <= 2 s) | the N `create()` calls in one process |")
-        print("|---|---|---|---|---|---|")
+        print("\n| deployments | registered: ours | hand-written | ratio (target <= 1.3) | dag-processor per file: "
+              "ours / hand-written | `airflow create` of one more (target <= 2 s) | the N `create()` calls in one "
+              "process |")
+        print("|---|---|---|---|---|---|---|")
         for row in rows:
             print(f"| {row['count']} | {row['ours']:.1f} s | {row['hand']:.1f} s | {row['ours'] / row['hand']:.2f} | "
+                  f"{row['ours'] / row['count'] * 1000:.0f} / {row['hand'] / row['count'] * 1000:.0f} ms | "
                   f"{row['create']:.2f} s | {row['deploy_in_process']:.1f} s |", flush=True)
+        largest = max(args.counts)
+        endpoint = branch_endpoint(topology, f"ours{largest}", [f"test.b{b:03d}" for b in range(largest // 10)],
+                                   args.endpoint_requests)
+        print(f"\nbranch endpoint at {largest} deployments ({largest // 10} branches of 10), "
+              f"{args.endpoint_requests} requests: p50 {endpoint['p50_ms']:.1f} ms, p95 {endpoint['p95_ms']:.1f} ms; "
+              f"SQL statements per request: {endpoint['statements']}", flush=True)
         fan = fan_out(topology, args.fan_out, base)
         print(f"\n| fan-out to {args.fan_out} consumers | ours | hand-written | ratio (target <= 1.2) |")
         print("|---|---|---|---|")
         print(f"| upstream finish -> last consumer run started | {fan['ours']:.1f} s | {fan['hand']:.1f} s | "
               f"{fan['ours'] / fan['hand']:.2f} |")
+        if args.burst:
+            result = burst(topology, args.burst, base)
+            print(f"\n| burst of {args.burst} finishes of one upstream | ours | hand-written partitioned DAGs | ratio "
+                  "(target <= 1.2) |")
+            print("|---|---|---|---|")
+            print(f"| first upstream end -> last downstream run end | {result['ours']['seconds']:.0f} s | "
+                  f"{result['hand']['seconds']:.0f} s | {result['ours']['seconds'] / result['hand']['seconds']:.2f} |")
+            ours, hand = result["ours"], result["hand"]
+            print(f"| downstream runs (succeeded) | {ours['downstream_runs']} ({ours['succeeded']}) | "
+                  f"{hand['downstream_runs']} ({hand['succeeded']}) | |", flush=True)
         print(f"\nwhole bench: {time.time() - began:.0f} s")
     finally:
         topology.stop()

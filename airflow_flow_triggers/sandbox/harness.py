@@ -319,7 +319,13 @@ class AirflowHarness:
         return pending == 0 and active == 0
 
     def runs(self, dag_id: str) -> list[dict]:
-        return self.api("GET", f"dags/{dag_id}/dagRuns?order_by=start_date&limit=100")["dag_runs"]
+        """Every run of `dag_id`, by start date (the REST API's pages of 100, read to the end)."""
+        runs: list[dict] = []
+        while True:
+            page = self.api("GET", f"dags/{dag_id}/dagRuns?order_by=start_date&limit=100&offset={len(runs)}")
+            runs += page["dag_runs"]
+            if len(runs) >= page["total_entries"] or not page["dag_runs"]:
+                return runs
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
         return self.api("GET", f"dags/{dag_id}/dagRuns/{run_id}/taskInstances?limit=1000")["task_instances"]

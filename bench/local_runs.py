@@ -147,14 +147,14 @@ if __name__ == '__main__':
 '''
 
 
-def run_flow(source: str, package: str, workdir: Path) -> tuple[float, int]:
-    """Wall seconds and peak RSS (bytes) of `python flow.py run` for a fresh flow file."""
+def run_flow(source: str, package: str, workdir: Path, options: tuple[str, ...] = ()) -> tuple[float, int]:
+    """Wall seconds and peak RSS (bytes) of `python flow.py run [options]` for a fresh flow file."""
     flow = workdir / "flow.py"
     flow.write_text(source.replace("{package}", package))
     env = dict(os.environ, USER="alice", AIRFLOW_HOME=str(workdir / "airflow"),
                METAFLOW_HOME=str(workdir / "mfhome"), PYTHONUNBUFFERED="1")
     started = time.perf_counter()
-    process = subprocess.Popen([sys.executable, str(flow), "run"], cwd=workdir, env=env,
+    process = subprocess.Popen([sys.executable, str(flow), "run", *options], cwd=workdir, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     sampler = TreeMemory(process.pid)
     output = process.stdout.read()
@@ -210,12 +210,29 @@ def compare(name: str, source: str, repeat: int) -> dict:
     return {"flow": name, "ours": ours, "metaflow": theirs, "ratio": ours / theirs}
 
 
-def artifact_handoff(size: int, repeat: int) -> dict:
+def scaling(repeat: int) -> dict:
+    """Ours alone: an 8-task foreach of ~0.18 s CPU-bound tasks with one worker against the default (one per
+    core): what more cores buy. (Metaflow is not the baseline here: it starts a Python interpreter per task,
+    where a local run here forks a warm pool of workers once.)"""
+    source = CPU_BOUND.replace("burn(18_000_000)", "burn(2_200_000)")
+    found = {}
+    for options in ((), ("--max-workers", "1")):
+        times = []
+        for _ in range(repeat):
+            with tempfile.TemporaryDirectory() as tmp:
+                times.append(run_flow(source, "airflow_flow_triggers", Path(tmp), options)[0])
+        found[" ".join(options) or f"default ({os.cpu_count()} workers)"] = statistics.median(times)
+    return found
+
+
+def artifact_handoff(size: int, repeat: int, options: tuple[str, ...] = ()) -> dict:
+    """The handoff of a `size`-byte artifact to another task: in worker processes (default), or with
+    `--max-workers 1` in the runner's own process."""
     handoffs, peaks, copies = [], [], []
     source = BIG_ARTIFACT.replace("{size}", str(size))
     for _ in range(repeat):
         with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
-            _, peak = run_flow(source, "airflow_flow_triggers", Path(tmp))
+            _, peak = run_flow(source, "airflow_flow_triggers", Path(tmp), options)
             line = next(out for out in run_flow.last_output.splitlines() if "handoff_seconds" in out)
             handoffs.append(float(line.split("handoff_seconds ")[1].split()[0]))
             peaks.append(peak)
@@ -253,6 +270,12 @@ def main() -> None:
           f"shutil.copyfile {row['copy_mib_s']:.0f} MiB/s | {row['throughput_ratio']:.2f} | >= 0.5 |")
     print(f"| {row['size_mib']:.0f} MiB artifact, peak PSS of the run's processes | {row['peak_rss_mib']:.0f} MiB | "
           f"the artifact {row['size_mib']:.0f} MiB | {row['peak_ratio']:.2f} | <= 2.5 |")
+    one = artifact_handoff(args.artifact_mib << 20, args.repeat, ("--max-workers", "1"))
+    print(f"| the same handoff with `--max-workers 1` (one process) | {one['ours_mib_s']:.0f} MiB/s | "
+          f"shutil.copyfile {one['copy_mib_s']:.0f} MiB/s | {one['throughput_ratio']:.2f} | |", flush=True)
+    print("\n| 8-task foreach of ~0.18 s tasks, ours | wall seconds |\n|---|---|")
+    for label, seconds in scaling(args.repeat).items():
+        print(f"| {label} | {seconds:.2f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -73,9 +73,11 @@ def test_create_list_delete(flows, airflow_home):
         ["variant_demo", "user.alice", "FirstProjectFlow", "alice", "no"]]
     deleted = airflow_cmd(flows, airflow_home, "firstproject.py", "airflow", "delete",
                           AIRFLOW__FLOW_TRIGGERS__API_URL="http://127.0.0.1:9")
-    assert deleted.returncode == 0, deleted.stderr
-    assert deleted.stdout.startswith("Deleted variant_demo.user.alice.FirstProjectFlow\nNote: Cannot reach Airflow's")
-    assert not (folder / "FirstProjectFlow.py").exists() and not (folder / "FirstProjectFlow.deploy.json").exists()
+    # Airflow must hear of a delete (or it goes on queueing finishes for the DAG): unreachable, nothing is removed
+    assert deleted.returncode == 1 and deleted.stdout == ""
+    assert deleted.stderr.startswith("error: Cannot reach Airflow's REST API at http://127.0.0.1:9")
+    assert deleted.stderr.rstrip().endswith("nothing was deleted (Airflow would go on queueing finishes for it).")
+    assert (folder / "FirstProjectFlow.py").exists() and (folder / "FirstProjectFlow.deploy.json").exists()
 
 
 def layout_files(folder):

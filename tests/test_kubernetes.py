@@ -259,7 +259,7 @@ def test_a_pod_imports_its_deployments_code_package(tmp_path, airflow_home, monk
     the flow with the package's other modules beside it (here the pod's process is this one)."""
     import sys
 
-    from airflow_flow_triggers.orchestration.deployed import load_flow
+    from airflow_flow_triggers.deployments.loading import load_flow
     from airflow_flow_triggers.orchestration.kubernetes import code_of
     from airflow_flow_triggers.runtime import pod
     from airflow_flow_triggers.runtime.store import ArtifactStore

@@ -16,10 +16,11 @@ GATE_KEY = "flow_triggers_gate"
 STARTED, REFUSED, STOPPED = "started", "refused", "stopped"
 
 
-def cause(verdict: str, events: list[dict], refused: list[tuple[str, str]] = (), detail: str = "") -> dict:
+def cause(verdict: str, events: list[dict], refused: list[tuple[str, str]] = (), detail: str = "",
+          code: dict | None = None) -> dict:
     """The cause record of a run: its verdict, its trigger events (as the store vouched for them), why a
-    finish was refused."""
-    return {"verdict": verdict, "detail": detail,
+    finish was refused, and the code version it runs (its package's SHA-256; None for a hand-written file)."""
+    return {"verdict": verdict, "detail": detail, "code": (code or {}).get("sha256"),
             "events": [{key: event.get(key) for key in ("name", "id", "type", "pathspec", "timestamp", "depth")}
                        for event in events],
             "refused": [{"what": what, "why": why} for what, why in refused]}

@@ -20,13 +20,14 @@ from pathlib import Path
 
 from .. import config
 from ..deployments import packages
+from ..deployments.loading import code_version
 from ..errors import FlowDefinitionError
 from ..flows.compute import Kubernetes
 from ..naming import Deployment
 from ..runtime import pod as pod_runtime
 from ..runtime.store import ArtifactStore
 from ..runtime.task import completed_task
-from .tasks import record_start, retry_count, step_callable, task_input, task_output
+from .tasks import record_start, retry_count, run_flow_class, step_callable, task_input, task_output
 
 MODES = ("operator", "executor")
 POD_COMMAND = ["python", "-c", f"from {pod_runtime.__name__} import main; raise SystemExit(main())"]
@@ -159,10 +160,11 @@ class _PodStep:
     def task(self, inputs, context, store: ArtifactStore) -> dict:
         """The pod's task: references only (code hash, inputs' refs, parameters, events)."""
         given = task_input(self.flow_cls, self.deployment, self.step, inputs, context, store)
-        record_start(self.step, given, context)
-        files, flow_file = code_of(self.flow_cls)
+        flow_cls = run_flow_class(self.flow_cls, self.deployment, self.step, context, store)
+        record_start(self.step, given, context, code_version(flow_cls))
+        files, flow_file = code_of(flow_cls)
         return {"artifact_root": store.url, "code_sha256": pod_runtime.publish_code(files, store),
-                "flow_file": flow_file, "module": self.flow_cls.__module__, "flow": self.flow_cls.__name__,
+                "flow_file": flow_file, "module": flow_cls.__module__, "flow": flow_cls.__name__,
                 "deployment": dataclasses.asdict(self.deployment), "run_id": context["run_id"], "step": self.step,
                 "inputs": [ref.to_dict() for ref in given.refs], "split_index": given.split_index,
                 "parameters": given.parameters, "events": given.events, "retry_count": retry_count(context),

@@ -6,12 +6,13 @@ import logging
 from dataclasses import dataclass
 
 from .. import config
+from ..deployments.loading import code_version, pinned_flow
 from ..flows.parameters import flow_parameters
 from ..flows.triggers import event_parameters
 from ..naming import Deployment
 from ..runtime.events import ForgedFinish, depth_of, external_event, finish_event, finish_extra
 from ..runtime.output import foreach_yields
-from ..runtime.store import ArtifactStore
+from ..runtime.store import RUN_RECORD, ArtifactStore, read_json
 from ..runtime.task import TaskRef, prepare_task
 from .assets import is_finish_asset, partition_key
 from .causes import CAUSE_KEY, REFUSED, STARTED, STOPPED, cause
@@ -45,14 +46,24 @@ def step_callable(flow_cls: type, deployment: Deployment, step: str, step_type: 
         if pull is not None:
             inputs = pulled_inputs(context["ti"], pull, step)
         given = task_input(flow_cls, deployment, step, inputs, context, store)
-        task = prepare_task(flow_cls, deployment, context["run_id"], step, given.refs, given.split_index,
+        flow = run_flow_class(flow_cls, deployment, step, context, store)
+        task = prepare_task(flow, deployment, context["run_id"], step, given.refs, given.split_index,
                             given.parameters, store, origin="airflow", trigger_events=given.events,
-                            retry_count=retry_count(context), tags=given.tags)
-        record_start(step, given, context)
+                            retry_count=retry_count(context), tags=given.tags, code=code_version(flow))
+        record_start(step, given, context, code_version(flow))
         return task_output(deployment, step_type, task.execute(), context, finish, store)
 
     run_step.__name__ = step
     return run_step
+
+
+def run_flow_class(flow_cls: type, deployment: Deployment, step: str, context, store: ArtifactStore) -> type:
+    """The flow class of the code version the run started with (its `start` task recorded it): a deployment
+    redeployed while a run is under way changes the code of the next run, never of the steps still to run."""
+    if step == "start":
+        return flow_cls
+    record = read_json(store.run_path(deployment.project_flow_name, context["run_id"]) / RUN_RECORD) or {}
+    return pinned_flow(flow_cls, record.get("code"))
 
 
 def flatten_branches(lists) -> list[dict]:
@@ -108,11 +119,11 @@ def task_input(flow_cls: type, deployment: Deployment, step: str, inputs, contex
     return TaskInput(refs, split_index, params, events, [str(tag) for tag in conf.get(CONF_TAGS) or []])
 
 
-def record_start(step: str, given: TaskInput, context) -> None:
+def record_start(step: str, given: TaskInput, context, code: dict | None) -> None:
     """A run's cause, once its start task is ready to run step code (a start task that fails before it
-    records none: it failed before any step code)."""
+    records none: it failed before any step code), with the code version the run runs."""
     if step == "start":
-        context["ti"].xcom_push(CAUSE_KEY, cause(STARTED, given.events))
+        context["ti"].xcom_push(CAUSE_KEY, cause(STARTED, given.events, code=code))
 
 
 def task_output(deployment: Deployment, step_type: str, ref: TaskRef, context, finish, store: ArtifactStore):

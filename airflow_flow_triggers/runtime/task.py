@@ -87,10 +87,11 @@ def prepare_task(flow_cls: type, deployment: Deployment, run_id: str, step_name:
                  inputs: list[TaskRef], split_index: int | None = None, parameters: dict | None = None,
                  store: ArtifactStore | None = None, origin: str = "local",
                  trigger_events: list[dict] | None = None, retry_count: int = 0,
-                 tags: list[str] | None = None) -> TaskState:
+                 tags: list[str] | None = None, code: dict | None = None) -> TaskState:
     """Load what the task needs (its inputs' records, its foreach branch) without running it.
 
-    The start task also writes the run's record: parameters, the events that triggered it, its tags.
+    The start task also writes the run's record: parameters, the events that triggered it, its tags, and
+    the code version it runs (`code`: its deployment's package; the run's later tasks run that version).
     """
     store = store or ArtifactStore()
     graph = flow_graph(flow_cls)
@@ -99,7 +100,7 @@ def prepare_task(flow_cls: type, deployment: Deployment, run_id: str, step_name:
         task = _task_from_inputs(store, graph, flow_cls, deployment, run_path, step_name, inputs, split_index)
     else:
         values = resolve_parameter_values(flow_cls, parameters or {})
-        _write_run_record(run_path, deployment, run_id, values, origin, trigger_events or [], tags or [])
+        _write_run_record(run_path, deployment, run_id, values, origin, trigger_events or [], tags or [], code)
         task = TaskState(store, deployment, run_path, step_name, {}, [], flow_cls)
         task.parameters_to_save = values
     task.retry_count, task.origin = retry_count, origin
@@ -107,7 +108,7 @@ def prepare_task(flow_cls: type, deployment: Deployment, run_id: str, step_name:
 
 
 def _write_run_record(run_path, deployment: Deployment, run_id: str, values: dict, origin: str,
-                      trigger_events: list[dict], tags: list[str]) -> None:
+                      trigger_events: list[dict], tags: list[str], code: dict | None = None) -> None:
     deployed = origin != "local"
     write_json(run_path / RUN_RECORD, {
         "flow_name": deployment.flow_name, "project_flow_name": deployment.project_flow_name,
@@ -115,7 +116,7 @@ def _write_run_record(run_path, deployment: Deployment, run_id: str, values: dic
         "run_id": run_id, "created_at": now(), "parameters": values, "origin": origin,
         "trigger": trigger_events, "trigger_depth": depth_of(trigger_events),
         "namespace": namespace_of(deployment, deployed), "system_tags": system_tags(deployment, deployed),
-        "user_tags": sorted(set(tags)),
+        "user_tags": sorted(set(tags)), "code": code,
     })
 
 

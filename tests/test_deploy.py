@@ -3,6 +3,7 @@ code packages, production tokens, what it refuses, and the cluster policy that g
 import json
 import re
 import shutil
+import subprocess
 
 import pytest
 from conftest import REPO, run_flow
@@ -66,7 +67,8 @@ def test_create_list_delete(flows, airflow_home):
     assert prod_record["package"]["sha256"] == record["package"]["sha256"]   # same code, same package, kept once
 
     listed = airflow_cmd(flows, airflow_home, "firstflow.py", "airflow", "list").stdout.splitlines()
-    assert listed[0].split() == ["PROJECT", "BRANCH", "FLOW", "OWNER", "PRODUCTION", "DEPLOYED", "AT"]
+    assert listed[0].split() == ["PROJECT", "BRANCH", "FLOW", "OWNER", "PRODUCTION", "VERSION", "COMMIT", "DEPLOYED",
+                                 "AT", "FROM"]
     assert [line.split()[:5] for line in listed[1:]] == [
         ["-", "-", "FirstFlow", "alice", "no"],
         ["variant_demo", "prod.b", "FirstProjectFlow", "bob_smith", "yes"],
@@ -78,6 +80,76 @@ def test_create_list_delete(flows, airflow_home):
     assert deleted.stderr.startswith("error: Cannot reach Airflow's REST API at http://127.0.0.1:9")
     assert deleted.stderr.rstrip().endswith("nothing was deleted (Airflow would go on queueing finishes for it).")
     assert (folder / "FirstProjectFlow.py").exists() and (folder / "FirstProjectFlow.deploy.json").exists()
+
+
+def git(folder, *args):
+    subprocess.run(["git", "-C", str(folder), "-c", "user.name=t", "-c", "user.email=t@t", *args], check=True,
+                   capture_output=True)
+    return subprocess.run(["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+
+
+def test_promote_diff_and_provenance_in_a_folder(flows, airflow_home):
+    """A branch's life on one machine: versions with their git commit, diff, promote byte for byte."""
+    (flows / ".gitignore").write_text("dags/\n")
+    git(flows, "init", "-q")
+    git(flows, "add", ".")
+    commit = git(flows, "commit", "-qm", "v1")
+    for script in ("firstproject.py", "secondproject.py"):
+        assert airflow_cmd(flows, airflow_home, script, "--branch", "new_model", "airflow", "create").returncode == 0
+    (flows / "secondproject.py").write_text((flows / "secondproject.py").read_text() + "\n# uncommitted\n")
+    assert airflow_cmd(flows, airflow_home, "secondproject.py", "airflow", "create").returncode == 0   # user.alice
+    test_records = {r: json.loads((flows / "dags/variant_demo/test.new_model" / f"{r}.deploy.json").read_text())
+                    for r in ("FirstProjectFlow", "SecondProjectFlow")}
+    assert test_records["FirstProjectFlow"]["git"] == {"commit": commit, "dirty": False}
+    user_record = json.loads((flows / "dags/variant_demo/user.alice/SecondProjectFlow.deploy.json").read_text())
+    assert user_record["git"] == {"commit": commit, "dirty": True}
+
+    listed = airflow_cmd(flows, airflow_home, "firstproject.py", "airflow", "list").stdout.splitlines()
+    version = test_records["FirstProjectFlow"]["package"]["sha256"][:12]
+    assert listed[1].split()[:7] == ["variant_demo", "test.new_model", "FirstProjectFlow", "alice", "no", version,
+                                     commit[:10]]
+    assert listed[3].split()[6] == f"{commit[:10]}+dirty"
+
+    diff = airflow_cmd(flows, airflow_home, "firstproject.py", "--branch", "new_model", "airflow", "diff")
+    assert diff.stdout.splitlines() == [
+        "variant_demo: test.new_model against prod",
+        f"  FirstProjectFlow   only on test.new_model ({version})",
+        f"  SecondProjectFlow  only on test.new_model ({test_records['SecondProjectFlow']['package']['sha256'][:12]})",
+        "  trigger FirstProjectFlow -> SecondProjectFlow: only on test.new_model"]
+
+    # untested code needs --force, and --force needs no Airflow; promote reads no local file
+    unreachable = {"AIRFLOW__FLOW_TRIGGERS__API_URL": "http://127.0.0.1:9"}
+    refused = airflow_cmd(flows, airflow_home, "firstproject.py", "--production", "airflow", "promote", "--from",
+                          "new_model", "--branch-all", **unreachable)
+    assert refused.returncode == 1 and refused.stderr.startswith("error: Cannot reach Airflow's REST API")
+    assert not (flows / "dags/variant_demo/prod").exists()
+    (flows / "firstproject.py").write_text("this file is not read by promote")
+    promoted = airflow_cmd(flows, airflow_home, "secondproject.py", "--production", "airflow", "promote", "--from",
+                           "new_model", "--branch-all", "--force", **unreachable)
+    assert promoted.returncode == 0, promoted.stderr
+    assert promoted.stdout.splitlines()[:2] == [
+        f"Promoted variant_demo.test.new_model.FirstProjectFlow to variant_demo.prod.FirstProjectFlow (code version "
+        f"{version})",
+        "Promoted variant_demo.test.new_model.SecondProjectFlow to variant_demo.prod.SecondProjectFlow (code version "
+        f"{test_records['SecondProjectFlow']['package']['sha256'][:12]})"]
+    prod = json.loads((flows / "dags/variant_demo/prod/SecondProjectFlow.deploy.json").read_text())
+    assert prod["package"] == test_records["SecondProjectFlow"]["package"]
+    assert prod["triggered_by"] == ["variant_demo.prod.FirstProjectFlow"]
+    assert prod["promoted_from"]["branch"] == "test.new_model" and prod["git"]["commit"] == commit
+    diff = airflow_cmd(flows, airflow_home, "secondproject.py", "--branch", "new_model", "airflow", "diff")
+    assert diff.stdout.splitlines()[1:] == [
+        f"  FirstProjectFlow   same code ({version})",
+        f"  SecondProjectFlow  same code ({test_records['SecondProjectFlow']['package']['sha256'][:12]})",
+        "  trigger edges: the same"]
+
+    for args, error in ((("--from", "nothing"), "Branch test.nothing of project variant_demo has no SecondProjectFlow deployed"),
+                        (("--from", "prod"), "Branch prod would be promoted onto itself"),
+                        (("--from", "bad-name"), "error: ")):
+        before = snapshot(flows / "dags")
+        bad = airflow_cmd(flows, airflow_home, "secondproject.py", "--production", "airflow", "promote", *args,
+                          "--force")
+        assert bad.returncode == 1 and error in bad.stderr and len(bad.stderr.splitlines()) == 1, bad.stderr
+        assert snapshot(flows / "dags") == before
 
 
 def layout_files(folder):

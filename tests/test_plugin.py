@@ -125,10 +125,16 @@ def test_projects_and_branches(secured):
     view = plugin_api(secured, "/projects/variant_demo/branches/user.alice", alice)
     assert (view["project"], view["branch"], view["kind"], view["production"]) == \
         ("variant_demo", "user.alice", "user", False)
-    first, second = view["deployments"]
+    deployments = {d["flow"]: d for d in view["deployments"]}
+    assert [d["flow"] for d in view["deployments"]] == ["FirstProjectFlow", "NeverFlow", "SecondProjectFlow",
+                                                        "WaitsFlow"]
+    first, second = deployments["FirstProjectFlow"], deployments["SecondProjectFlow"]
     assert (first["dag_id"], first["flow"], first["owner"], first["is_paused"]) == \
         ("variant_demo.user.alice.FirstProjectFlow", "FirstProjectFlow", "alice", False)
-    assert first["triggers"] == ["variant_demo.test.new_model.PinnedFlow", "variant_demo.user.alice.SecondProjectFlow"]
+    assert first["triggers"] == ["variant_demo.test.new_model.PinnedFlow", "variant_demo.user.alice.SecondProjectFlow",
+                                 "variant_demo.user.alice.WaitsFlow"]
+    assert deployments["WaitsFlow"]["triggered_by"] == ["variant_demo.user.alice.FirstProjectFlow",
+                                                        "variant_demo.user.alice.NeverFlow"]
     assert first["cross_branch"] == ["variant_demo.test.new_model.PinnedFlow"]
     assert second["triggered_by"] == ["variant_demo.user.alice.FirstProjectFlow"] and second["cross_branch"] == []
     assert first["last_run"]["state"] == second["last_run"]["state"] == "success"

@@ -85,6 +85,15 @@ class AirflowAPI:
         return self._call("DELETE", f"{PLUGIN}/projects/{quote(project)}/branches/{quote(branch)}", change,
                           plugin=True)
 
+    def promote(self, project: str, branch: str, request: dict) -> dict:
+        """Deploy on `branch` the code versions deployed on request["source_branch"] (the plugin's answer)."""
+        return self._call("POST", f"{PLUGIN}/projects/{quote(project)}/branches/{quote(branch)}/promote", request,
+                          plugin=True)
+
+    def tested_versions(self, dag_id: str) -> dict[str, str]:
+        """{code version: its newest successful run} of one DAG."""
+        return self._call("GET", f"{PLUGIN}/dags/{quote(dag_id)}/versions", plugin=True)["versions"]
+
     # -- HTTP ------------------------------------------------------------------------------
 
     def _call(self, method: str, path: str, body: dict | None = None, what: str = "", plugin: bool = False,

@@ -1,4 +1,4 @@
-"""`python flow.py [--branch B] [--production] airflow create | trigger | delete | list`.
+"""`python flow.py [--branch B] [--production] airflow create | trigger | delete | list | promote | diff | why`.
 
 Without `--dags-folder`, create, delete and list go through the plugin's API on Airflow's api-server
 (`[flow_triggers] api_url`), which writes the deployment store there; with `--dags-folder DIR` they
@@ -13,7 +13,9 @@ import inspect
 import sys
 from pathlib import Path
 
+from ..deployments.diff import branch_diff
 from ..deployments.packages import collect
+from ..deployments.provenance import describe, git_provenance
 from ..deployments.store import DeploymentStore, refuse_branch_without_project
 from ..errors import CommandLineError
 from ..flows.decorators import deployment_of
@@ -24,7 +26,8 @@ from ..flows.parameters import (
     read_included_files,
     resolve_parameter_values,
 )
-from ..naming import Deployment, check_tags, current_user
+from ..flows.triggers import validate_branch
+from ..naming import Deployment, branch_name, check_tags, current_user
 from ..orchestration.dag_factory import validate_deployment
 
 
@@ -35,9 +38,10 @@ def create(flow_cls, deployment: Deployment, args) -> int:
     if args.dags_folder:
         folder = _dags_folder(args)
         deployment = dataclasses.replace(deployment, deployer=current_user())
+        package = collect(source, leave_out=(folder,), data_files=data_files)
         created = DeploymentStore(f"file://{folder}").create(
-            deployment, collect(source, leave_out=(folder,), data_files=data_files), upstreams, str(source),
-            args.authorize, args.generate_new_token)
+            deployment, package, upstreams, str(source), args.authorize, args.generate_new_token,
+            git_provenance(source.parent, package.files))
         answer = {"location": created.location, "new_token": created.new_token, "note": None}
     else:
         package = collect(source, data_files=data_files)
@@ -49,8 +53,8 @@ def create(flow_cls, deployment: Deployment, args) -> int:
         answer = api.create({"flow": deployment.flow_name, "project": deployment.project,
                              "branch": deployment.branch, "deployer": deployment.deployer,
                              "flow_file": package.flow_file, "data_files": sorted(package.data_files),
-                             "triggered_by": sorted(upstreams),
-                             "source": str(source), "authorize": args.authorize,
+                             "triggered_by": sorted(upstreams), "source": str(source),
+                             "git": git_provenance(source.parent, package.files), "authorize": args.authorize,
                              "generate_new_token": args.generate_new_token}, package.files)
     print(f"Deployed {deployment.project_flow_name} to {answer['location']}")
     if answer["new_token"]:
@@ -186,13 +190,74 @@ def list_deployments(flow_cls, deployment: Deployment, args) -> int:
     if not records:
         print(f"No deployments in {where}.")
         return 0
-    rows = [("PROJECT", "BRANCH", "FLOW", "OWNER", "PRODUCTION", "DEPLOYED AT")] + [
+    rows = [("PROJECT", "BRANCH", "FLOW", "OWNER", "PRODUCTION", "VERSION", "COMMIT", "DEPLOYED AT", "FROM")] + [
         (r["project"] or "-", r["branch"] or "-", r["flow"], r["deployer"], "yes" if r["production"] else "no",
-         r["deployed_at"]) for r in records]
+         r["package"]["sha256"][:12], describe(r), r["deployed_at"], _promoted_from(r)) for r in records]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
     return 0
+
+
+def _promoted_from(record: dict) -> str:
+    origin = record.get("promoted_from")
+    return f"promoted from {origin['branch']}" if origin else ""
+
+
+def promote(flow_cls, deployment: Deployment, args) -> int:
+    """Put the code versions deployed on the branch --from names onto this branch, byte for byte."""
+    if deployment.project is None:
+        refuse_branch_without_project(deployment)
+    source = Deployment(deployment.flow_name, deployment.project, named_branch(args.source_branch))
+    flows = None if args.branch_all else [deployment.flow_name]
+    if args.dags_folder:
+        deployment = dataclasses.replace(deployment, deployer=current_user())
+        api = _api()
+        tested = None if args.force else api.tested_versions
+        created = DeploymentStore(f"file://{_dags_folder(args)}").promote(
+            source, deployment, flows, tested, args.authorize, args.generate_new_token)
+        answer = {"promoted": [{"dag_id": c.dag_id, "package_sha256": c.package_sha256} for c in created],
+                  "new_token": next((c.new_token for c in created if c.new_token), None), "note": None}
+    else:
+        api = _api()
+        deployment = _as_airflow_names_you(api, flow_cls, args)
+        answer = api.promote(deployment.project, deployment.branch, {
+            "source_branch": source.branch, "flows": flows or [], "force": args.force,
+            "deployer": deployment.deployer, "authorize": args.authorize,
+            "generate_new_token": args.generate_new_token})
+    for promoted in answer["promoted"]:
+        print(f"Promoted {source.sibling(promoted['dag_id'].rsplit('.', 1)[-1]).project_flow_name} to "
+              f"{promoted['dag_id']} (code version {promoted['package_sha256'][:12]})")
+    if answer["new_token"]:
+        print(f"Production token of branch {deployment.branch} of project {deployment.project} (shown only "
+              f"now; anyone else changing this branch passes --authorize={answer['new_token']})")
+    if answer.get("note"):
+        print(f"Note: {answer['note']}")
+    return 0
+
+
+def diff(flow_cls, deployment: Deployment, args) -> int:
+    """How this branch differs from another (default: prod), flow by flow and trigger edge by trigger edge."""
+    if deployment.project is None:
+        raise CommandLineError(f"Flow {deployment.flow_name} has no @project, so it has no branches to compare.")
+    if args.dags_folder:
+        records = DeploymentStore(f"file://{_dags_folder(args)}").records()
+    else:
+        api = _api()
+        if deployment.is_user_branch:
+            deployment = _as_airflow_names_you(api, flow_cls, args)
+        records = api.deployments()
+    for line in branch_diff(records, deployment.project, deployment.branch, named_branch(args.against)):
+        print(line)
+    return 0
+
+
+def named_branch(text: str) -> str:
+    """A branch as --from and --against take it: `new_model` is test.new_model, as --branch names it; a full
+    name (user.alice, test.x, prod, prod.x) is itself."""
+    if text == "prod" or "." in text:
+        return validate_branch(text)
+    return branch_name(text, False, None)
 
 
 def _api():

@@ -85,6 +85,23 @@ def _parser(flow_cls: type) -> argparse.ArgumentParser:
                                  "--authorize=TOKEN)")
     create.add_argument("--generate-new-token", action="store_true", help="rotate the branch's production token")
     delete.add_argument("--branch-all", action="store_true", help="remove every flow of this project branch")
+    promote = actions.add_parser("promote", help="deploy the code version another branch runs onto this branch")
+    promote.add_argument("--from", dest="source_branch", required=True, metavar="BRANCH",
+                         help="the branch to take the code from: new_model for test.new_model, or a full branch "
+                              "(user.alice, prod.x)")
+    promote.add_argument("--branch-all", action="store_true", help="promote every flow of that branch, not this one")
+    promote.add_argument("--force", action="store_true", help="promote a code version with no successful run")
+    promote.add_argument("--generate-new-token", action="store_true", help="rotate the branch's production token")
+    diff = actions.add_parser("diff", help="how this branch's deployments differ from another branch's")
+    diff.add_argument("--against", default="prod", metavar="BRANCH",
+                      help="the branch to compare with (default: prod)")
+    for action in (promote, diff):
+        action.add_argument("--dags-folder", metavar="DIR",
+                            help="the deployments in DIR on this machine; default: through the api-server")
+    promote.add_argument("--authorize", metavar="TOKEN",
+                         help="this branch's production token, when someone else owns it (write --authorize=TOKEN)")
+    promote.set_defaults(handler=airflow_commands.promote)
+    diff.set_defaults(handler=airflow_commands.diff)
     trigger = actions.add_parser("trigger", help="start the deployed DAG through Airflow's REST API")
     _parameter_options(trigger, flow_cls)
     _tag_option(trigger)

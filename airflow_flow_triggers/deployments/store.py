@@ -43,27 +43,76 @@ class DeploymentStore:
                                    "the api-server instead (leave out --dags-folder).")
 
     def create(self, deployment: Deployment, package: CodePackage, triggered_by: set[str], source: str,
-               authorize: str | None = None, generate_new_token: bool = False) -> Created:
-        """Check, then write one deployment: its code package, its record and its DAG file."""
+               authorize: str | None = None, generate_new_token: bool = False,
+               provenance: dict | None = None) -> Created:
+        """Check, then write one deployment: its code package, its record and its DAG file. `provenance` is
+        what the client knows of the code's origin ({"commit", "dirty"} of its git work tree)."""
+        origin = {"source": source, "git": provenance, "promoted_from": None}
+        return self._deploy(deployment, package.sha256, _package_record(package), triggered_by, origin,
+                            authorize, generate_new_token, write_package=lambda: self._write_package(package))
+
+    def promote(self, source: Deployment, target: Deployment, flows: list[str] | None, tested,
+                authorize: str | None = None, generate_new_token: bool = False) -> list[Created]:
+        """Deploy to `target`'s branch the exact code versions deployed on `source`'s branch (every flow of it, or
+        those named in `flows`), without any client's copy of the code: the same package, byte for byte.
+
+        `tested(dag_id)` is {code version: a successful run of it} (plugin/fates.py); a version without one is
+        refused. None (`--force`) promotes untested code."""
+        records = self.promoted_records(source, target, flows)
+        for record in records:
+            self._check_package(record)
+            version = record["package"]["sha256"]
+            if tested is not None and version not in tested(record["dag_id"]):
+                raise CommandLineError(f"{record['dag_id']} has no successful run of its code version {version[:12]} "
+                                       f"(deployed {record['deployed_at']}): run it first (`airflow trigger "
+                                       f"--branch {source.branch}`), or promote it untested with --force.")
+        created = []
+        for record in records:
+            flow = target.sibling(record["flow"])
+            upstreams = {_on_branch(name, source, target) for name in record["triggered_by"]}
+            origin = {"source": record.get("source", ""), "git": record.get("git"),
+                      "promoted_from": {"branch": source.branch, "dag_id": record["dag_id"],
+                                        "sha256": record["package"]["sha256"], "deployed_at": record["deployed_at"]}}
+            created.append(self._deploy(flow, record["package"]["sha256"], record["package"], upstreams, origin,
+                                        authorize, generate_new_token and not created, write_package=None))
+        return created
+
+    def promoted_records(self, source: Deployment, target: Deployment, flows: list[str] | None) -> list[dict]:
+        """The records `promote` would copy: every flow of `source`'s branch, or those in `flows`."""
+        if source.project is None:
+            raise CommandLineError(f"Flow {source.flow_name} has no @project, so it has no branches to promote "
+                                   "between.")
+        if (source.project, source.branch) == (target.project, target.branch):
+            raise CommandLineError(f"Branch {source.branch} would be promoted onto itself: name another branch "
+                                   "with --from.")
+        records = [r for r in self.branch_records(source) if not flows or r["flow"] in flows]
+        missing = sorted(set(flows or ()) - {r["flow"] for r in records})
+        if not records or missing:
+            what = "no " + (", ".join(missing) if missing else "flow")
+            raise CommandLineError(f"Branch {source.branch} of project {source.project} has {what} deployed in "
+                                   f"{self.url}: `airflow list` shows what is deployed, `airflow diff` what differs.")
+        return records
+
+    def _deploy(self, deployment: Deployment, sha256: str, package: dict, triggered_by: set[str], origin: dict,
+                authorize: str | None, generate_new_token: bool, write_package) -> Created:
         dag_id = deployment.project_flow_name
         self._refuse_trigger_loop(dag_id, triggered_by)
         record = {"dag_id": dag_id, "flow": deployment.flow_name, "project": deployment.project,
                   "branch": deployment.branch, "production": deployment.is_production,
-                  "deployer": deployment.deployer, "deployed_at": _now(), "source": source,
-                  "triggered_by": sorted(triggered_by),
-                  "package": {"sha256": package.sha256, "flow_file": package.flow_file,
-                              "files": len(package.files), "bytes": package.size}}
+                  "deployer": deployment.deployer, "deployed_at": _now(), **origin,
+                  "triggered_by": sorted(triggered_by), "package": package}
         record = signing.sign(record, required=deployment.is_production)
         with self.guard.locked(deployment):
             new_token = check_token(self.guard.owner(deployment), deployment, deployment.deployer, authorize,
                                     generate_new_token)
-            self._write_package(package)
+            if write_package is not None:
+                write_package()
             if new_token is not None:
                 self.guard.set_owner(deployment, BranchOwner(deployment.deployer, hash_token(new_token)))
             layout.write_file(layout.record_path(self.root, deployment), _json(record))
             entry = layout.entry_path(self.root, deployment)
             layout.write_file(entry, layout.entry_source(dag_id).encode())
-        return Created(dag_id, str(entry), package.sha256, new_token)
+        return Created(dag_id, str(entry), sha256, new_token)
 
     def delete(self, deployment: Deployment, deployer: str, authorize: str | None,
                whole_branch: bool = False, confirm=None) -> list[str]:
@@ -105,6 +154,14 @@ class DeploymentStore:
         paths = sorted(folder.glob(f"*{layout.RECORD_SUFFIX}"), key=str)
         return [r for r in (layout.read_record(path) for path in paths) if r is not None]
 
+    def _check_package(self, record: dict) -> None:
+        """The code version `record` names is in the store, whole."""
+        sha256 = record["package"]["sha256"]
+        folder = layout.package_folder(self.root, sha256)
+        if not folder.exists() or packages.digest(packages.read_folder(folder)) != sha256:
+            raise CommandLineError(f"The code version {sha256[:12]} of {record['dag_id']} is no longer in {self.url} "
+                                   "(it was pruned or changed): deploy that branch again, then promote it.")
+
     def _write_package(self, package: CodePackage) -> None:
         """Write the package under its hash, unless it is there already, whole."""
         folder = layout.package_folder(self.root, package.sha256)
@@ -137,6 +194,20 @@ class _Upstreams:
             record = layout.read_record(layout.record_path(self.root, Deployment(flow, project, branch)))
             self.known[dag_id] = set(record.get("triggered_by", [])) if record else set()
         return self.known[dag_id] or default
+
+
+def _package_record(package: CodePackage) -> dict:
+    return {"sha256": package.sha256, "flow_file": package.flow_file, "files": len(package.files),
+            "bytes": package.size}
+
+
+def _on_branch(dag_id: str, source: Deployment, target: Deployment) -> str:
+    """An upstream of a flow promoted from `source`'s branch: a flow of that branch becomes the same flow of
+    `target`'s; an upstream pinned to another branch stays."""
+    project, branch, flow = split_flow_name(dag_id)
+    if (project, branch) == (source.project, source.branch):
+        return target.sibling(flow).project_flow_name
+    return dag_id
 
 
 def refuse_branch_without_project(deployment: Deployment) -> None:

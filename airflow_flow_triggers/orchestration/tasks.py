@@ -137,7 +137,7 @@ def task_output(deployment: Deployment, step_type: str, ref: TaskRef, context, f
     if finish is not None:
         run_id = context["run_id"]
         outlet = context["outlet_events"][finish]
-        outlet.extra = finish_extra(deployment, run_id)
+        outlet.extra = finish_extra(deployment, run_id, store)
         outlet.add_partitions(partition_key(outlet.extra["pathspec"]))
     return ref.to_dict()
 

@@ -5,6 +5,9 @@
     POST   /flow-triggers/api/deployments                           deploy a code package
     DELETE /flow-triggers/api/deployments/{dag_id}                  remove one deployment
     DELETE /flow-triggers/api/projects/{project}/branches/{branch}  remove every flow of a branch
+    POST   /flow-triggers/api/projects/{project}/branches/{branch}/promote
+                                                                    put another branch's code versions on it
+    GET    /flow-triggers/api/dags/{dag_id}/versions                the code versions that ran successfully
     DELETE /flow-triggers/api/dags/{dag_id}                         forget a DAG `airflow delete --dags-folder`
                                                                     removed (its runs, partitions, queued events)
 
@@ -28,13 +31,14 @@ from pydantic import BaseModel
 
 from ..deployments import layout, packages
 from ..deployments.bundle import bundle_name
+from ..deployments.provenance import checked_provenance
 from ..deployments.signing import SIGNATURE
 from ..deployments.store import DeploymentStore
 from ..deployments.tokens import BranchRefused
 from ..errors import CommandLineError, FlowDefinitionError, FlowTriggersError
 from ..flows.triggers import validate_branch
 from ..naming import Deployment, branch_kind, check_dag_id, sanitize_user, split_flow_name, validate_name
-from . import metadata
+from . import fates, metadata
 
 
 class Change(BaseModel):
@@ -52,6 +56,14 @@ class DeployRequest(Change):
     triggered_by: list[str] = []
     source: str = ""
     generate_new_token: bool = False
+    git: dict | None = None             # {"commit", "dirty"} of the client's work tree (provenance.py)
+
+
+class PromoteRequest(Change):
+    source_branch: str
+    flows: list[str] = []               # none: every flow of the source branch
+    force: bool = False                 # promote code versions with no successful run
+    generate_new_token: bool = False
 
 
 def add_routes(app: FastAPI) -> None:
@@ -61,6 +73,8 @@ def add_routes(app: FastAPI) -> None:
     app.add_api_route("/api/deployments/{dag_id}", delete_deployment, methods=["DELETE"])
     app.add_api_route("/api/projects/{project}/branches/{branch}", delete_branch, methods=["DELETE"])
     app.add_api_route("/api/dags/{dag_id}", forget_dag, methods=["DELETE"])
+    app.add_api_route("/api/projects/{project}/branches/{branch}/promote", promote_branch, methods=["POST"])
+    app.add_api_route("/api/dags/{dag_id}/versions", tested_versions, methods=["GET"])
 
 
 def identity(user: GetUserDep) -> dict:
@@ -83,7 +97,7 @@ def create_deployment(request: DeployRequest, user: GetUserDep, session: Session
         upstreams = {_upstream_name(name) for name in request.triggered_by}
         store = DeploymentStore(session=session)
         created = store.create(deployment, package, upstreams, request.source, request.authorize,
-                               request.generate_new_token)
+                               request.generate_new_token, checked_provenance(request.git))
         note = _parse_now(session, store, [deployment])
     return {"dag_id": created.dag_id, "location": created.location, "package_sha256": created.package_sha256,
             "new_token": created.new_token, "note": note}
@@ -100,6 +114,31 @@ def delete_branch(project: str, branch: str, change: Change, user: GetUserDep, s
     with _refusals():
         deployment = Deployment("", validate_name("project", project), validate_branch(branch))
         return _delete(deployment, change, user, session, whole_branch=True)
+
+
+def promote_branch(project: str, branch: str, request: PromoteRequest, user: GetUserDep, session: SessionDep) -> dict:
+    """The code versions deployed on `request.source_branch`, deployed as they are on `branch`."""
+    with _refusals():
+        deployer = _deployer(request, user)
+        target = Deployment("", validate_name("project", project), _own_branch(validate_branch(branch), deployer),
+                            deployer)
+        source = Deployment("", project, validate_branch(request.source_branch))
+        store = DeploymentStore(session=session)
+        for record in store.promoted_records(source, target, request.flows):
+            _require(user, "GET", record["dag_id"], "read")
+            _require(user, "PUT", target.sibling(record["flow"]).project_flow_name, "deploy")
+        tested = None if request.force else (lambda dag_id: fates.tested_versions(session, dag_id))
+        created = store.promote(source, target, request.flows, tested, request.authorize, request.generate_new_token)
+        note = _parse_now(session, store, [target.sibling(c.dag_id.rsplit(".", 1)[-1]) for c in created])
+    return {"promoted": [{"dag_id": c.dag_id, "location": c.location, "package_sha256": c.package_sha256}
+                         for c in created],
+            "new_token": next((c.new_token for c in created if c.new_token), None), "note": note}
+
+
+def tested_versions(dag_id: str, user: GetUserDep, session: SessionDep) -> dict:
+    """{code version: its newest successful run} of one DAG."""
+    _require(user, "GET", dag_id, "read")
+    return {"versions": fates.tested_versions(session, dag_id)}
 
 
 def forget_dag(dag_id: str, user: GetUserDep, session: SessionDep) -> dict:
@@ -147,14 +186,19 @@ def _deployment(request: DeployRequest, user) -> Deployment:
     if request.project is None:
         return Deployment(check_dag_id(request.flow), deployer=deployer)
     validate_name("project", request.project)
-    branch = validate_branch(request.branch or "")
-    if branch_kind(branch) == "user" and branch != f"user.{deployer}":
-        raise BranchRefused(f"You are signed in to Airflow as {deployer}, so your user branch is "
-                                   f"user.{deployer}, not {branch}: deploy to your own branch, or to a shared one "
-                                   "with --branch.")
+    branch = _own_branch(validate_branch(request.branch or ""), deployer)
     deployment = Deployment(request.flow, request.project, branch, deployer)
     check_dag_id(deployment.project_flow_name)
     return deployment
+
+
+def _own_branch(branch: str, deployer: str) -> str:
+    """`branch`, unless it is another user's branch."""
+    if branch_kind(branch) == "user" and branch != f"user.{deployer}":
+        raise BranchRefused(f"You are signed in to Airflow as {deployer}, so your user branch is "
+                            f"user.{deployer}, not {branch}: deploy to your own branch, or to a shared one "
+                            "with --branch.")
+    return branch
 
 
 def _upstream_name(name: str) -> str:

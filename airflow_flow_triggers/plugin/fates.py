@@ -344,3 +344,23 @@ def edge_fates(session, edges: list, recent: int = 20) -> dict[tuple[str, str], 
         waiting = len(queues.get(state_key(edge.consumer), {}).get("waiting", {}).get(edge.upstream, []))
         found[(edge.upstream, edge.consumer)] = {"waiting": waiting, "missed": missed}
     return found
+
+
+# -- for promote: which code versions have run -------------------------------------------------------------
+
+def tested_versions(session, dag_id: str) -> dict[str, str]:
+    """{code version (package SHA-256): the newest successful run of it} for one DAG, from the code version
+    each run's start task recorded in its cause."""
+    from airflow.models.dagrun import DagRun
+    from airflow.models.xcom import XComModel
+    rows = session.execute(select(XComModel.run_id, XComModel.value)
+                           .join(DagRun, DagRun.id == XComModel.dag_run_id)
+                           .where(XComModel.dag_id == dag_id, XComModel.task_id == "start",
+                                  XComModel.key == CAUSE_KEY, DagRun.state == "success")
+                           .order_by(DagRun.run_after)).all()
+    versions = {}
+    for row in rows:
+        record = XComModel.deserialize_value(row)
+        if isinstance(record, dict) and record.get("code"):
+            versions[record["code"]] = row.run_id
+    return versions

@@ -1,14 +1,14 @@
 """The trigger events of a run, one schema for all of them, whatever brought them: an Airflow asset event,
 a wait-for-all gate's set, `airflow trigger --trigger` or a local `--trigger FLOW/RUN_ID`.
 
-A flow's finish event carries only the finished run's pathspec (`finish_extra`; its flow, project and
-branch too, for people reading it in Airflow's UI). Everything else a consumer knows of it, its end task,
-its depth in a chain of triggers, whether it succeeded at all, is read once from the artifact store by
-`finish_event`, which refuses a finish no successful run stands behind (an event posted by hand). As a
-dict: {"name" (the upstream's DAG id), "id" (its run id), "type": "run", "pathspec", "end_task",
-"timestamp", "depth", "source_dag_id", "source_run_id"}; an external event {"name", "id", "type":
-"event", "pathspec": None, "timestamp", "extra"}. The run's record keeps them, so every step of the run
-reads the same `current.trigger` (what users see is client.metaflow_event's MetaflowEvent).
+A flow's finish event carries only the finished run's pathspec (`finish_extra`; its flow, project,
+branch, run id and artifact location too, for people reading it in Airflow's UI). Everything else a
+consumer knows of it, its end task, its depth in a chain of triggers, whether it succeeded at all, is read
+once from the artifact store by `finish_event`, which refuses a finish no successful run stands behind (an
+event posted by hand). As a dict: {"name" (the upstream's DAG id), "id" (its run id), "type": "run",
+"pathspec", "end_task", "timestamp", "depth", "source_dag_id", "source_run_id"}; an external event
+{"name", "id", "type": "event", "pathspec": None, "timestamp", "extra"}. The run's record keeps them, so
+every step of the run reads the same `current.trigger` (what users see is client.metaflow_event's MetaflowEvent).
 """
 from __future__ import annotations
 
@@ -27,10 +27,12 @@ class ForgedFinish(Exception):
         self.reason = reason
 
 
-def finish_extra(deployment: Deployment, run_id: str) -> dict:
-    """The `extra` of a finish event: the finished run's pathspec, and for people its flow, project, branch."""
+def finish_extra(deployment: Deployment, run_id: str, store) -> dict:
+    """The `extra` of a finish event: the finished run's pathspec, and for people its flow, project, branch,
+    run id and where its artifacts are."""
     return {"pathspec": f"{deployment.project_flow_name}/{run_id}", "flow": deployment.flow_name,
-            "project": deployment.project, "branch": deployment.branch}
+            "project": deployment.project, "branch": deployment.branch, "run_id": run_id,
+            "artifacts": store.run_url(deployment.project_flow_name, run_id)}
 
 
 def finish_event(name: str, timestamp: str | None, pathspec: str | None,

@@ -53,6 +53,10 @@ class ArtifactStore:
     def run_path(self, full_flow_name: str, run_id: str):
         return self.root / full_flow_name / run_id
 
+    def run_url(self, full_flow_name: str, run_id: str) -> str:
+        """Where a run's artifacts are, as people and `[flow_triggers] artifact_root` write it."""
+        return f"{self.url.rstrip('/')}/{full_flow_name}/{run_id}"
+
     def task_path(self, full_flow_name: str, run_id: str, step: str, task_id: str):
         return self.run_path(full_flow_name, run_id) / step / task_id
 

@@ -85,7 +85,8 @@ def test_create_list_delete(flows, airflow_home):
 def git(folder, *args):
     subprocess.run(["git", "-C", str(folder), "-c", "user.name=t", "-c", "user.email=t@t", *args], check=True,
                    capture_output=True)
-    return subprocess.run(["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    head = subprocess.run(["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True, text=True)
+    return head.stdout.strip()
 
 
 def test_promote_diff_and_provenance_in_a_folder(flows, airflow_home):
@@ -142,7 +143,7 @@ def test_promote_diff_and_provenance_in_a_folder(flows, airflow_home):
         f"  SecondProjectFlow  same code ({test_records['SecondProjectFlow']['package']['sha256'][:12]})",
         "  trigger edges: the same"]
 
-    for args, error in ((("--from", "nothing"), "Branch test.nothing of project variant_demo has no SecondProjectFlow deployed"),
+    for args, error in ((("--from", "nothing"), "Branch test.nothing of project variant_demo has no SecondProjectFlow"),
                         (("--from", "prod"), "Branch prod would be promoted onto itself"),
                         (("--from", "bad-name"), "error: ")):
         before = snapshot(flows / "dags")

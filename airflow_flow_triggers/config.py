@@ -28,6 +28,7 @@ def defaults() -> dict[str, str]:
         "api_token": "",
         "deployments_root": "",
         "max_package_size": "20",
+        "keep_versions": "5",
         "signing_key": "",
         "kubernetes_image": "",
         "kubernetes_namespace": "default",

@@ -61,6 +61,15 @@ def branch_name(branch: str | None, production: bool, user: str | None) -> str:
     return f"user.{sanitize_user(user)}"
 
 
+def branch_options(branch: str | None) -> str:
+    """The command-line options that name `branch` (`--branch x` for test.x, `--production` for prod, none for
+    a user branch), as branch_name forms it from them."""
+    if branch is None or branch.startswith("user."):
+        return ""
+    kind, _, name = branch.partition(".")
+    return " ".join(filter(None, ["--production" if kind == "prod" else "", f"--branch {name}" if name else ""]))
+
+
 def branch_kind(branch: str) -> str:
     """user, test or prod: the three namespaces of a project's branches ('other' for anything else)."""
     kind = branch.split(".", 1)[0]

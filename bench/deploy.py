@@ -159,7 +159,8 @@ def many(deployer: Deployer, count: int) -> dict:
     commands = [deployer.deploy("api", f"m{n:03d}", project="deploymany", wait=False)["command"]
                 for n in range(count)]
     created = time.perf_counter() - began
-    deployer.airflow._wait(lambda: deployer.count("deploymany") >= count, 900, f"{count} DAGs listed", interval=POLL)
+    deployer.airflow.wait_until(lambda: deployer.count("deploymany") >= count, 900, f"{count} DAGs listed",
+                                interval=POLL)
     listed = time.perf_counter() - began
     commands.sort()
     return {"count": count, "total": created, "median": statistics.median(commands),

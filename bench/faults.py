@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 import time
@@ -34,7 +33,7 @@ from pathlib import Path
 
 from airflow_flow_triggers import Run, namespace
 from airflow_flow_triggers.runtime.store import ArtifactStore
-from airflow_flow_triggers.sandbox.topology import ARTIFACT_ROOT, CONNECTION, Topology, tools_missing
+from airflow_flow_triggers.sandbox.topology import ARTIFACT_ROOT, Topology, tools_missing
 
 FAULTS = ("scheduler", "worker", "postgres", "store", "one_of_two_schedulers")
 
@@ -95,8 +94,7 @@ def main() -> int:
     results = {}
     started = time.time()
     try:
-        topology.start()
-        os.environ[f"AIRFLOW_CONN_{CONNECTION.upper()}"] = topology.settings()[f"AIRFLOW_CONN_{CONNECTION.upper()}"]
+        topology.start().artifacts_here().__enter__()       # for the life of this process
         namespace(None)
         airflow = topology.airflow
         airflow.drop("fault_chain.py", CHAIN)
@@ -124,7 +122,7 @@ def trial(topology, fault: str, name: str) -> dict:
     downs_before = len(airflow.runs("FaultDown"))
     run_id = airflow.trigger("FaultUp", {"trial": name})
     marker = topology.base / "fault_markers" / name
-    airflow._wait(marker.exists, 300, f"trial {name}'s step 'work' to start")
+    airflow.wait_until(marker.exists, 300, f"trial {name}'s step 'work' to start")
     with airflow.restarting():                  # a component the fault makes exit is started again
         apply(topology, fault, run_id)
         up = airflow.wait_for_run("FaultUp", run_id, timeout=900)

@@ -97,7 +97,7 @@ def main() -> None:
         airflow.drop("bench/test.small/flow01.py", flow_source(1, "small"))
         total = args.branches * args.flows + 2
         started = time.time()
-        airflow._wait(lambda: _registered(airflow) >= total + args.branches, 1800,
+        airflow.wait_until(lambda: _registered(airflow) >= total + args.branches, 1800,
                       f"{total} DAGs and {args.branches} gates to be registered", interval=5)
         print(f"registered {total} flow DAGs (+ {args.branches} gates) in {time.time() - started:.0f} s")
 

@@ -162,7 +162,7 @@ def registered(airflow, project: str) -> int:
 
 
 def wait_registered(airflow, project: str, count: int, started: float) -> float:
-    airflow._wait(lambda: registered(airflow, project) >= count, 1800, f"{count} DAGs of {project}", interval=1)
+    airflow.wait_until(lambda: registered(airflow, project) >= count, 1800, f"{count} DAGs of {project}", interval=1)
     return time.time() - started
 
 
@@ -282,7 +282,7 @@ def fan_out(topology, consumers: int, work: Path) -> dict:
         starts = []
         for n in range(consumers):
             dag_id = consumer.format(n=n)
-            [run] = airflow._wait(lambda d=dag_id: [r for r in airflow.runs(d) if r["start_date"]], 900,
+            [run] = airflow.wait_until(lambda d=dag_id: [r for r in airflow.runs(d) if r["start_date"]], 900,
                                   f"{dag_id} to start")
             starts.append(_time(run["start_date"]))
         result[name] = (max(starts) - finished).total_seconds()

@@ -269,7 +269,7 @@ def test_broken_flow_is_a_one_line_import_error(airflow):
 
     def error():
         return next((e for e in airflow.import_errors() if e["filename"].endswith("broken_flow.py")), None)
-    found = airflow._wait(error, 120, "the import error of broken_flow.py")
+    found = airflow.wait_until(error, 120, "the import error of broken_flow.py")
     message = f"{path}:7: Step 'start' goes to unknown step 'middle' in self.next(): define 'middle' as a " \
               "@step method or fix the name."
     assert found["stack_trace"].strip().splitlines()[-1] == \

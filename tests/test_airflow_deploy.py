@@ -59,7 +59,7 @@ def test_create_trigger_and_delete(airflow, tmp_path):
     deleted = cli(airflow, second, "airflow", "delete")
     assert deleted == "Deleted deploy_demo.user.alice.SecondProjectFlow\n"
     assert not (airflow.dags / "deploy_demo" / "user.alice" / "SecondProjectFlow.py").exists()
-    airflow._wait(lambda: airflow.dag_gone("deploy_demo.user.alice.SecondProjectFlow"), 60, "the DAG to go")
+    airflow.wait_until(lambda: airflow.dag_gone("deploy_demo.user.alice.SecondProjectFlow"), 60, "the DAG to go")
 
 
 def test_trigger_as_if_an_upstream_run_had(airflow, tmp_path):
@@ -131,7 +131,7 @@ def test_tear_down_a_whole_branch(airflow, tmp_path):
     assert sorted(deleted.split("\n")[:2]) == [f"Deleted {d}" for d in dag_ids]
     assert not (airflow.dags / "teardown_demo" / "test.new_model").exists()    # the whole branch folder goes
     for dag_id in dag_ids:
-        airflow._wait(lambda d=dag_id: airflow.dag_gone(d), 60, f"{dag_id} to go")
+        airflow.wait_until(lambda d=dag_id: airflow.dag_gone(d), 60, f"{dag_id} to go")
 
 
 GONE_UP = '''

@@ -60,8 +60,8 @@ def test_scheduler_killed_mid_step_retries_and_triggers_once(airflow):
     airflow.wait_for_dag("FaultDown")
     run_id = airflow.trigger("FaultUp")
     marker = airflow.home / "fault_marker"
-    airflow._wait(lambda: marker.exists(), 120, "the first attempt of step 'work' to start")
-    airflow._wait(lambda: any(ti["task_id"] == "work" and ti["state"] == "running"
+    airflow.wait_until(lambda: marker.exists(), 120, "the first attempt of step 'work' to start")
+    airflow.wait_until(lambda: any(ti["task_id"] == "work" and ti["state"] == "running"
                               for ti in airflow.task_instances("FaultUp", run_id)), 60, "Airflow to see 'work' running")
 
     airflow.kill_component("scheduler")            # SIGKILL: the scheduler, its executor and the task process

@@ -361,3 +361,46 @@ def test_concurrent_deployments_of_one_branch_have_one_owner(flows, airflow_home
     folder = flows / "dags" / "variant_demo" / "prod"
     assert json.loads((folder / ".production_token.json").read_text())["owner"] == owner
     assert json.loads((folder / "FirstProjectFlow.deploy.json").read_text())["deployer"] == owner
+
+
+def test_a_deployment_keeps_its_last_versions_and_lets_go_of_older_ones(tmp_path, monkeypatch):
+    from airflow_flow_triggers.deployments.packages import CodePackage
+    from airflow_flow_triggers.deployments.store import DeploymentStore
+    from airflow_flow_triggers.naming import Deployment
+    monkeypatch.setenv("AIRFLOW__FLOW_TRIGGERS__KEEP_VERSIONS", "2")
+    deployment = Deployment("KeepFlow", "keep", "test.x", "alice")
+    versions = [CodePackage("flow.py", {"flow.py": f"# v{n}\n".encode()}) for n in (1, 2, 3)]
+    store = DeploymentStore(f"file://{tmp_path}")
+    for package in versions:
+        store.create(deployment, package, set(), "flow.py", authorize=None)
+    record = json.loads(layout.record_path(tmp_path, deployment).read_text())
+    assert (record["package"]["sha256"], record["previous_versions"]) == (versions[2].sha256, [versions[1].sha256])
+    assert store.collect_garbage(in_use={versions[0].sha256}) == []          # a run in progress still uses v1
+    assert store.collect_garbage(in_use=set()) == [versions[0].sha256]
+    assert sorted(p.name for p in (tmp_path / "_packages").iterdir() if p.name != ".airflowignore") == \
+        sorted([versions[1].sha256, versions[2].sha256])
+
+    store.delete(deployment, "alice", None)                                    # a removed deployment's versions go
+    assert store.collect_garbage(in_use=set()) == sorted([versions[1].sha256, versions[2].sha256])
+
+
+def test_stale_branches():
+    import datetime
+
+    from airflow_flow_triggers.deployments.prune import parse_age, stale_branches
+
+    now = datetime.datetime(2026, 12, 4, tzinfo=datetime.timezone.utc)
+    days_ago = lambda n: (now - datetime.timedelta(days=n)).isoformat()     # noqa: E731
+    records = [{"project": "p", "branch": branch, "flow": flow, "dag_id": f"p.{branch}.{flow}", "deployed_at": at}
+               for branch, flow, at in (("test.old", "A", days_ago(40)), ("test.old", "B", days_ago(35)),
+                                        ("test.ran", "A", days_ago(40)), ("user.bob", "A", days_ago(31)),
+                                        ("test.new", "A", days_ago(3)), ("prod", "A", days_ago(400)))]
+    records.append({**records[0], "project": "other", "dag_id": "other.test.old.A"})
+    last_runs = {"p.test.old.A": days_ago(33), "p.test.ran.A": days_ago(2), "p.user.bob.A": None}
+    stale = stale_branches(records, last_runs, "p", parse_age("30d"), now)
+    assert [(s["branch"], s["flows"], s["last_run"]) for s in stale] == [
+        ("test.old", ["A", "B"], days_ago(33)), ("user.bob", ["A"], None)]
+    assert parse_age("2w") == datetime.timedelta(weeks=2) and parse_age("90m") == datetime.timedelta(minutes=90)
+    for bad in ("30", "0d", "3 days", "-1d"):
+        with pytest.raises(Exception, match="is not an age: write a whole number and a unit"):
+            parse_age(bad)

@@ -140,6 +140,7 @@ def test_projects_and_branches(secured):
     assert first["last_run"]["state"] == second["last_run"]["state"] == "success"
     assert first["last_finish"]["run_id"] == first["last_run"]["run_id"]
     assert isinstance(first["finish_asset_id"], int)
+    assert first["code"] is None                  # a DAG file dropped by hand has no deployment record
 
     with pytest.raises(urllib.error.HTTPError) as missing:
         plugin_api(secured, "/projects/variant_demo/branches/user.nobody", alice)

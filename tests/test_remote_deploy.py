@@ -148,7 +148,7 @@ def test_production_is_guarded_on_the_server(team, laptop):
     ok(client(team, laptop, first, "--production", "airflow", "create", "--authorize", token, user="bob"))
     record = json.loads((team.dags / "variant_demo" / "prod" / "FirstProjectFlow.deploy.json").read_text())
     assert record["deployer"] == "bob" and record["signature"]
-    team._wait(lambda: team.api("GET", "dags/variant_demo.prod.FirstProjectFlow")["owners"] == ["bob"], 60,
+    team.wait_until(lambda: team.api("GET", "dags/variant_demo.prod.FirstProjectFlow")["owners"] == ["bob"], 60,
                "the DAG to be parsed again")
 
 
@@ -177,7 +177,7 @@ def test_a_hand_dropped_file_cannot_take_prod_over(team, laptop):
 
     def refused():
         return next((e for e in team.import_errors() if e["filename"] == "team_tools/hijack.py"), None)
-    error = team._wait(refused, 90, "the hand-dropped file to be parsed")
+    error = team.wait_until(refused, 90, "the hand-dropped file to be parsed")
     assert (f"AirflowClusterPolicyViolation: DAG {dag_id} belongs to branch prod of project variant_demo, so it "
             "must come from that branch's folder of the deployment store") in error["stack_trace"]
     for _ in range(3):
@@ -250,3 +250,154 @@ def test_delete_through_the_api(team, laptop):
     for flow in ("FirstProjectFlow", "SecondProjectFlow"):
         assert team.dag_gone(f"variant_demo.test.doomed.{flow}")
     assert not (team.dags / "variant_demo" / "test.doomed").exists()
+
+
+PINNED_RUN = '''
+import os
+import time
+from lib.features import VERSION
+from airflow_flow_triggers import FlowSpec, Parameter, project, step
+
+
+@project(name='life')
+class PinFlow(FlowSpec):
+    gate = Parameter('gate', default='')
+
+    @step
+    def start(self):
+        self.start_version = VERSION
+        deadline = time.time() + 120
+        while self.gate and not os.path.exists(self.gate) and time.time() < deadline:
+            time.sleep(0.2)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        self.end_version = VERSION
+
+
+if __name__ == '__main__':
+    PinFlow()
+'''
+
+
+def write_pin_flow(folder, version):
+    (folder / "lib").mkdir(parents=True, exist_ok=True)
+    (folder / "lib" / "__init__.py").write_text("")
+    (folder / "lib" / "features.py").write_text(f"VERSION = {version!r}\n")
+    (folder / "pin_flow.py").write_text(PINNED_RUN)
+    return folder / "pin_flow.py"
+
+
+def versions_of(team, dag_id, run_id):
+    data = Run(f"{dag_id}/{run_id}", store=team.store()).data
+    return data.start_version, data.end_version
+
+
+def test_a_run_keeps_the_code_it_started_with(team, laptop, tmp_path):
+    """v2 deployed while v1's start step runs: that run's end step still runs v1; the next run is v2."""
+    flow = write_pin_flow(laptop / "pin", "v1")
+    assert ok(client(team, laptop, flow, "--branch", "pin", "airflow", "create")).startswith("Deployed life.test")
+    dag_id = "life.test.pin.PinFlow"
+    team.wait_for_dag(dag_id, timeout=60)
+    gate = tmp_path / "gate"
+    first = team.trigger(dag_id, {"gate": str(gate)})
+    team.wait_until(lambda: any(ti["task_id"] == "start" and ti["state"] == "running"
+                                for ti in team.task_instances(dag_id, first)), 120, "start running")
+    (laptop / "pin" / "lib" / "features.py").write_text("VERSION = 'v2'\n")
+    ok(client(team, laptop, flow, "--branch", "pin", "airflow", "create"))
+    gate.touch()
+    assert team.wait_for_run(dag_id, first)["state"] == "success"
+    assert versions_of(team, dag_id, first) == ("v1", "v1")
+    second = team.trigger(dag_id, {})
+    assert team.wait_for_run(dag_id, second)["state"] == "success"
+    assert versions_of(team, dag_id, second) == ("v2", "v2")
+    record = json.loads((team.dags / "life" / "test.pin" / "PinFlow.deploy.json").read_text())
+    [v1] = record["previous_versions"]                   # kept for runs that started on it
+    assert (team.dags / "_packages" / v1).is_dir() and v1 != record["package"]["sha256"]
+
+
+def test_promote_what_ran_on_a_branch_to_prod(team, laptop):
+    flow = write_feature_flow(laptop / "promote", "life", "tested")
+    ok(client(team, laptop, flow, "--branch", "new_model", "airflow", "create", user="bob"))
+    source = "life.test.new_model.FeatureFlow"
+    team.wait_for_dag(source, timeout=60)
+    record = json.loads((team.dags / "life" / "test.new_model" / "FeatureFlow.deploy.json").read_text())
+    version = record["package"]["sha256"]
+
+    before = snapshot(team.dags)
+    untested = client(team, laptop, flow, "--production", "airflow", "promote", "--from", "new_model")
+    assert untested.returncode == 1 and untested.stderr == (
+        f"error: {source} has no successful run of its code version {version[:12]} (deployed "
+        f"{record['deployed_at']}): run it first (`python feature_flow.py --branch new_model airflow trigger`), "
+        "or promote it untested with --force.\n")
+    assert snapshot(team.dags) == before
+    run_id = team.trigger(source)
+    assert team.wait_for_run(source, run_id)["state"] == "success"
+
+    (flow.parent / "lib" / "features.py").write_text("VERSION = 'on the laptop, never tested'\n")
+    promoted = ok(client(team, laptop, flow, "--production", "airflow", "promote", "--from", "new_model"))
+    assert promoted.splitlines()[0] == \
+        f"Promoted {source} to life.prod.FeatureFlow (code version {version[:12]})"
+    token = re.search(r"--authorize=(\S+)\)", promoted).group(1)
+    prod = json.loads((team.dags / "life" / "prod" / "FeatureFlow.deploy.json").read_text())
+    assert prod["package"] == record["package"] and prod["deployer"] == "alice"
+    assert prod["promoted_from"] == {"branch": "test.new_model", "dag_id": source, "sha256": version,
+                                     "deployed_at": record["deployed_at"]}
+    team.wait_for_dag("life.prod.FeatureFlow", timeout=60)
+    prod_run = team.trigger("life.prod.FeatureFlow")
+    assert team.wait_for_run("life.prod.FeatureFlow", prod_run)["state"] == "success"
+    assert Run(f"life.prod.FeatureFlow/{prod_run}", store=team.store()).data.version == "tested"
+
+    [shown] = team.request("GET", "/flow-triggers/api/projects/life/branches/prod", token=team.login("alice"))[
+        "deployments"]
+    assert (shown["code"]["sha256"], shown["code"]["promoted_from"]) == (version, "test.new_model")
+    listed = [line.split() for line in ok(client(team, laptop, flow, "airflow", "list")).splitlines()]
+    assert ["life", "prod", "FeatureFlow", "alice", "yes", version[:12]] in [row[:6] for row in listed]
+    assert next(row for row in listed if row[:2] == ["life", "prod"])[-3:] == ["promoted", "from", "test.new_model"]
+    diff = ok(client(team, laptop, flow, "--branch", "new_model", "airflow", "diff"))
+    assert diff.splitlines() == ["life: test.new_model against prod", f"  FeatureFlow  same code ({version[:12]})",
+                                 "  trigger edges: the same"]
+
+    taken = client(team, laptop, flow, "--production", "airflow", "promote", "--from", "new_model", user="bob")
+    assert taken.returncode == 1 and "Branch prod of project life belongs to alice" in taken.stderr
+    authorized = client(team, laptop, flow, "--production", "airflow", "promote", "--from", "new_model",
+                        f"--authorize={token}", user="bob")
+    assert authorized.returncode == 0, authorized.stderr
+    viewer = client(team, laptop, flow, "--production", "airflow", "promote", "--from", "new_model", user="carol")
+    assert viewer.returncode == 1 and "Airflow user carol may not deploy DAG life.prod.FeatureFlow" in viewer.stderr
+
+
+def test_prune_stale_branches(team, laptop):
+    """A test branch nobody deployed or ran for 40 days (its record backdated) is listed, then removed with its
+    DAG, token, record and code version; fresh branches and prod stay."""
+    flow = write_feature_flow(laptop / "stale", "life", "an old idea")
+    ok(client(team, laptop, flow, "--branch", "old_idea", "airflow", "create"))
+    dag_id = "life.test.old_idea.FeatureFlow"
+    team.wait_for_dag(dag_id, timeout=60)
+    path = team.dags / "life" / "test.old_idea" / "FeatureFlow.deploy.json"
+    record = json.loads(path.read_text())
+    path.write_text(json.dumps({**record, "deployed_at": "2026-01-01T00:00:00+00:00"}))
+    package = team.dags / "_packages" / record["package"]["sha256"]
+
+    before = snapshot(team.dags)
+    listed = ok(client(team, laptop, flow, "airflow", "prune", "--older-than", "30d", user="bob"))
+    assert listed.splitlines() == [
+        "Would remove 1 branch(es) with no deployment and no run for 30d:",
+        "  life test.old_idea: FeatureFlow (deployed 2026-01-01T00:00:00+00:00, last run never)",
+        "Nothing was removed: run again with --yes to remove them."]
+    assert snapshot(team.dags) == before
+    refused = client(team, laptop, flow, "airflow", "prune", "--older-than", "30d", "--yes", user="carol")
+    assert refused.returncode == 1 and f"Airflow user carol may not delete DAG {dag_id}" in refused.stderr
+    bad = client(team, laptop, flow, "airflow", "prune", "--older-than", "a month", user="bob")
+    assert bad.returncode == 1 and bad.stderr == ("error: --older-than 'a month' is not an age: write a whole number "
+                                                  "and a unit, as 30d, 12h, 2w or 90m.\n")
+
+    removed = ok(client(team, laptop, flow, "airflow", "prune", "--older-than", "30d", "--yes", user="bob"))
+    assert removed.splitlines()[0] == "Removed 1 branch(es) with no deployment and no run for 30d:"
+    assert removed.splitlines()[-1] == "Removed 1 code version(s) no deployment keeps and no run uses."
+    assert team.dag_gone(dag_id)
+    assert not (team.dags / "life" / "test.old_idea").exists() and not package.exists()
+    assert (team.dags / "life" / "prod" / "FeatureFlow.deploy.json").exists()
+    again = ok(client(team, laptop, flow, "airflow", "prune", "--older-than", "30d", user="bob"))
+    assert again == "No user.* or test.* branch has gone 30d without a deployment or a run.\n"

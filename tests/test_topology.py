@@ -1,7 +1,6 @@
 """The seed scenarios and faults on a production-like topology (airflow_flow_triggers/sandbox/topology.py):
 PostgreSQL, Redis, CeleryExecutor with two workers that share no artifact directory, artifacts in S3 (SeaweedFS)."""
 import io
-import os
 import shutil
 import zipfile
 
@@ -26,15 +25,10 @@ def topology(tmp_path_factory):
     if missing:
         pytest.fail(f"the topology tests need {', '.join(missing)} (.ci/run installs them)")
     topology = Topology(tmp_path_factory.mktemp("topology"))
-    saved = dict(os.environ)
     try:
-        topology.start()
-        # This process reads the artifacts too, through the same connection.
-        os.environ[f"AIRFLOW_CONN_{CONNECTION.upper()}"] = topology.settings()[f"AIRFLOW_CONN_{CONNECTION.upper()}"]
-        yield topology
+        with topology.start().artifacts_here():
+            yield topology
     finally:
-        os.environ.clear()
-        os.environ.update(saved)
         topology.stop()
 
 
@@ -112,7 +106,7 @@ def test_each_branch_runs_its_own_code_package_on_celery(topology, tmp_path):
     assert client(topology, tmp_path, flow, "--branch", "new_model", "airflow", "delete").stdout == \
         "Deleted packages.test.new_model.FeatureFlow\n"
     assert not [o for o in topology.s3.objects("deployments") if "/packages/test.new_model/" in o]
-    airflow._wait(lambda: airflow.dag_gone("packages.test.new_model.FeatureFlow"), 60, "the deleted DAG to go")
+    airflow.wait_until(lambda: airflow.dag_gone("packages.test.new_model.FeatureFlow"), 60, "the deleted DAG to go")
 
 
 def test_model_handoff_through_s3_and_no_local_artifacts(topology):
@@ -199,7 +193,7 @@ def deploy_chain(topology, up: str, down: str, sleep: int):
     airflow.wait_for_dag(up)
     airflow.wait_for_dag(down)
     run_id = airflow.trigger(up)
-    airflow._wait(lambda: (topology.base / f"marker_{up}").exists(), 300, f"{up}'s step 'work' to start")
+    airflow.wait_until(lambda: (topology.base / f"marker_{up}").exists(), 300, f"{up}'s step 'work' to start")
     return run_id
 
 
@@ -271,7 +265,7 @@ def test_an_unreachable_store_fails_the_task_with_one_sentence_and_it_retries(to
         def first_try_failed():
             start = next((ti for ti in airflow.task_instances("StoreFlow", run_id) if ti["task_id"] == "start"), None)
             return start is not None and start["state"] in ("up_for_retry", "failed")
-        airflow._wait(first_try_failed, 300, "StoreFlow's first try to fail")
+        airflow.wait_until(first_try_failed, 300, "StoreFlow's first try to fail")
     finally:
         topology.s3.start()
     errors = [detail for entry in airflow.task_log("StoreFlow", run_id, "start", try_number=1)

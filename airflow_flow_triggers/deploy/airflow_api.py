@@ -94,10 +94,27 @@ class AirflowAPI:
         """{code version: its newest successful run} of one DAG."""
         return self._call("GET", f"{PLUGIN}/dags/{quote(dag_id)}/versions", plugin=True)["versions"]
 
+    def prune(self, project: str, request: dict) -> dict:
+        """The stale branches of a project; removed unless request["dry_run"] (the plugin's answer)."""
+        return self._call("POST", f"{PLUGIN}/projects/{quote(project)}/prune", request, plugin=True)
+
+    def running_versions(self) -> set[str]:
+        """The code versions runs in progress use."""
+        return set(self._call("GET", f"{PLUGIN}/versions/running", plugin=True)["versions"])
+
+    def last_run_time(self, dag_id: str) -> str | None:
+        """When the DAG's newest run ended (or started, or was queued); None when it has none."""
+        runs = self._call("GET", f"/api/v2/dags/{quote(dag_id)}/dagRuns", params={"order_by": "-run_after", "limit": 1},
+                          what=f"DAG {dag_id}", missing={"dag_runs": []})["dag_runs"]
+        if not runs:                # none, or the DAG is not (or no longer) in Airflow
+            return None
+        return runs[0]["end_date"] or runs[0]["start_date"] or runs[0]["queued_at"] or runs[0]["run_after"]
+
     # -- HTTP ------------------------------------------------------------------------------
 
     def _call(self, method: str, path: str, body: dict | None = None, what: str = "", plugin: bool = False,
-              params: dict | None = None):
+              params: dict | None = None, missing=None):
+        """The answer to one request; `missing`, when given, is the answer to a 404 of Airflow's own API."""
         try:
             response = self._client.request(method, path, json=body, params=params,
                                             headers={"Authorization": f"Bearer {self.token()}"})
@@ -109,6 +126,8 @@ class AirflowAPI:
         if response.status_code == 404 and plugin and detail == "Not Found":
             raise CommandLineError(f"Airflow at {self.url} has no airflow_flow_triggers plugin ({method} {path} "
                                    "answered 404): install airflow_flow_triggers on its api-server, and restart it.")
+        if response.status_code == 404 and not plugin and missing is not None:
+            return missing
         if response.status_code == 404 and not plugin:
             raise CommandLineError(f"{what} is not in Airflow at {self.url} (yet): after `airflow create` the "
                                    "dag-processor needs a few seconds to parse the new file.")

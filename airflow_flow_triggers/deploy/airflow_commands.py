@@ -1,4 +1,5 @@
-"""`python flow.py [--branch B] [--production] airflow create | trigger | delete | list | promote | diff | why`.
+"""`python flow.py [--branch B] [--production] airflow create | trigger | delete | list | promote | diff | prune |
+why`.
 
 Without `--dags-folder`, create, delete and list go through the plugin's API on Airflow's api-server
 (`[flow_triggers] api_url`), which writes the deployment store there; with `--dags-folder DIR` they
@@ -16,6 +17,7 @@ from pathlib import Path
 from ..deployments.diff import branch_diff
 from ..deployments.packages import collect
 from ..deployments.provenance import describe, git_provenance
+from ..deployments.prune import parse_age, stale_branches, stale_lines
 from ..deployments.store import DeploymentStore, refuse_branch_without_project
 from ..errors import CommandLineError
 from ..flows.decorators import deployment_of
@@ -249,6 +251,36 @@ def diff(flow_cls, deployment: Deployment, args) -> int:
         records = api.deployments()
     for line in branch_diff(records, deployment.project, deployment.branch, named_branch(args.against)):
         print(line)
+    return 0
+
+
+def prune(flow_cls, deployment: Deployment, args) -> int:
+    """List the stale user.* and test.* branches of this flow's project; remove them with --yes."""
+    if deployment.project is None:
+        raise CommandLineError(f"Flow {deployment.flow_name} has no @project, so it has no branches to prune.")
+    older_than = parse_age(args.older_than)
+    api = _api()
+    if args.dags_folder:
+        store = DeploymentStore(f"file://{_dags_folder(args)}")
+        records = [r for r in store.records() if r["project"] == deployment.project]
+        last_runs = {r["dag_id"]: api.last_run_time(r["dag_id"]) for r in records}
+        stale = stale_branches(records, last_runs, deployment.project, older_than)
+        answer = {"stale": stale, "removed": args.yes, "deleted": [], "still_running": [], "versions_removed": []}
+        if args.yes:
+            in_use = api.running_versions()
+            for branch in stale:
+                removed = store.remove_stale(branch)
+                answer["deleted"] += removed
+                answer["still_running"] += [d for dag_id in removed for d in api.forget_dag(dag_id)["still_running"]]
+            answer["versions_removed"] = store.collect_garbage(in_use)
+    else:
+        answer = api.prune(deployment.project, {"older_than": args.older_than, "dry_run": not args.yes})
+    for line in stale_lines(answer["stale"], args.older_than, answer["removed"]):
+        print(line)
+    for dag_id in answer["still_running"]:
+        print(f"Note: {dag_id} has tasks running; Airflow keeps its history until they end, then drops the DAG.")
+    if answer["versions_removed"]:
+        print(f"Removed {len(answer['versions_removed'])} code version(s) no deployment keeps and no run uses.")
     return 0
 
 

@@ -95,7 +95,13 @@ def _parser(flow_cls: type) -> argparse.ArgumentParser:
     diff = actions.add_parser("diff", help="how this branch's deployments differ from another branch's")
     diff.add_argument("--against", default="prod", metavar="BRANCH",
                       help="the branch to compare with (default: prod)")
-    for action in (promote, diff):
+    prune = actions.add_parser("prune", help="list the project's stale user and test branches; remove them with "
+                                             "--yes")
+    prune.add_argument("--older-than", required=True, metavar="AGE",
+                       help="stale: no deployment and no run for this long (30d, 12h, 2w, 90m)")
+    prune.add_argument("--yes", action="store_true", help="remove them (default: only list them)")
+    prune.set_defaults(handler=airflow_commands.prune)
+    for action in (promote, diff, prune):
         action.add_argument("--dags-folder", metavar="DIR",
                             help="the deployments in DIR on this machine; default: through the api-server")
     promote.add_argument("--authorize", metavar="TOKEN",

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -114,6 +115,14 @@ def write_file(path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def remove_folder(path) -> None:
+    """Remove a folder of the store and everything in it (a code package)."""
+    if isinstance(path, Path):
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.fs.rm(path.path, recursive=True)
 
 
 def read_record(path) -> dict | None:

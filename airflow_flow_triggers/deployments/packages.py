@@ -118,6 +118,11 @@ def path_problem(path: str, data: bool = False) -> str | None:
     return None
 
 
+def is_package_name(name: str) -> bool:
+    """Whether `name` is a package's folder name in the store: a SHA-256 in hexadecimal."""
+    return len(name) == 64 and all(c in "0123456789abcdef" for c in name)
+
+
 def digest(files: dict[str, bytes]) -> str:
     """The package's name: SHA-256 over its sorted paths and the SHA-256 of each file."""
     listing = hashlib.sha256()

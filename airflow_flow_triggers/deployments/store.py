@@ -11,12 +11,14 @@ import datetime
 import json
 from dataclasses import dataclass
 
+from .. import config
 from ..errors import CommandLineError, FlowDefinitionError
 from ..flows.triggers import trigger_loop
-from ..naming import Deployment, split_flow_name
+from ..naming import Deployment, branch_kind, branch_options, split_flow_name
 from . import layout, packages, signing
 from .guards import DatabaseGuard, FolderGuard
 from .packages import CodePackage
+from .prune import PRUNABLE_KINDS
 from .tokens import BranchOwner, check_token, hash_token
 
 
@@ -33,6 +35,7 @@ class DeploymentStore:
         """The store at `url` (default: `[flow_triggers] deployments_root`); with the api-server's database
         `session`, branches are kept and locked in the metadata database, else in files beside them."""
         self.url = url or layout.root_url()
+        self.dropped: set[str] = set()          # code versions changes let go of (collect_garbage)
         self.root = layout.store_path(self.url)
         if session is not None:
             self.guard = DatabaseGuard(session)
@@ -63,9 +66,11 @@ class DeploymentStore:
             self._check_package(record)
             version = record["package"]["sha256"]
             if tested is not None and version not in tested(record["dag_id"]):
+                command = " ".join(filter(None, ["python", record["package"]["flow_file"],
+                                                 branch_options(source.branch), "airflow trigger"]))
                 raise CommandLineError(f"{record['dag_id']} has no successful run of its code version {version[:12]} "
-                                       f"(deployed {record['deployed_at']}): run it first (`airflow trigger "
-                                       f"--branch {source.branch}`), or promote it untested with --force.")
+                                       f"(deployed {record['deployed_at']}): run it first (`{command}`), or promote "
+                                       "it untested with --force.")
         created = []
         for record in records:
             flow = target.sibling(record["flow"])
@@ -97,14 +102,15 @@ class DeploymentStore:
                 authorize: str | None, generate_new_token: bool, write_package) -> Created:
         dag_id = deployment.project_flow_name
         self._refuse_trigger_loop(dag_id, triggered_by)
-        record = {"dag_id": dag_id, "flow": deployment.flow_name, "project": deployment.project,
-                  "branch": deployment.branch, "production": deployment.is_production,
-                  "deployer": deployment.deployer, "deployed_at": _now(), **origin,
-                  "triggered_by": sorted(triggered_by), "package": package}
-        record = signing.sign(record, required=deployment.is_production)
         with self.guard.locked(deployment):
             new_token = check_token(self.guard.owner(deployment), deployment, deployment.deployer, authorize,
                                     generate_new_token)
+            record = {"dag_id": dag_id, "flow": deployment.flow_name, "project": deployment.project,
+                      "branch": deployment.branch, "production": deployment.is_production,
+                      "deployer": deployment.deployer, "deployed_at": _now(), **origin,
+                      "triggered_by": sorted(triggered_by), "package": package,
+                      "previous_versions": self._previous_versions(deployment, sha256)}
+            record = signing.sign(record, required=deployment.is_production)
             if write_package is not None:
                 write_package()
             if new_token is not None:
@@ -115,7 +121,7 @@ class DeploymentStore:
         return Created(dag_id, str(entry), sha256, new_token)
 
     def delete(self, deployment: Deployment, deployer: str, authorize: str | None,
-               whole_branch: bool = False, confirm=None) -> list[str]:
+               whole_branch: bool = False, confirm=None, token_checked: bool = True) -> list[str]:
         """Remove one deployment (or all of its branch); returns the DAG ids removed. `confirm()` is called
         once the deletion is allowed, before anything is removed: what it raises leaves everything in place."""
         if whole_branch:
@@ -127,10 +133,12 @@ class DeploymentStore:
             raise CommandLineError(f"There is no deployment of {what} in {self.url}: `airflow list` shows what is "
                                    "deployed.")
         with self.guard.locked(deployment):
-            check_token(self.guard.owner(deployment), deployment, deployer, authorize, False)
+            if token_checked:
+                check_token(self.guard.owner(deployment), deployment, deployer, authorize, False)
             if confirm is not None:
                 confirm()
             for record in records:
+                self.dropped.update(_versions(record))
                 flow = deployment.sibling(record["flow"])
                 layout.entry_path(self.root, flow).unlink(missing_ok=True)     # Airflow stops parsing it first
                 layout.record_path(self.root, flow).unlink(missing_ok=True)
@@ -141,6 +149,40 @@ class DeploymentStore:
             if self.url.startswith("file://") and folder.exists() and not any(folder.iterdir()):
                 folder.rmdir()
         return [r["dag_id"] for r in records]
+
+    def remove_stale(self, branch: dict) -> list[str]:
+        """Remove a branch `prune.stale_branches` found stale, without its token (prune.py says why)."""
+        deployment = Deployment("", branch["project"], branch["branch"])
+        if branch_kind(deployment.branch) not in PRUNABLE_KINDS:
+            raise CommandLineError(f"Branch {deployment.branch} is a production branch, which prune never removes: "
+                                   "remove it with `airflow delete --branch-all` and its token.")
+        return self.delete(deployment, "", None, whole_branch=True, token_checked=False)
+
+    def collect_garbage(self, in_use: set[str]) -> list[str]:
+        """Remove the code versions this store's changes let go of (a deployment's version beyond its
+        `[flow_triggers] keep_versions` last, a removed deployment's) that no deployment keeps and no run in
+        progress uses (`in_use`); returns their SHA-256s. Only those: a package being written for a
+        deployment whose record is not written yet is never a candidate."""
+        kept = set(in_use)
+        for record in self.records():
+            kept.add(record["package"]["sha256"])
+            kept.update(record.get("previous_versions", []))
+        unused = sorted(sha for sha in self.dropped - kept if packages.is_package_name(sha))
+        for sha in unused:
+            folder = layout.package_folder(self.root, sha)
+            if folder.exists():
+                layout.remove_folder(folder)
+        self.dropped -= set(unused)
+        return unused
+
+    def _previous_versions(self, deployment: Deployment, new_sha256: str) -> list[str]:
+        """The versions this deployment had before, newest first, as many as keep_versions keeps beside the
+        new one: a run that started on one of them finishes on it."""
+        keep = config.get_number("keep_versions", int, required=True)
+        old = layout.read_record(layout.record_path(self.root, deployment))
+        history = [sha for sha in dict.fromkeys(_versions(old)) if sha != new_sha256]
+        self.dropped.update(history[max(keep - 1, 0):])
+        return history[:max(keep - 1, 0)]
 
     def records(self) -> list[dict]:
         """Every deployment's record."""
@@ -194,6 +236,13 @@ class _Upstreams:
             record = layout.read_record(layout.record_path(self.root, Deployment(flow, project, branch)))
             self.known[dag_id] = set(record.get("triggered_by", [])) if record else set()
         return self.known[dag_id] or default
+
+
+def _versions(record: dict | None) -> list[str]:
+    """A record's code version and those it keeps from before, newest first."""
+    if not record:
+        return []
+    return [record["package"]["sha256"], *record.get("previous_versions", [])]
 
 
 def _package_record(package: CodePackage) -> dict:

@@ -24,7 +24,10 @@ from airflow.api_fastapi.core_api.security import GetUserDep
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 
-from ..naming import branch_kind
+from ..deployments.store import DeploymentStore
+from ..errors import FlowTriggersError
+from ..flows.triggers import validate_branch
+from ..naming import Deployment, branch_kind, validate_name
 from . import deployments, fates, metadata
 from .branches import branch_view, graph_layout, projects_view
 from .urls import URL_PREFIX
@@ -62,8 +65,19 @@ def branch_detail(project: str, branch: str, user: GetUserDep, session: SessionD
                                  f"GET {URL_PREFIX}/api/projects lists the projects and branches.")
     dag_ids = {row.dag_id for row in rows}
     edges, runs = metadata.trigger_edges(session, dag_ids), metadata.last_runs(session, dag_ids)
+    records = _records(session, project, branch)
     return branch_view(project, branch, rows, edges, runs, metadata.finish_assets(session, dag_ids), readable,
-                       fates.causes(session, runs), fates.edge_fates(session, edges))
+                       fates.causes(session, runs), fates.edge_fates(session, edges), records)
+
+
+def _records(session, project: str, branch: str) -> list[dict]:
+    """The deployment records of a branch (none where its name is not one a deployment can have: a DAG file
+    written by hand may tag itself with anything)."""
+    try:
+        deployment = Deployment("", validate_name("project", project), validate_branch(branch))
+    except FlowTriggersError:
+        return []
+    return DeploymentStore(session=session).branch_records(deployment)
 
 
 def index_page(request: Request, user: GetUserDep, session: SessionDep) -> HTMLResponse:

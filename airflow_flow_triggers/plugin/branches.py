@@ -6,6 +6,7 @@ plus edges to DAGs of other branches (a pinned upstream, or a branch pinning thi
 """
 from __future__ import annotations
 
+from ..deployments.provenance import describe
 from ..naming import BRANCH_TAG, PROJECT_TAG, branch_kind, tag_value
 from .metadata import DagRow, Edge
 
@@ -26,9 +27,11 @@ def projects_view(rows: list[DagRow]) -> dict:
 
 def branch_view(project: str, branch: str, rows: list[DagRow], edges: list[Edge], runs: dict[str, dict],
                 finishes: dict[str, dict], readable: set[str], causes: dict[str, str] | None = None,
-                edge_fates: dict[tuple[str, str], dict] | None = None) -> dict:
-    """One project branch: its deployments, each with its place in the trigger graph and its last run (and
-    what started it), and its trigger edges with the finishes waiting on them or missed."""
+                edge_fates: dict[tuple[str, str], dict] | None = None, records: list[dict] = ()) -> dict:
+    """One project branch: its deployments, each with its place in the trigger graph, its last run (and
+    what started it) and its code version (from its deployment record), and its trigger edges with the
+    finishes waiting on them or missed."""
+    versions = {record["dag_id"]: code_version(record) for record in records}
     members = {row.dag_id for row in rows}
     triggered_by: dict[str, list[str]] = {}
     triggers: dict[str, list[str]] = {}
@@ -52,6 +55,7 @@ def branch_view(project: str, branch: str, rows: list[DagRow], edges: list[Edge]
             "last_run": None if row.dag_id not in runs else {
                 **runs[row.dag_id], "started_by": (causes or {}).get(row.dag_id)},
             "last_finish": finish.get("last_finish"),
+            "code": versions.get(row.dag_id),
         })
     kind = branch_kind(branch)
     visible = [edge for edge in edges if edge.upstream in readable and edge.consumer in readable]
@@ -103,3 +107,11 @@ def _label(dag_id: str, view: dict, deployments: dict) -> tuple[str, str, str]:
     where = dag_id.rsplit(".", 1)[0]
     project = f"{view['project']}."
     return flow, "branch " + (where[len(project):] if where.startswith(project) else where), "other-branch"
+
+
+def code_version(record: dict) -> dict:
+    """A deployment's code version as people read it: its package's short hash, git commit, who and when."""
+    origin = record.get("promoted_from")
+    return {"version": record["package"]["sha256"][:12], "sha256": record["package"]["sha256"],
+            "commit": describe(record), "deployed_at": record["deployed_at"], "deployer": record["deployer"],
+            "promoted_from": origin["branch"] if origin else None}

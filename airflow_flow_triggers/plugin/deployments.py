@@ -8,6 +8,10 @@
     POST   /flow-triggers/api/projects/{project}/branches/{branch}/promote
                                                                     put another branch's code versions on it
     GET    /flow-triggers/api/dags/{dag_id}/versions                the code versions that ran successfully
+    POST   /flow-triggers/api/projects/{project}/prune              list (dry run) or remove stale branches
+    GET    /flow-triggers/api/versions/running                      the code versions runs in progress use
+
+After every change, the code versions no deployment keeps and no run in progress uses are removed.
     DELETE /flow-triggers/api/dags/{dag_id}                         forget a DAG `airflow delete --dags-folder`
                                                                     removed (its runs, partitions, queued events)
 
@@ -21,6 +25,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import datetime
 
 from airflow.api_fastapi.app import get_auth_manager
 from airflow.api_fastapi.auth.managers.models.resource_details import DagDetails
@@ -32,6 +37,7 @@ from pydantic import BaseModel
 from ..deployments import layout, packages
 from ..deployments.bundle import bundle_name
 from ..deployments.provenance import checked_provenance
+from ..deployments.prune import parse_age, stale_branches
 from ..deployments.signing import SIGNATURE
 from ..deployments.store import DeploymentStore
 from ..deployments.tokens import BranchRefused
@@ -59,6 +65,11 @@ class DeployRequest(Change):
     git: dict | None = None             # {"commit", "dirty"} of the client's work tree (provenance.py)
 
 
+class PruneRequest(Change):
+    older_than: str                     # an age: 30d, 12h, 2w, 90m
+    dry_run: bool = True
+
+
 class PromoteRequest(Change):
     source_branch: str
     flows: list[str] = []               # none: every flow of the source branch
@@ -75,6 +86,8 @@ def add_routes(app: FastAPI) -> None:
     app.add_api_route("/api/dags/{dag_id}", forget_dag, methods=["DELETE"])
     app.add_api_route("/api/projects/{project}/branches/{branch}/promote", promote_branch, methods=["POST"])
     app.add_api_route("/api/dags/{dag_id}/versions", tested_versions, methods=["GET"])
+    app.add_api_route("/api/projects/{project}/prune", prune_project, methods=["POST"])
+    app.add_api_route("/api/versions/running", running_versions, methods=["GET"])
 
 
 def identity(user: GetUserDep) -> dict:
@@ -99,6 +112,7 @@ def create_deployment(request: DeployRequest, user: GetUserDep, session: Session
         created = store.create(deployment, package, upstreams, request.source, request.authorize,
                                request.generate_new_token, checked_provenance(request.git))
         note = _parse_now(session, store, [deployment])
+        _collect_garbage(session, store)
     return {"dag_id": created.dag_id, "location": created.location, "package_sha256": created.package_sha256,
             "new_token": created.new_token, "note": note}
 
@@ -130,9 +144,44 @@ def promote_branch(project: str, branch: str, request: PromoteRequest, user: Get
         tested = None if request.force else (lambda dag_id: fates.tested_versions(session, dag_id))
         created = store.promote(source, target, request.flows, tested, request.authorize, request.generate_new_token)
         note = _parse_now(session, store, [target.sibling(c.dag_id.rsplit(".", 1)[-1]) for c in created])
+        _collect_garbage(session, store)
     return {"promoted": [{"dag_id": c.dag_id, "location": c.location, "package_sha256": c.package_sha256}
                          for c in created],
             "new_token": next((c.new_token for c in created if c.new_token), None), "note": note}
+
+
+def prune_project(project: str, request: PruneRequest, user: GetUserDep, session: SessionDep) -> dict:
+    """The stale user.* and test.* branches of a project you may read (prune.py); with dry_run false, removed
+    with their DAGs, gates, tokens, records and code versions (you must be allowed to delete their DAGs)."""
+    with _refusals():
+        older_than = parse_age(request.older_than)
+        store = DeploymentStore(session=session)
+        records = [r for r in store.records() if r["project"] == validate_name("project", project)
+                   and _may(user, "GET", r["dag_id"])]
+        runs = metadata.last_runs(session, {r["dag_id"] for r in records})
+        now = datetime.datetime.now(datetime.timezone.utc).isoformat()
+        last_runs = {dag_id: run["end_date"] or run["start_date"] or now for dag_id, run in runs.items()}
+        stale = stale_branches(records, last_runs, project, older_than)
+        if request.dry_run:
+            return {"stale": stale, "removed": False, "deleted": [], "still_running": [], "versions_removed": []}
+        for branch in stale:
+            for dag_id in branch["dag_ids"]:
+                _require(user, "DELETE", dag_id, "delete")
+        deleted, still_running = [], []
+        for branch in stale:
+            removed = store.remove_stale(branch)
+            deleted += removed
+            still_running += metadata.delete_dags(session, removed)
+            _parse_now(session, store, [Deployment(dag_id.rsplit(".", 1)[-1], project, branch["branch"])
+                                        for dag_id in removed])
+        versions = _collect_garbage(session, store)
+    return {"stale": stale, "removed": True, "deleted": deleted, "still_running": still_running,
+            "versions_removed": versions}
+
+
+def running_versions(user: GetUserDep, session: SessionDep) -> dict:
+    """The code versions runs in progress use (a client pruning a dags folder keeps them)."""
+    return {"versions": sorted(fates.running_versions(session))}
 
 
 def tested_versions(dag_id: str, user: GetUserDep, session: SessionDep) -> dict:
@@ -157,6 +206,7 @@ def _delete(deployment: Deployment, change: Change, user, session, whole_branch:
     removed = store.delete(deployment, _deployer(change, user), change.authorize, whole_branch)
     still_running = metadata.delete_dags(session, removed)
     _parse_now(session, store, [deployment.sibling(dag_id.rsplit(".", 1)[-1]) for dag_id in removed])
+    _collect_garbage(session, store)
     return {"deleted": removed, "still_running": still_running}
 
 
@@ -235,6 +285,10 @@ def _parse_now(session, store: DeploymentStore, deployments: list[Deployment]) -
                 "this deployment: add one to [dag_processor] dag_bundle_config_list (docs/deployments.md).")
     metadata.request_parsing(session, name, [layout.relative_entry(d) for d in deployments])
     return None
+
+
+def _collect_garbage(session, store: DeploymentStore) -> list[str]:
+    return store.collect_garbage(fates.running_versions(session))
 
 
 @contextlib.contextmanager

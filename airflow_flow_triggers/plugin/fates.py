@@ -364,3 +364,15 @@ def tested_versions(session, dag_id: str) -> dict[str, str]:
         if isinstance(record, dict) and record.get("code"):
             versions[record["code"]] = row.run_id
     return versions
+
+
+def running_versions(session) -> set[str]:
+    """The code versions runs in progress (queued or running, past their start task) still use."""
+    from airflow.models.dagrun import DagRun
+    from airflow.models.xcom import XComModel
+    rows = session.execute(select(XComModel.value)
+                           .join(DagRun, DagRun.id == XComModel.dag_run_id)
+                           .where(XComModel.task_id == "start", XComModel.key == CAUSE_KEY,
+                                  DagRun.state.in_(("queued", "running")))).all()
+    versions = (XComModel.deserialize_value(row) for row in rows)
+    return {record["code"] for record in versions if isinstance(record, dict) and record.get("code")}

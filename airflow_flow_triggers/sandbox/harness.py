@@ -100,7 +100,7 @@ class AirflowHarness:
         self.cli("db", "migrate", timeout=300)
         for component in self.COMPONENTS:
             self.start_component(component)
-        self._wait(lambda: self._healthy(), timeout, "the api-server to answer")
+        self.wait_until(lambda: self._healthy(), timeout, "the api-server to answer")
         return self
 
     COMPONENTS = ("api-server", "scheduler", "dag-processor")
@@ -177,7 +177,7 @@ class AirflowHarness:
                 raise RuntimeError(f"airflow {name} exited with {process.returncode}; see "
                                    f"{self.logs}/{name}.log:\n" + (self.logs / f"{name}.log").read_text()[-3000:])
 
-    def _wait(self, predicate, timeout: float, what: str, interval: float = 1.0):
+    def wait_until(self, predicate, timeout: float, what: str, interval: float = 1.0):
         deadline = time.time() + timeout
         while time.time() < deadline:
             result = predicate()
@@ -263,7 +263,7 @@ class AirflowHarness:
                 if error.code == 404:
                     return None
                 raise
-        return self._wait(found, timeout, f"DAG {dag_id} to be parsed")
+        return self.wait_until(found, timeout, f"DAG {dag_id} to be parsed")
 
     def dag_gone(self, dag_id: str) -> bool:
         """Whether Airflow's REST API no longer knows `dag_id` (404)."""
@@ -288,7 +288,7 @@ class AirflowHarness:
             self._check_alive()
             run = self.api("GET", f"dags/{dag_id}/dagRuns/{run_id}")
             return run if run["state"] in ("success", "failed") else None
-        return self._wait(finished, timeout, f"run {run_id} of {dag_id} to finish")
+        return self.wait_until(finished, timeout, f"run {run_id} of {dag_id} to finish")
 
     def wait_for_runs(self, dag_id: str, count: int, timeout: float = 240) -> list[dict]:
         """Wait until `dag_id` has `count` runs, all finished; returns them, oldest first."""
@@ -297,7 +297,7 @@ class AirflowHarness:
             runs = self.runs(dag_id)
             done = len(runs) >= count and all(r["state"] in ("success", "failed") for r in runs)
             return runs if done else None
-        return self._wait(finished, timeout, f"{count} finished run(s) of {dag_id}")
+        return self.wait_until(finished, timeout, f"{count} finished run(s) of {dag_id}")
 
     def quiet(self, timeout: float = 240, polls: int = 3) -> None:
         """Wait until Airflow has nothing left to start or finish: no DAG run queued or running and no asset
@@ -311,7 +311,7 @@ class AirflowHarness:
             nonlocal seen
             seen = seen + 1 if self._idle() else 0
             return seen >= polls
-        self._wait(settled, timeout, "Airflow to have no run queued or running and no partition pending")
+        self.wait_until(settled, timeout, "Airflow to have no run queued or running and no partition pending")
 
     def _idle(self) -> bool:
         pending = self.request("GET", "/ui/partitioned_dag_runs?has_created_dag_run_id=false")["total"]

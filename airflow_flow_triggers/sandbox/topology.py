@@ -14,6 +14,7 @@ Airflow settings that define the topology; docker/compose.yaml must use the same
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pwd
@@ -221,6 +222,26 @@ class Topology:
         })
         values.update(self.overrides)
         return values
+
+    @contextlib.contextmanager
+    def artifacts_here(self):
+        """While it lasts, this process reads the topology's artifacts too, through the same connection.
+
+        Airflow keeps one filesystem per connection id for the process's life (airflow.sdk.io.store), so the
+        one made for another topology's S3 (another port) is dropped on the way in and on the way out."""
+        from airflow.sdk.io import store
+        variable = f"AIRFLOW_CONN_{CONNECTION.upper()}"
+        saved = os.environ.get(variable)
+        os.environ[variable] = self.settings()[variable]
+        store._STORE_CACHE.pop(f"s3-{CONNECTION}", None)
+        try:
+            yield
+        finally:
+            store._STORE_CACHE.pop(f"s3-{CONNECTION}", None)
+            if saved is None:
+                os.environ.pop(variable, None)
+            else:
+                os.environ[variable] = saved
 
     def start(self) -> Topology:
         self.postgres.start()

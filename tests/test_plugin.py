@@ -196,10 +196,12 @@ def test_the_page_in_a_browser(secured):
                     "success", f"started by variant_demo.user.alice.FirstProjectFlow {first_run}"]),
                 "variant_demo.user.alice.NeverFlow": ("NeverFlow", ["never ran"]),
                 "variant_demo.user.alice.WaitsFlow": ("WaitsFlow", ["never ran"])}
-            edges = attributes(page, "tr.edge", "data-consumer",
-                               lambda edge: (edge.get_attribute("data-upstream"), edge.get_attribute("data-waiting")))
-            assert edges["variant_demo.user.alice.WaitsFlow"] == ("variant_demo.user.alice.FirstProjectFlow", "1")
-            waiting = page.locator("tr.edge[data-consumer='variant_demo.user.alice.WaitsFlow'] td").all_inner_texts()
+            edges = {(edge.get_attribute("data-upstream"), edge.get_attribute("data-consumer")):
+                     edge.get_attribute("data-waiting") for edge in page.locator("tr.edge").all()}
+            assert edges[("variant_demo.user.alice.FirstProjectFlow", "variant_demo.user.alice.WaitsFlow")] == "1"
+            assert edges[("variant_demo.user.alice.NeverFlow", "variant_demo.user.alice.WaitsFlow")] == "0"
+            waiting = page.locator("tr.edge[data-consumer='variant_demo.user.alice.WaitsFlow']"
+                                   "[data-upstream='variant_demo.user.alice.FirstProjectFlow'] td").all_inner_texts()
             assert waiting[2] == "1 waiting for the other upstreams"
             nodes = attributes(page, "a.node", "data-dag-id", lambda node: node.get_attribute("data-state"))
             assert nodes == {"variant_demo.user.alice.FirstProjectFlow": "success",

@@ -25,13 +25,18 @@ def signing_key() -> bytes | None:
     return hashlib.sha256(_CONTEXT + secret.encode()).digest() if secret else None
 
 
-def sign(record: dict, required: bool) -> dict:
-    """`record` with its signature (None where no key is set and none is `required`)."""
+def usable_key(required: bool) -> bytes | None:
+    """The key to sign with; an error when there is none and one is `required` (a production deployment)."""
     key = signing_key()
     if key is None and required:
         raise CommandLineError("Production deployments are signed, and this Airflow has no key to sign them: set "
                                "[flow_triggers] signing_key (or [core] fernet_key) to the same value on the "
                                "api-server and the dag-processor.")
+    return key
+
+
+def sign(record: dict, key: bytes | None) -> dict:
+    """`record` with its signature by `key` (None without a key)."""
     return {**record, SIGNATURE: None if key is None else _mac(key, record)}
 
 

@@ -102,6 +102,7 @@ class DeploymentStore:
                 authorize: str | None, generate_new_token: bool, write_package) -> Created:
         dag_id = deployment.project_flow_name
         self._refuse_trigger_loop(dag_id, triggered_by)
+        key = signing.usable_key(required=deployment.is_production)
         with self.guard.locked(deployment):
             new_token = check_token(self.guard.owner(deployment), deployment, deployment.deployer, authorize,
                                     generate_new_token)
@@ -110,7 +111,7 @@ class DeploymentStore:
                       "deployer": deployment.deployer, "deployed_at": _now(), **origin,
                       "triggered_by": sorted(triggered_by), "package": package,
                       "previous_versions": self._previous_versions(deployment, sha256)}
-            record = signing.sign(record, required=deployment.is_production)
+            record = signing.sign(record, key)
             if write_package is not None:
                 write_package()
             if new_token is not None:

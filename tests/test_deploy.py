@@ -152,6 +152,15 @@ def test_promote_diff_and_provenance_in_a_folder(flows, airflow_home):
         assert bad.returncode == 1 and error in bad.stderr and len(bad.stderr.splitlines()) == 1, bad.stderr
         assert snapshot(flows / "dags") == before
 
+    shutil.rmtree(flows / "dags" / "_packages" / test_records["FirstProjectFlow"]["package"]["sha256"])
+    before = snapshot(flows / "dags")
+    gone = airflow_cmd(flows, airflow_home, "secondproject.py", "--branch", "other", "airflow", "promote", "--from",
+                       "new_model", "--force")
+    assert gone.returncode == 1 and gone.stderr == (
+        f"error: The code version {version} of variant_demo.test.new_model.SecondProjectFlow is no longer in "
+        f"file://{flows / 'dags'} (it was pruned or changed): deploy that branch again, then promote it.\n")
+    assert snapshot(flows / "dags") == before
+
 
 def layout_files(folder):
     return {p.name: p.read_bytes() for p in folder.iterdir()}

@@ -94,17 +94,17 @@ def main() -> int:
     results = {}
     started = time.time()
     try:
-        topology.start().artifacts_here().__enter__()       # for the life of this process
-        namespace(None)
-        airflow = topology.airflow
-        airflow.drop("fault_chain.py", CHAIN)
-        airflow.wait_for_dag("FaultUp")
-        airflow.wait_for_dag("FaultDown")
-        for fault in faults:
-            results[fault] = [trial(topology, fault, f"{fault}-{n}") for n in range(args.trials)]
-            summary = summarize(results[fault])
-            print(f"{fault:<24} {summary['trials']:>3} trials: {summary['lost']} lost, {summary['doubled']} "
-                  f"doubled, median {summary['median_s']:.1f} s per trial", flush=True)
+        with topology.start().artifacts_here():
+            namespace(None)
+            airflow = topology.airflow
+            airflow.drop("fault_chain.py", CHAIN)
+            airflow.wait_for_dag("FaultUp")
+            airflow.wait_for_dag("FaultDown")
+            for fault in faults:
+                results[fault] = [trial(topology, fault, f"{fault}-{n}") for n in range(args.trials)]
+                summary = summarize(results[fault])
+                print(f"{fault:<24} {summary['trials']:>3} trials: {summary['lost']} lost, {summary['doubled']} "
+                      f"doubled, median {summary['median_s']:.1f} s per trial", flush=True)
     finally:
         topology.stop()
     table = {fault: summarize(outcomes) for fault, outcomes in results.items()}

@@ -131,6 +131,28 @@ def read_record(path) -> dict | None:
         text = path.read_text()
     except FileNotFoundError:
         return None
+    return _parsed_record(text, path)
+
+
+def read_records(paths: list) -> list[dict]:
+    """The records at `paths`, in their order, skipping any removed meanwhile. On object storage in one
+    call: fsspec's object stores fetch them concurrently (one GET after another costs seconds at 2,000)."""
+    if not paths or isinstance(paths[0], Path):
+        return [r for r in (read_record(path) for path in paths) if r is not None]
+    fs = paths[0].fs
+    contents = fs.cat([path.path for path in paths], on_error="return")
+    records = []
+    for path in paths:
+        content = contents.get(path.path, contents.get(fs._strip_protocol(path.path)))
+        if content is None or isinstance(content, FileNotFoundError):
+            continue
+        if isinstance(content, Exception):
+            raise content
+        records.append(_parsed_record(content.decode(), path))
+    return records
+
+
+def _parsed_record(text: str, path) -> dict:
     try:
         record = json.loads(text)
         if not isinstance(record, dict) or "dag_id" not in record:

@@ -164,6 +164,8 @@ class DeploymentStore:
         `[flow_triggers] keep_versions` last, a removed deployment's) that no deployment keeps and no run in
         progress uses (`in_use`); returns their SHA-256s. Only those: a package being written for a
         deployment whose record is not written yet is never a candidate."""
+        if not self.dropped:
+            return []                   # nothing to look for: no need to read every record of the store
         kept = set(in_use)
         for record in self.records():
             kept.add(record["package"]["sha256"])
@@ -189,13 +191,12 @@ class DeploymentStore:
         """Every deployment's record."""
         paths = [*self.root.glob(f"*/*/*{layout.RECORD_SUFFIX}"),
                  *self.root.glob(f"{layout.NO_PROJECT}/*{layout.RECORD_SUFFIX}")]
-        return [r for r in (layout.read_record(path) for path in sorted(paths, key=str)) if r is not None]
+        return layout.read_records(sorted(paths, key=str))
 
     def branch_records(self, deployment: Deployment) -> list[dict]:
         """The records of `deployment`'s branch (or of the flows without a project)."""
         folder = layout.branch_folder(self.root, deployment)
-        paths = sorted(folder.glob(f"*{layout.RECORD_SUFFIX}"), key=str)
-        return [r for r in (layout.read_record(path) for path in paths) if r is not None]
+        return layout.read_records(sorted(folder.glob(f"*{layout.RECORD_SUFFIX}"), key=str))
 
     def _check_package(self, record: dict) -> None:
         """The code version `record` names is in the store, whole."""

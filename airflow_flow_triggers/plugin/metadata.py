@@ -6,6 +6,7 @@ one query (or a fixed few), whatever the number of DAGs: the page and the API st
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass
 
 from sqlalchemy import func, or_, select
@@ -13,6 +14,8 @@ from sqlalchemy import func, or_, select
 from ..naming import branch_tags
 from ..orchestration.assets import FINISH_SCHEME, GATE_SUFFIX
 from ..orchestration.gates import state_key
+
+STALE_WAIT = 30.0        # seconds a delete waits for the dag-processor to let go of the DAGs it removes
 
 FINISH_URIS = f"{FINISH_SCHEME}://%"
 
@@ -126,6 +129,7 @@ def delete_dags(session, dag_ids: list[str]) -> list[str]:
     must start nothing when it comes back, so every trace goes in the same transaction."""
     from airflow.api.common.delete_dag import delete_dag
     from airflow.exceptions import AirflowException, DagNotFound
+    _wait_until_stale(session, [one for dag_id in dag_ids for one in (dag_id, f"{dag_id}.{GATE_SUFFIX}")])
     running = []
     for dag_id in dag_ids:
         for one in (dag_id, f"{dag_id}.{GATE_SUFFIX}"):
@@ -140,6 +144,25 @@ def delete_dags(session, dag_ids: list[str]) -> list[str]:
         _forget_waiting_finishes(session, dag_id)
     session.commit()
     return running
+
+
+def _wait_until_stale(session, dag_ids: list[str], timeout: float = STALE_WAIT) -> None:
+    """Wait (at most `timeout` seconds) until the dag-processor has marked these DAGs stale, their files being
+    gone: until then it may be updating their rows (marking them stale, or storing a parse begun before), and
+    a row deleted under it makes it fail and exit (StaleDataError, Airflow 3.3.2). A parsing request for their
+    files makes it refresh their bundle at its next loop. If it is not running, the rows go after the wait."""
+    from airflow.models.dag import DagModel
+    rows = session.execute(select(DagModel.bundle_name, DagModel.relative_fileloc)
+                           .where(DagModel.dag_id.in_(dag_ids), DagModel.is_stale.is_(False))).all()
+    for bundle in {row.bundle_name for row in rows if row.bundle_name}:
+        request_parsing(session, bundle, sorted({row.relative_fileloc for row in rows
+                                                 if row.bundle_name == bundle and row.relative_fileloc}))
+    deadline = time.monotonic() + timeout
+    while rows and time.monotonic() < deadline:
+        time.sleep(0.25)
+        session.commit()            # each look a transaction of its own: SQLite's lock is let go in between
+        rows = session.execute(select(DagModel.dag_id).where(DagModel.dag_id.in_(dag_ids),
+                                                             DagModel.is_stale.is_(False))).all()
 
 
 def _forget_partitions(session, dag_id: str) -> None:

@@ -172,8 +172,6 @@ def prune_project(project: str, request: PruneRequest, user: GetUserDep, session
             removed = store.remove_stale(branch)
             deleted += removed
             still_running += metadata.delete_dags(session, removed)
-            _parse_now(session, store, [Deployment(dag_id.rsplit(".", 1)[-1], project, branch["branch"])
-                                        for dag_id in removed])
         versions = _collect_garbage(session, store)
     return {"stale": stale, "removed": True, "deleted": deleted, "still_running": still_running,
             "versions_removed": versions}
@@ -205,7 +203,6 @@ def _delete(deployment: Deployment, change: Change, user, session, whole_branch:
         _require(user, "DELETE", dag_id, "delete")
     removed = store.delete(deployment, _deployer(change, user), change.authorize, whole_branch)
     still_running = metadata.delete_dags(session, removed)
-    _parse_now(session, store, [deployment.sibling(dag_id.rsplit(".", 1)[-1]) for dag_id in removed])
     _collect_garbage(session, store)
     return {"deleted": removed, "still_running": still_running}
 

@@ -10,7 +10,8 @@ A root in object storage is a bundle of its own, e.g. in `[dag_processor] dag_bu
 Its `path` is a folder on the machine that reads it (under `[dag_processor] dag_bundle_storage_path`),
 which `refresh()` brings level with the store: new and changed objects are fetched (each written whole,
 then renamed into place), removed ones are removed; a code package, named by its content, is fetched
-once. The dag-processor refreshes it every `refresh_interval` seconds and at once when the api-server
+once; and when the store's generation object says nothing changed since the last refresh, nothing is
+listed at all. The dag-processor refreshes it every `refresh_interval` seconds and at once when the api-server
 asks for a new deployment to be parsed; a worker refreshes it before it runs a task.
 """
 from __future__ import annotations
@@ -23,7 +24,8 @@ from airflow.dag_processing.bundles.base import BaseDagBundle
 
 from . import layout
 
-SYNC_STATE = ".flow_triggers_sync.json"   # what each local file was fetched from (size and ETag)
+# the store's generation this folder was last brought level with, and what each file was fetched from (size, ETag)
+SYNC_STATE = ".flow_triggers_sync.json"
 
 
 class DeploymentsBundle(BaseDagBundle):
@@ -57,34 +59,48 @@ class DeploymentsBundle(BaseDagBundle):
 
 
 def fetch_store(remote, local: Path) -> None:
-    """Make the folder `local` hold what the object-storage folder `remote` holds."""
+    """Make the folder `local` hold what the object-storage folder `remote` holds.
+
+    Listing the store costs seconds at thousands of deployments, and a worker refreshes before every task:
+    when the store's generation (layout.mark_changed) is the one this folder was last brought level with,
+    nothing changed since, and one GET is all it costs."""
     fs, top = remote.fs, remote.path.rstrip("/")
     fs.invalidate_cache()           # fsspec caches listings (and misses) below `top` too
-    local.mkdir(parents=True, exist_ok=True)
     state_file = local / SYNC_STATE
     try:
-        fetched = json.loads(state_file.read_text())
+        state = json.loads(state_file.read_text())
     except (OSError, ValueError):
-        fetched = {}
+        state = {}
+    generation = layout.read_generation(fs, top)          # read before listing: a change after it is seen next time
+    if generation is not None and state.get("generation") == generation:
+        return
+    local.mkdir(parents=True, exist_ok=True)
+    fetched = state.get("files", {})
     listed, wanted = {}, {}
     for name, info in fs.find(top, detail=True).items():
         relative = name[len(top):].lstrip("/")
-        if not relative or info.get("type") == "directory" or layout.path_escapes(relative):
+        if not relative or relative == layout.GENERATION or info.get("type") == "directory" \
+                or layout.path_escapes(relative):
             continue
-        listed[relative] = f"{info.get('size')}:{info.get('ETag') or info.get('LastModified') or info.get('mtime')}"
+        changed = info.get("ETag") or info.get("LastModified") or info.get("mtime") or info.get("created")
+        listed[relative] = f"{info.get('size')}:{changed}"
         if fetched.get(relative) != listed[relative] or not (local / relative).exists():
             wanted[name] = relative
     stale = set(wanted.values())
     present = {relative: mark for relative, mark in listed.items() if relative not in stale}
+    complete = True
     # one call for all of them: fsspec's object stores fetch concurrently
     for name, content in (fs.cat(list(wanted), on_error="return") if wanted else {}).items():
         relative = wanted.get(name)
-        if relative is not None and not isinstance(content, Exception):   # else: gone since listed; next time
+        if relative is not None and not isinstance(content, Exception):
             layout.write_file(local / relative, content)
             present[relative] = listed[relative]
+        else:
+            complete = False                              # gone since listed (or failed): list again next time
     for relative in set(fetched) - set(listed):
         (local / relative).unlink(missing_ok=True)
-    layout.write_file(state_file, json.dumps(present).encode())
+    state = {"generation": generation if complete else None, "files": present}
+    layout.write_file(state_file, json.dumps(state).encode())
 
 
 def local_root() -> Path:

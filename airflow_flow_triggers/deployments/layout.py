@@ -6,6 +6,8 @@
     <root>/_flows/<Flow>.py, <Flow>.deploy.json      flows without @project
     <root>/_packages/<sha256>/...                    code packages, by content (packages.py), never parsed
                                                      by Airflow (_packages/.airflowignore)
+    <root>/.generation                               on object storage: a new token after every change, so
+                                                     that a reader with the last one knows nothing changed
 
 The root is `[flow_triggers] deployments_root`: any ObjectStoragePath URL, by default Airflow's dags
 folder. A local root is written file by file under temporary names Airflow does not parse, then renamed
@@ -17,6 +19,7 @@ import json
 import os
 import shutil
 import tempfile
+import uuid
 from pathlib import Path
 
 from .. import config
@@ -26,6 +29,7 @@ from ..naming import Deployment
 NO_PROJECT = "_flows"
 PACKAGES = "_packages"
 RECORD_SUFFIX = ".deploy.json"
+GENERATION = ".generation"
 # Valid in both syntaxes of .airflowignore: as a glob it matches every package's folder (named by a
 # hexadecimal hash), as a regexp (it matches the empty string) every path.
 IGNORE_ALL = "[0-9a-f]*\n"
@@ -115,6 +119,21 @@ def write_file(path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def mark_changed(root) -> None:
+    """Tell readers of an object-storage root that it changed, after the change is written (bundle.py reads
+    this one object instead of listing the store). A local root is read in place: nothing to tell."""
+    if not isinstance(root, Path):
+        (root / GENERATION).write_bytes(uuid.uuid4().hex.encode())
+
+
+def read_generation(fs, top: str) -> str | None:
+    """The token mark_changed wrote last under `top`; None when none was ever written."""
+    try:
+        return fs.cat(f"{top}/{GENERATION}").decode()
+    except FileNotFoundError:
+        return None
 
 
 def remove_folder(path) -> None:

@@ -119,6 +119,7 @@ class DeploymentStore:
             layout.write_file(layout.record_path(self.root, deployment), _json(record))
             entry = layout.entry_path(self.root, deployment)
             layout.write_file(entry, layout.entry_source(dag_id).encode())
+            layout.mark_changed(self.root)
         return Created(dag_id, str(entry), sha256, new_token)
 
     def delete(self, deployment: Deployment, deployer: str, authorize: str | None,
@@ -143,6 +144,7 @@ class DeploymentStore:
                 flow = deployment.sibling(record["flow"])
                 layout.entry_path(self.root, flow).unlink(missing_ok=True)     # Airflow stops parsing it first
                 layout.record_path(self.root, flow).unlink(missing_ok=True)
+            layout.mark_changed(self.root)
             if whole_branch:
                 self.guard.forget(deployment)
         if whole_branch:
@@ -175,6 +177,8 @@ class DeploymentStore:
             folder = layout.package_folder(self.root, sha)
             if folder.exists():
                 layout.remove_folder(folder)
+        if unused:
+            layout.mark_changed(self.root)
         self.dropped -= set(unused)
         return unused
 

@@ -15,8 +15,7 @@ from pathlib import Path
 
 from airflow.policies import hookimpl
 
-from ..deployments import layout, signing
-from ..deployments.bundle import local_root
+from ..deployments import bundle, layout, signing  # bundle: as a module, it may be importing Airflow (and so us)
 from ..errors import FlowTriggersError
 from ..flows.triggers import validate_branch
 from ..naming import BRANCH_TAG, PROJECT_TAG, branch_kind, tag_value
@@ -54,7 +53,7 @@ def _refuse_misplaced_flow(dag) -> None:
     if claimed is None:
         return
     project, branch, flow_dag_id = claimed
-    root = local_root()
+    root = bundle.local_root()
     folder = root / project / branch
     fileloc = Path(dag.fileloc or "").resolve()
     if fileloc.parent != folder.resolve():
@@ -84,7 +83,7 @@ def _claimed_branch(dag) -> tuple[str, str, str] | None:
         validate_branch(branch)
     except FlowTriggersError:
         return None
-    return (project, branch, flow_dag_id) if (local_root() / project).is_dir() else None
+    return (project, branch, flow_dag_id) if (bundle.local_root() / project).is_dir() else None
 
 
 def _unsigned_production(fileloc: Path, flow_dag_id: str) -> str | None:

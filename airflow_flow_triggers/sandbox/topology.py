@@ -151,7 +151,8 @@ class SeaweedFS:
             f"-master.port={self.ports['master']}", f"-master.port.grpc={grpc['master']}",
             f"-volume.port={self.ports['volume']}", f"-volume.port.grpc={grpc['volume']}",
             f"-filer.port={self.ports['filer']}", f"-filer.port.grpc={grpc['filer']}",
-            f"-s3.port.grpc={grpc['s3']}", "-master.volumeSizeLimitMB=64", "-volume.max=50",
+            f"-s3.port.grpc={grpc['s3']}", "-s3.port.iceberg=0", "-s3.port.lance=0",   # fixed ports otherwise
+            "-master.volumeSizeLimitMB=64", "-volume.max=50",
             "-master.telemetry=false"], self.log)
         _wait(self._bucket_ready, 90, "SeaweedFS's S3 gateway")
         return self

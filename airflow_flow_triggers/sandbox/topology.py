@@ -263,7 +263,8 @@ class Topology:
         self.airflow.start_component(name, ["celery", "worker", "--celery-hostname", f"{name}@%h"], {
             "AIRFLOW_HOME": str(home), "TOPOLOGY_WORKER": name,
             "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_STORAGE_PATH": str(home / "dag_bundles"),
-            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port() if number else 8793)})
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()) if number else
+            self.airflow.env["AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT"]})
 
     def worker_homes(self) -> list[Path]:
         return [self.base / name for name in WORKERS]

@@ -138,6 +138,7 @@ def upload(topology, store: Path) -> float:
     fs.pipe({f"{STORE}/{rel}": data for rel, data in first.items()})          # packages and records
     started = time.time()
     fs.pipe({f"{STORE}/{rel}": data for rel, data in files.items() if rel not in first})   # then the DAG files
+    layout.write_generation(fs, STORE)                    # as every change of the store ends: readers list it
     return started
 
 

@@ -76,3 +76,15 @@ def test_a_removed_local_copy_is_fetched_again(remote, listings, tmp_path):
 def test_a_local_root_is_not_marked(tmp_path):
     layout.mark_changed(tmp_path)
     assert not (tmp_path / layout.GENERATION).exists()
+
+
+def test_objects_copied_in_by_hand_show_at_the_next_listing(remote, listings, tmp_path, monkeypatch):
+    from airflow_flow_triggers.deployments import bundle
+    fetch_store(remote, tmp_path)
+    (remote / "proj" / "user.alice" / "ByHand.py").write_bytes(b"dag = 5\n")      # no new generation
+    fetch_store(remote, tmp_path)
+    assert "proj/user.alice/ByHand.py" not in files(tmp_path)
+    monkeypatch.setattr(bundle, "LIST_AT_LEAST_EVERY", 0)
+    fetch_store(remote, tmp_path)
+    assert "proj/user.alice/ByHand.py" in files(tmp_path)
+    assert len(listings) == 2

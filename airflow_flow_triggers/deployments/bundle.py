@@ -10,14 +10,16 @@ A root in object storage is a bundle of its own, e.g. in `[dag_processor] dag_bu
 Its `path` is a folder on the machine that reads it (under `[dag_processor] dag_bundle_storage_path`),
 which `refresh()` brings level with the store: new and changed objects are fetched (each written whole,
 then renamed into place), removed ones are removed; a code package, named by its content, is fetched
-once; and when the store's generation object says nothing changed since the last refresh, nothing is
-listed at all. The dag-processor refreshes it every `refresh_interval` seconds and at once when the api-server
-asks for a new deployment to be parsed; a worker refreshes it before it runs a task.
+once; and when the store's generation object says nothing changed since the last refresh (and the last
+listing is less than five minutes old), nothing is listed at all. The dag-processor refreshes it every
+`refresh_interval` seconds and at once when the api-server asks for a new deployment to be parsed; a
+worker refreshes it before it runs a task.
 """
 from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 from airflow.dag_processing.bundles.base import BaseDagBundle
@@ -26,6 +28,9 @@ from . import layout
 
 # the store's generation this folder was last brought level with, and what each file was fetched from (size, ETag)
 SYNC_STATE = ".flow_triggers_sync.json"
+# Listed anyway after this many seconds, unchanged generation or not: objects copied into the store by hand
+# (not through `airflow create`, which renews the generation) show within five minutes.
+LIST_AT_LEAST_EVERY = 300
 
 
 class DeploymentsBundle(BaseDagBundle):
@@ -72,8 +77,10 @@ def fetch_store(remote, local: Path) -> None:
     except (OSError, ValueError):
         state = {}
     generation = layout.read_generation(fs, top)          # read before listing: a change after it is seen next time
-    if generation is not None and state.get("generation") == generation:
+    if generation is not None and state.get("generation") == generation \
+            and time.time() - state.get("listed_at", 0) < LIST_AT_LEAST_EVERY:
         return
+    listed_at = time.time()
     local.mkdir(parents=True, exist_ok=True)
     fetched = state.get("files", {})
     listed, wanted = {}, {}
@@ -99,7 +106,7 @@ def fetch_store(remote, local: Path) -> None:
             complete = False                              # gone since listed (or failed): list again next time
     for relative in set(fetched) - set(listed):
         (local / relative).unlink(missing_ok=True)
-    state = {"generation": generation if complete else None, "files": present}
+    state = {"generation": generation if complete else None, "listed_at": listed_at, "files": present}
     layout.write_file(state_file, json.dumps(state).encode())
 
 

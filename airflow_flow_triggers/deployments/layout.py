@@ -125,13 +125,17 @@ def mark_changed(root) -> None:
     """Tell readers of an object-storage root that it changed, after the change is written (bundle.py reads
     this one object instead of listing the store). A local root is read in place: nothing to tell."""
     if not isinstance(root, Path):
-        (root / GENERATION).write_bytes(uuid.uuid4().hex.encode())
+        write_generation(root.fs, root.path)
+
+
+def write_generation(fs, top: str) -> None:
+    fs.pipe(f"{top.rstrip('/')}/{GENERATION}", uuid.uuid4().hex.encode())
 
 
 def read_generation(fs, top: str) -> str | None:
-    """The token mark_changed wrote last under `top`; None when none was ever written."""
+    """The token write_generation wrote last under `top`; None when none was ever written."""
     try:
-        return fs.cat(f"{top}/{GENERATION}").decode()
+        return fs.cat(f"{top.rstrip('/')}/{GENERATION}").decode()
     except FileNotFoundError:
         return None
 

@@ -14,20 +14,6 @@ USER_VARS = ("METAFLOW_USER", "SUDO_USER", "USERNAME", "USER")
 os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="flow_triggers_tests_")
 
 
-# Modules that share the session's Metaflow runs (test_metaflow_oracle.METAFLOW_RUNS) run in one process.
-SHARED_GROUPS = {"test_airflow_oracle": "metaflow_oracle", "test_metaflow_oracle": "metaflow_oracle"}
-
-
-def pytest_collection_modifyitems(items):
-    """For `make test`'s two pytest-xdist processes (--dist loadgroup): a module's tests stay in one process,
-    since they share its Airflow, and the modules that start Airflow go first, the longest units of work,
-    so that neither process is left with one at the end while the other is idle."""
-    for item in items:
-        module = item.module.__name__
-        item.add_marker(pytest.mark.xdist_group(SHARED_GROUPS.get(module, module)))
-    items.sort(key=lambda item: (not item.get_closest_marker("topology"), not item.get_closest_marker("e2e")))
-
-
 @pytest.fixture(autouse=True)
 def every_namespace(monkeypatch):
     """Tests read runs of many users and deployments: the client sees every run (Metaflow's namespace(None)),

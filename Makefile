@@ -24,10 +24,8 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 demo: $(VENV)/.installed
 	$(VENV)/bin/python docker/demo.py $(DEMO_ARGS)
 
-# two processes (pytest-xdist): most of an end-to-end test is waiting on Airflow; a module (and its
-# Airflow) stays in one process
 test: $(VENV)/.installed
-	$(VENV)/bin/python -m pytest -q -n 2 --dist loadfile
+	$(VENV)/bin/python -m pytest -q
 
 # docs/flow-branches.png and docs/airflow-assets.png, taken in headless Chromium by the plugin's browser test
 screenshots: $(VENV)/.installed

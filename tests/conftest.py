@@ -14,6 +14,12 @@ USER_VARS = ("METAFLOW_USER", "SUDO_USER", "USERNAME", "USER")
 os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="flow_triggers_tests_")
 
 
+def pytest_collection_modifyitems(items):
+    """The topology modules, then the other end-to-end ones, then the rest: under `make test`'s two
+    processes the longest units of work go first, so neither process ends with one while the other idles."""
+    items.sort(key=lambda item: (not item.get_closest_marker("topology"), not item.get_closest_marker("e2e")))
+
+
 @pytest.fixture(autouse=True)
 def every_namespace(monkeypatch):
     """Tests read runs of many users and deployments: the client sees every run (Metaflow's namespace(None)),

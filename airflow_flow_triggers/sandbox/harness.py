@@ -76,7 +76,9 @@ class AirflowHarness:
             # the scheduler's log server (LocalExecutor): not Airflow's fixed 8793, which another Airflow may hold
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "2",
-            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "5",
+            # Airflow's default: a new or changed file is parsed at once anyway (file_parsing_sort_mode
+            # modified_time); 5 s kept the one parsing process busy re-parsing unchanged files all along
+            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "30",
             "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
             "AIRFLOW__DAG_PROCESSOR__PRINT_STATS_INTERVAL": "300",
             "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.5",

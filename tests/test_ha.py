@@ -67,9 +67,8 @@ class HA:
         airflow.start_component("scheduler2", ["scheduler"])
 
 
-# The Celery topology doubles this module's time; CI runs the LocalExecutor one, bench/README.md the both
-# (FLOW_TRIGGERS_HA_TOPOLOGIES=local,celery).
-TOPOLOGIES = os.environ.get("FLOW_TRIGGERS_HA_TOPOLOGIES", "local").split(",")
+# Both by default; FLOW_TRIGGERS_HA_TOPOLOGIES=local (or celery) runs one of them.
+TOPOLOGIES = os.environ.get("FLOW_TRIGGERS_HA_TOPOLOGIES", "local,celery").split(",")
 
 
 @pytest.fixture(scope="module", params=TOPOLOGIES)

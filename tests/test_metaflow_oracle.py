@@ -82,8 +82,9 @@ def expected(flow: str, printed: dict, differences: dict | None = None) -> dict:
             for step, tasks in printed.items()}
 
 
-# (flow, args) -> (exit status, printed) of the session's last Metaflow run of that case: both oracle modules
-# compare against Metaflow, which need not run each case twice.
+# (flow, args) -> (exit status, printed) of this process's last Metaflow run of that case: both oracle modules
+# compare against Metaflow, which need not run each case twice when they run in one process (under `make
+# test`'s two processes by file they may not, and each then runs Metaflow itself).
 METAFLOW_RUNS: dict[tuple[str, tuple[str, ...]], tuple[int, dict]] = {}
 
 
@@ -96,7 +97,7 @@ def oracle(flow: str, args: list[str], tmp_path: Path, want=None, tries: int = 5
     printed (seen in CI: `attempt 0` of a @retry step). Metaflow is otherwise deterministic on these flows,
     so a real difference shows in every run and still fails the test.
     """
-    result = METAFLOW_RUNS.get((flow, tuple(args)))          # test_airflow_oracle's, earlier in the session
+    result = METAFLOW_RUNS.get((flow, tuple(args)))          # test_airflow_oracle's, earlier in this process
     for attempt in range(tries):
         if result is None:
             result = run("metaflow", flow, args, tmp_path / f"try{attempt}")

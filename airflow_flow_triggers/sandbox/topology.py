@@ -177,7 +177,12 @@ class SeaweedFS:
         return [path for path in fs.find(f"{BUCKET}/{prefix}")]
 
     def stop(self) -> None:
-        _end_group(self.process)
+        """Killed, not stopped: a throw-away server whose every write is on disk once S3 has answered it (the
+        filer's journal, the volume files; a restart finds it all), while its graceful stop takes 15-25 s."""
+        if self.process is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
         self.process = None
 
 

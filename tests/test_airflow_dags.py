@@ -142,7 +142,7 @@ def test_two_branches_are_two_dags_and_two_assets(airflow):
     drop_two_branches(airflow)
     for dag_id in ("e2e.user.alice.TwoBranchFlow", "e2e.test.new_model.TwoBranchFlow"):
         airflow.wait_for_dag(dag_id)
-    run_id = airflow.trigger("e2e.test.new_model.TwoBranchFlow")
+    run_id = airflow.post_run("e2e.test.new_model.TwoBranchFlow")
     assert airflow.wait_for_run("e2e.test.new_model.TwoBranchFlow", run_id)["state"] == "success"
     assert Run(f"e2e.test.new_model.TwoBranchFlow/{run_id}", store=airflow.store()).data.branch == \
         "test.new_model"
@@ -187,7 +187,7 @@ dag = build_dag(E2EFailingFlow)
 def test_step_failure_fails_the_task_with_its_traceback(airflow):
     airflow.drop("failing_flow.py", FAILING)
     airflow.wait_for_dag("E2EFailingFlow")
-    run_id = airflow.trigger("E2EFailingFlow")
+    run_id = airflow.post_run("E2EFailingFlow")
     assert airflow.wait_for_run("E2EFailingFlow", run_id)["state"] == "failed"
     states = {ti["task_id"]: ti["state"] for ti in airflow.task_instances("E2EFailingFlow", run_id)}
     assert states["start"] == "success" and states["explode"] == "failed"
@@ -237,8 +237,8 @@ def test_retry_and_timeout(airflow):
     airflow.drop("timeout_flow.py", RETRY_TIMEOUT.format(name="TimeoutFlow", seconds=1))
     airflow.wait_for_dag("RetryFlow")
     airflow.wait_for_dag("TimeoutFlow")
-    ok = airflow.trigger("RetryFlow")
-    late = airflow.trigger("TimeoutFlow")
+    ok = airflow.post_run("RetryFlow")
+    late = airflow.post_run("TimeoutFlow")
     assert airflow.wait_for_run("RetryFlow", ok)["state"] == "success"
     flaky = next(ti for ti in airflow.task_instances("RetryFlow", ok) if ti["task_id"] == "flaky")
     assert flaky["try_number"] == 2

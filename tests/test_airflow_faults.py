@@ -58,7 +58,7 @@ def test_scheduler_killed_mid_step_retries_and_triggers_once(airflow):
     airflow.drop("fault_down.py", FAULT_DOWN)
     airflow.wait_for_dag("FaultUp")
     airflow.wait_for_dag("FaultDown")
-    run_id = airflow.trigger("FaultUp")
+    run_id = airflow.post_run("FaultUp")
     marker = airflow.home / "fault_marker"
     airflow.wait_until(lambda: marker.exists(), 120, "the first attempt of step 'work' to start")
     airflow.wait_until(lambda: any(ti["task_id"] == "work" and ti["state"] == "running"

@@ -117,7 +117,7 @@ def test_switch_runs_only_the_chosen_case_and_skips_the_others(airflow, tmp_path
     dag_id = "graphs.user.alice.SwitchyFlow"
     airflow.drop("graphs/user.alice/switchy_flow.py", SWITCHY)
     airflow.wait_for_dag(dag_id)
-    slow = airflow.trigger(dag_id, {"size": 5})
+    slow = airflow.post_run(dag_id, {"size": 5})
     assert airflow.wait_for_run(dag_id, slow)["state"] == "success"
     assert states(airflow, dag_id, slow) == {"start": "success", "quick": "skipped", "careful": "success",
                                              "check": "success", "after": "success", "end": "success"}
@@ -125,7 +125,7 @@ def test_switch_runs_only_the_chosen_case_and_skips_the_others(airflow, tmp_path
     events = airflow.asset_events(dag_id)
     assert [e["source_run_id"] for e in events] == [slow]
 
-    fast = airflow.trigger(dag_id, {"size": 1})
+    fast = airflow.post_run(dag_id, {"size": 1})
     assert airflow.wait_for_run(dag_id, fast)["state"] == "success"
     assert states(airflow, dag_id, fast) == {"start": "success", "quick": "success", "careful": "skipped",
                                              "check": "skipped", "after": "success", "end": "success"}
@@ -142,7 +142,7 @@ def test_switch_inside_a_static_split_joins_the_cases_that_ran(airflow, tmp_path
     dag_id = "graphs.user.alice.SwitchInSplitFlow"
     airflow.drop("graphs/user.alice/switch_in_split_flow.py", SWITCH_IN_SPLIT)
     airflow.wait_for_dag(dag_id)
-    run_id = airflow.trigger(dag_id)
+    run_id = airflow.post_run(dag_id)
     assert airflow.wait_for_run(dag_id, run_id)["state"] == "success"
     assert states(airflow, dag_id, run_id) == {"start": "success", "p": "success", "a": "skipped", "b": "success",
                                                "q": "success", "join": "success", "end": "success"}
@@ -207,7 +207,7 @@ def test_nested_foreach_gives_the_same_grid_as_locally(airflow, tmp_path):
     dag_id = "graphs.user.alice.NestedFlow"
     airflow.drop("graphs/user.alice/nested_flow.py", NESTED)
     airflow.wait_for_dag(dag_id)
-    run_id = airflow.trigger(dag_id)
+    run_id = airflow.post_run(dag_id)
     assert airflow.wait_for_run(dag_id, run_id)["state"] == "success"
     tis = airflow.task_instances(dag_id, run_id)
     assert sorted(ti["map_index"] for ti in tis if ti["task_id"] == "cell") == list(range(6))   # 1 + 2 + 3

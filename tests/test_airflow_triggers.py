@@ -54,7 +54,7 @@ def test_project_variants_and_the_trigger_event(airflow):
     first, second = "variant_demo.user.alice.FirstProjectFlow", "variant_demo.user.alice.SecondProjectFlow"
     airflow.wait_for_dag(first)
     airflow.wait_for_dag(second)
-    first_run = airflow.trigger(first)
+    first_run = airflow.post_run(first)
     airflow.wait_for_run(first, first_run)
     [run] = airflow.wait_for_runs(second, 1)
     assert run["state"] == "success"
@@ -120,7 +120,7 @@ def test_branches_are_isolated(airflow, tmp_path):
         airflow.wait_for_dag(f"iso.{branch}.IsoDownFlow")
 
     for fired in ("user.alice", "test.new_model"):
-        up_run = airflow.trigger(f"iso.{fired}.IsoUpFlow")
+        up_run = airflow.post_run(f"iso.{fired}.IsoUpFlow")
         airflow.wait_for_run(f"iso.{fired}.IsoUpFlow", up_run)
         [down] = airflow.wait_for_runs(f"iso.{fired}.IsoDownFlow", 1)
         assert Run(f"iso.{fired}.IsoDownFlow/{down['dag_run_id']}", store=airflow.store()).data.triggered_by == \
@@ -141,11 +141,11 @@ def test_fully_qualified_upstream_pins_alices_deployment(airflow):
                  + "dag = build_dag(PinDownFlow, branch='new_model')\n")
     for dag_id in ("pin.user.alice.PinUpFlow", "pin.test.new_model.PinUpFlow", "pin.test.new_model.PinDownFlow"):
         airflow.wait_for_dag(dag_id)
-    own_branch = airflow.trigger("pin.test.new_model.PinUpFlow")
+    own_branch = airflow.post_run("pin.test.new_model.PinUpFlow")
     airflow.wait_for_run("pin.test.new_model.PinUpFlow", own_branch)
     airflow.quiet()
     assert airflow.runs("pin.test.new_model.PinDownFlow") == []
-    alices = airflow.trigger("pin.user.alice.PinUpFlow")
+    alices = airflow.post_run("pin.user.alice.PinUpFlow")
     airflow.wait_for_run("pin.user.alice.PinUpFlow", alices)
     [down] = airflow.wait_for_runs("pin.test.new_model.PinDownFlow", 1)
     pinned = Run(f"pin.test.new_model.PinDownFlow/{down['dag_run_id']}", store=airflow.store()).trigger.run
@@ -186,7 +186,7 @@ dag = build_dag({name})
 
 
 def finish(airflow, dag_id):
-    run_id = airflow.trigger(dag_id)
+    run_id = airflow.post_run(dag_id)
     assert airflow.wait_for_run(dag_id, run_id)["state"] == "success"
     return run_id
 
@@ -282,7 +282,7 @@ def test_a_burst_of_finishes_starts_one_run_each(airflow):
     airflow.drop("burst_down.py", BURST_DOWN)
     airflow.wait_for_dag("BurstUp")
     airflow.wait_for_dag("BurstDown")
-    ups = [airflow.trigger("BurstUp", {"batch": batch}) for batch in (1, 2, 3, 4)]
+    ups = [airflow.post_run("BurstUp", {"batch": batch}) for batch in (1, 2, 3, 4)]
     assert all(run["state"] == "success" for run in airflow.wait_for_runs("BurstUp", 4))
     downs = airflow.wait_for_runs("BurstDown", 4)
     airflow.quiet()
@@ -304,13 +304,13 @@ def test_finishes_while_the_consumer_is_paused_start_no_run(airflow):
     before = len(airflow.runs("BurstDown"))
     airflow.api("PATCH", "dags/BurstDown", {"is_paused": True})
     try:
-        missed = airflow.trigger("BurstUp", {"batch": 5})
+        missed = airflow.post_run("BurstUp", {"batch": 5})
         assert airflow.wait_for_run("BurstUp", missed)["state"] == "success"
     finally:
         airflow.api("PATCH", "dags/BurstDown", {"is_paused": False})
     airflow.quiet()
     assert len(airflow.runs("BurstDown")) == before
-    seen = airflow.trigger("BurstUp", {"batch": 6})
+    seen = airflow.post_run("BurstUp", {"batch": 6})
     downs = airflow.wait_for_runs("BurstDown", before + 1)
     airflow.quiet()
     assert len(airflow.runs("BurstDown")) == before + 1
@@ -324,7 +324,7 @@ def test_and_burst_matches_finishes_first_in_first_out(airflow):
     airflow.drop("fifo_c.py", AND_DOWN.format(a="FifoA", b="FifoB", within="", name="FifoC"))
     for dag_id in ("FifoA", "FifoB", "FifoC", "FifoC.wait_for_all"):
         airflow.wait_for_dag(dag_id)
-    triggered_a = [airflow.trigger("FifoA") for _ in range(3)]
+    triggered_a = [airflow.post_run("FifoA") for _ in range(3)]
     airflow.wait_for_runs("FifoA", 3)
     finish(airflow, "FifoB")
     [first] = airflow.wait_for_runs("FifoC", 1)
@@ -338,7 +338,7 @@ def test_and_burst_matches_finishes_first_in_first_out(airflow):
     assert f"waiting: FifoA/{a[1]}" in logs and f"waiting: FifoA/{a[2]}" in logs
 
     for _ in range(2):
-        airflow.trigger("FifoB")
+        airflow.post_run("FifoB")
     runs = airflow.wait_for_runs("FifoC", 3)
     airflow.quiet()
     assert len(airflow.runs("FifoC")) == 3
@@ -385,7 +385,7 @@ def test_inference_flow_reads_the_model(airflow, tmp_path):
     airflow.drop("inferenceflow.py", seed("inferenceflow.py", "dag = build_dag(InferenceFlow)"))
     airflow.wait_for_dag("ModelRefreshFlow")
     airflow.wait_for_dag("InferenceFlow")
-    refresh = airflow.trigger("ModelRefreshFlow", {"scale": 3.0})
+    refresh = airflow.post_run("ModelRefreshFlow", {"scale": 3.0})
     airflow.wait_for_run("ModelRefreshFlow", refresh)
     [inference] = airflow.wait_for_runs("InferenceFlow", 1)
     assert inference["state"] == "success"
@@ -421,7 +421,7 @@ def test_two_flow_loop_stops_at_max_trigger_depth(airflow):
     airflow.drop("loop_b.py", LOOP.format(name="LoopB", other="LoopA"))
     airflow.wait_for_dag("LoopA")
     airflow.wait_for_dag("LoopB")
-    airflow.trigger("LoopA")
+    airflow.post_run("LoopA")
     # max_trigger_depth = 3 in the harness: A(0) -> B(1) -> A(2) -> B(3) -> A(4) stops.
     runs_a = airflow.wait_for_runs("LoopA", 3, timeout=400)
     airflow.quiet()
@@ -519,7 +519,7 @@ def test_external_events_published_from_a_script_and_from_a_step(airflow, tmp_pa
         (0.7, "data_updated", "event")
 
     # a step on Airflow publishes its branch's event; the flow listening to it starts with the payload
-    publisher = airflow.trigger("ev.user.alice.PublishFlow")
+    publisher = airflow.post_run("ev.user.alice.PublishFlow")
     assert airflow.wait_for_run("ev.user.alice.PublishFlow", publisher)["state"] == "success"
     event_id = Run(f"ev.user.alice.PublishFlow/{publisher}", store=airflow.store()).data.event_id
     [scoped] = airflow.wait_for_runs("ev.user.alice.ScopedFlow", 1)

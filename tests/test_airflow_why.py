@@ -186,7 +186,7 @@ def test_stopped_at_max_trigger_depth(airflow, tmp_path):
                                                                          parameters="")))
     airflow.wait_for_dag("WhyLoopA")
     airflow.wait_for_dag("WhyLoopB")
-    airflow.trigger("WhyLoopA")
+    airflow.post_run("WhyLoopA")
     airflow.wait_for_runs("WhyLoopA", 3, timeout=400)
     airflow.quiet(timeout=400)
     runs_a = sorted(airflow.runs("WhyLoopA"), key=lambda r: r["queued_at"])

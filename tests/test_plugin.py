@@ -94,7 +94,7 @@ def secured(tmp_path_factory):
                        "variant_demo.test.new_model.PinnedFlow", "FirstFlow", "variant_demo.user.alice.WaitsFlow",
                        "variant_demo.user.alice.WaitsFlow.wait_for_all"):
             harness.wait_for_dag(dag_id)
-        run_id = harness.trigger("variant_demo.user.alice.FirstProjectFlow")
+        run_id = harness.post_run("variant_demo.user.alice.FirstProjectFlow")
         harness.wait_for_run("variant_demo.user.alice.FirstProjectFlow", run_id)
         harness.wait_for_runs("variant_demo.user.alice.SecondProjectFlow", 1)
         harness.wait_for_runs("variant_demo.test.new_model.PinnedFlow", 1)

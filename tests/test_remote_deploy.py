@@ -181,7 +181,7 @@ def test_a_hand_dropped_file_cannot_take_prod_over(team, laptop):
     assert (f"AirflowClusterPolicyViolation: DAG {dag_id} belongs to branch prod of project variant_demo, so it "
             "must come from that branch's folder of the deployment store") in error["stack_trace"]
     for _ in range(3):
-        run_id = team.trigger(dag_id)
+        run_id = team.post_run(dag_id)
         assert team.wait_for_run(dag_id, run_id)["state"] == "success"
         assert "hijacked" not in Run(f"{dag_id}/{run_id}", store=team.store()).data   # the deployed code ran
     assert team.api("GET", f"dags/{dag_id}")["fileloc"].endswith("variant_demo/prod/FirstProjectFlow.py")
@@ -195,7 +195,7 @@ def test_each_branch_runs_its_own_code_package(team, laptop):
     versions = {}
     for dag_id in ("iso_pkg.prod.FeatureFlow", "iso_pkg.test.new_model.FeatureFlow"):
         team.wait_for_dag(dag_id, timeout=60)
-        run_id = team.trigger(dag_id)
+        run_id = team.post_run(dag_id)
         assert team.wait_for_run(dag_id, run_id)["state"] == "success"
         versions[dag_id] = Run(f"{dag_id}/{run_id}", store=team.store()).data.version
     assert versions == {"iso_pkg.prod.FeatureFlow": "prod", "iso_pkg.test.new_model.FeatureFlow": "new_model"}
@@ -301,7 +301,7 @@ def test_a_run_keeps_the_code_it_started_with(team, laptop, tmp_path):
     dag_id = "life.test.pin.PinFlow"
     team.wait_for_dag(dag_id, timeout=60)
     gate = tmp_path / "gate"
-    first = team.trigger(dag_id, {"gate": str(gate)})
+    first = team.post_run(dag_id, {"gate": str(gate)})
     team.wait_until(lambda: any(ti["task_id"] == "start" and ti["state"] == "running"
                                 for ti in team.task_instances(dag_id, first)), 120, "start running")
     (laptop / "pin" / "lib" / "features.py").write_text("VERSION = 'v2'\n")
@@ -309,7 +309,7 @@ def test_a_run_keeps_the_code_it_started_with(team, laptop, tmp_path):
     gate.touch()
     assert team.wait_for_run(dag_id, first)["state"] == "success"
     assert versions_of(team, dag_id, first) == ("v1", "v1")
-    second = team.trigger(dag_id, {})
+    second = team.post_run(dag_id, {})
     assert team.wait_for_run(dag_id, second)["state"] == "success"
     assert versions_of(team, dag_id, second) == ("v2", "v2")
     record = json.loads((team.dags / "life" / "test.pin" / "PinFlow.deploy.json").read_text())
@@ -332,7 +332,7 @@ def test_promote_what_ran_on_a_branch_to_prod(team, laptop):
         f"{record['deployed_at']}): run it first (`python feature_flow.py --branch new_model airflow trigger`), "
         "or promote it untested with --force.\n")
     assert snapshot(team.dags) == before
-    run_id = team.trigger(source)
+    run_id = team.post_run(source)
     assert team.wait_for_run(source, run_id)["state"] == "success"
 
     (flow.parent / "lib" / "features.py").write_text("VERSION = 'on the laptop, never tested'\n")
@@ -345,7 +345,7 @@ def test_promote_what_ran_on_a_branch_to_prod(team, laptop):
     assert prod["promoted_from"] == {"branch": "test.new_model", "dag_id": source, "sha256": version,
                                      "deployed_at": record["deployed_at"]}
     team.wait_for_dag("life.prod.FeatureFlow", timeout=60)
-    prod_run = team.trigger("life.prod.FeatureFlow")
+    prod_run = team.post_run("life.prod.FeatureFlow")
     assert team.wait_for_run("life.prod.FeatureFlow", prod_run)["state"] == "success"
     assert Run(f"life.prod.FeatureFlow/{prod_run}", store=team.store()).data.version == "tested"
 

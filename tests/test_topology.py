@@ -63,13 +63,13 @@ def test_branches_stay_isolated_on_celery_and_s3(topology, tmp_path):
     for branch in (alice, new_model):
         for flow in ("FirstProjectFlow", "SecondProjectFlow"):
             airflow.wait_for_dag(f"{branch}.{flow}")
-    first = airflow.trigger(f"{alice}.FirstProjectFlow")
+    first = airflow.post_run(f"{alice}.FirstProjectFlow")
     assert airflow.wait_for_run(f"{alice}.FirstProjectFlow", first)["state"] == "success"
     [second] = airflow.wait_for_runs(f"{alice}.SecondProjectFlow", 1)
     assert second["state"] == "success"
     airflow.quiet()
     assert airflow.runs(f"{new_model}.SecondProjectFlow") == []
-    other = airflow.trigger(f"{new_model}.FirstProjectFlow")
+    other = airflow.post_run(f"{new_model}.FirstProjectFlow")
     airflow.wait_for_run(f"{new_model}.FirstProjectFlow", other)
     [theirs] = airflow.wait_for_runs(f"{new_model}.SecondProjectFlow", 1)
     airflow.quiet()
@@ -92,7 +92,7 @@ def test_each_branch_runs_its_own_code_package_on_celery(topology, tmp_path):
     ran = {}
     for dag_id in ("packages.prod.FeatureFlow", "packages.test.new_model.FeatureFlow"):
         airflow.wait_for_dag(dag_id)
-        run_id = airflow.trigger(dag_id)
+        run_id = airflow.post_run(dag_id)
         assert airflow.wait_for_run(dag_id, run_id)["state"] == "success"
         data = Run(f"{dag_id}/{run_id}", store=s3_store()).data
         ran[dag_id] = data.version
@@ -115,7 +115,7 @@ def test_model_handoff_through_s3_and_no_local_artifacts(topology):
     airflow.drop("inferenceflow.py", seed("inferenceflow.py", "dag = build_dag(InferenceFlow)"))
     airflow.wait_for_dag("ModelRefreshFlow")
     airflow.wait_for_dag("InferenceFlow")
-    refresh = airflow.trigger("ModelRefreshFlow", {"scale": 4.0})
+    refresh = airflow.post_run("ModelRefreshFlow", {"scale": 4.0})
     assert airflow.wait_for_run("ModelRefreshFlow", refresh)["state"] == "success"
     [inference] = airflow.wait_for_runs("InferenceFlow", 1)
     assert inference["state"] == "success"
@@ -137,7 +137,7 @@ def test_a_fifty_way_foreach_lands_on_both_workers(topology, tmp_path):
     deploy(topology, tmp_path, "fanout_flow.py")
     dag_id = "example_project.user.alice.FanoutFlow"
     airflow.wait_for_dag(dag_id)
-    run_id = airflow.trigger(dag_id, {"n": 50, "alpha": 0.5})
+    run_id = airflow.post_run(dag_id, {"n": 50, "alpha": 0.5})
     assert airflow.wait_for_run(dag_id, run_id, timeout=600)["state"] == "success"
     mapped = [ti for ti in airflow.task_instances(dag_id, run_id) if ti["map_index"] >= 0]
     assert len(mapped) == 50
@@ -192,7 +192,7 @@ def deploy_chain(topology, up: str, down: str, sleep: int):
     airflow.drop(f"{up.lower()}.py", SLOW_CHAIN.format(up=up, down=down, sleep=sleep))
     airflow.wait_for_dag(up)
     airflow.wait_for_dag(down)
-    run_id = airflow.trigger(up)
+    run_id = airflow.post_run(up)
     airflow.wait_until(lambda: (topology.base / f"marker_{up}").exists(), 300, f"{up}'s step 'work' to start")
     return run_id
 
@@ -260,7 +260,7 @@ def test_an_unreachable_store_fails_the_task_with_one_sentence_and_it_retries(to
     airflow.wait_for_dag("StoreFlow")
     topology.s3.stop()
     try:
-        run_id = airflow.trigger("StoreFlow")
+        run_id = airflow.post_run("StoreFlow")
 
         def first_try_failed():
             start = next((ti for ti in airflow.task_instances("StoreFlow", run_id) if ti["task_id"] == "start"), None)
@@ -390,7 +390,7 @@ def test_kubernetes_steps_run_from_the_published_code(topology):
     airflow.drop("pod_flows.py", POD_FLOWS)
     airflow.wait_for_dag("PodTrainFlow")
     airflow.wait_for_dag("PodServeFlow")
-    run_id = airflow.trigger("PodTrainFlow")
+    run_id = airflow.post_run("PodTrainFlow")
     assert airflow.wait_for_run("PodTrainFlow", run_id, timeout=600)["state"] == "success"
     tasks = airflow.task_instances("PodTrainFlow", run_id)
     assert {ti["operator"] for ti in tasks if ti["task_id"] in ("train", "score")} == {"FlowStepPodOperator"}

@@ -157,7 +157,6 @@ class AirflowHarness:
             with urllib.request.urlopen(f"{self.url}/api/v2/monitor/health", timeout=5) as response:
                 return response.status == 200
         except (urllib.error.URLError, OSError):
-            self._check_alive()
             return False
 
     @contextlib.contextmanager
@@ -181,9 +180,12 @@ class AirflowHarness:
                 raise RuntimeError(f"airflow {name} exited with {process.returncode}; see "
                                    f"{self.logs}/{name}.log:\n" + (self.logs / f"{name}.log").read_text()[-3000:])
 
-    def wait_until(self, predicate, timeout: float, what: str, interval: float = 1.0):
+    def wait_until(self, predicate, timeout: float, what: str, interval: float = 0.25):
+        """Poll `predicate` until it returns something true (returned); a component that exited meanwhile is
+        an error naming its log, or, inside `restarting()`, started again."""
         deadline = time.time() + timeout
         while time.time() < deadline:
+            self._check_alive()
             result = predicate()
             if result:
                 return result
@@ -260,7 +262,6 @@ class AirflowHarness:
 
     def wait_for_dag(self, dag_id: str, timeout: float = 120) -> dict:
         def found():
-            self._check_alive()
             try:
                 return self.api("GET", f"dags/{dag_id}")
             except urllib.error.HTTPError as error:
@@ -287,9 +288,13 @@ class AirflowHarness:
         output = self.cli(*args).stdout
         return json.loads(output[output.index("[{"):])[0]["dag_run_id"]
 
+    def post_run(self, dag_id: str, conf: dict | None = None) -> str:
+        """Start a run through the REST API (POST dagRuns, what the UI's Trigger button sends); returns the run id.
+        Unlike `trigger`, no Airflow process starts for it, so runs started one after another arrive together."""
+        return self.api("POST", f"dags/{dag_id}/dagRuns", {"logical_date": None, "conf": conf or {}})["dag_run_id"]
+
     def wait_for_run(self, dag_id: str, run_id: str, timeout: float = 240) -> dict:
         def finished():
-            self._check_alive()
             run = self.api("GET", f"dags/{dag_id}/dagRuns/{run_id}")
             return run if run["state"] in ("success", "failed") else None
         return self.wait_until(finished, timeout, f"run {run_id} of {dag_id} to finish")
@@ -297,7 +302,6 @@ class AirflowHarness:
     def wait_for_runs(self, dag_id: str, count: int, timeout: float = 240) -> list[dict]:
         """Wait until `dag_id` has `count` runs, all finished; returns them, oldest first."""
         def finished():
-            self._check_alive()
             runs = self.runs(dag_id)
             done = len(runs) >= count and all(r["state"] in ("success", "failed") for r in runs)
             return runs if done else None
@@ -305,17 +309,18 @@ class AirflowHarness:
 
     def quiet(self, timeout: float = 240, polls: int = 3) -> None:
         """Wait until Airflow has nothing left to start or finish: no DAG run queued or running and no asset
-        partition waiting to become a run, seen `polls` times in a row, a second apart (each longer than the
-        scheduler's loop). A finish makes its partition in the transaction of its task's success, while its
-        run is still running, so a chain in flight always shows in one of the two; after `quiet`, the runs
-        that happened are all the runs that will."""
+        partition waiting to become a run, seen `polls` times in a row, 0.6 s apart (each gap longer than the
+        scheduler's idle sleep, all of them shorter than any run). A finish makes its partition in the
+        transaction of its task's success, while its run is still running, so a chain in flight always shows
+        in one of the two; after `quiet`, the runs that happened are all the runs that will."""
         seen = 0
 
         def settled() -> bool:
             nonlocal seen
             seen = seen + 1 if self._idle() else 0
             return seen >= polls
-        self.wait_until(settled, timeout, "Airflow to have no run queued or running and no partition pending")
+        self.wait_until(settled, timeout, "Airflow to have no run queued or running and no partition pending",
+                        interval=0.6)
 
     def _idle(self) -> bool:
         pending = self.request("GET", "/ui/partitioned_dag_runs?has_created_dag_run_id=false")["total"]

@@ -4,8 +4,8 @@
 
 Starts api-server, scheduler and dag-processor on `.demo/` (SQLite, LocalExecutor), deploys the
 seed flows of dags/ with `python <flow>.py [--branch B] airflow create` (through the api-server),
-starts the first flow of every chain with `python <flow>.py airflow trigger` (all at once), waits for
-the downstream flows to start by themselves and finish, and prints what happened. With --keep-running,
+starts the first flow of every chain with `python <flow>.py airflow trigger`, waits for the
+downstream flows to start by themselves and finish, and prints what happened. With --keep-running,
 Airflow stays up (UI address printed) until Ctrl-C or SIGTERM; either stops it.
 """
 from __future__ import annotations
@@ -82,13 +82,10 @@ def main() -> int:
         for *_, upstream, downstream in chains:
             for dag_id in filter(None, (upstream, downstream)):
                 airflow.wait_for_dag(dag_id)
-        started = []                        # every chain at once; then each is followed to its end
-        for name, options, params, *_ in chains:
+        for name, options, params, upstream, downstream in chains:
             print(flush=True)
-            printed = flow_command(airflow, name, *options, "airflow", "trigger", *params)
-            started.append(printed.split(" run ", 1)[1].split()[0])
-        for (*_, upstream, downstream), run_id in zip(chains, started, strict=True):
-            print(flush=True)
+            started = flow_command(airflow, name, *options, "airflow", "trigger", *params)
+            run_id = started.split(" run ", 1)[1].split()[0]
             state = airflow.wait_for_run(upstream, run_id)["state"]
             print(f"  {upstream} {run_id}: {state}", flush=True)
             if state != "success":

@@ -20,6 +20,13 @@ def pytest_collection_modifyitems(items):
     items.sort(key=lambda item: (not item.get_closest_marker("topology"), not item.get_closest_marker("e2e")))
 
 
+@pytest.fixture(scope="session")
+def shared_tmp(tmp_path_factory) -> Path:
+    """A folder every process of `make test` sees: the parent of each pytest-xdist process's own temp folder."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
 @pytest.fixture(autouse=True)
 def every_namespace(monkeypatch):
     """Tests read runs of many users and deployments: the client sees every run (Metaflow's namespace(None)),

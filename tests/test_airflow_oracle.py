@@ -2,7 +2,7 @@
 parameter options), deployed on a real Airflow with its import line changed, prints per step what it prints
 under Metaflow 2.19.
 
-One Airflow for the module; the runs are started AT_ONCE at a time (parameter options become the run's conf, as a user
+One Airflow for the module; the runs are triggered BATCH at a time (parameter options become the run's conf, as a user
 writes them for `airflow dags trigger -c`: JSON values) and awaited together. Per step, each task's lines are
 its `task.stdout` log entries over all its tries, reduced as test_metaflow_oracle reduces Metaflow's output,
 and a failed try adds the exception it ended with (its log's error_detail). Intended differences are named in
@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from test_metaflow_oracle import CASES, ORACLE, _reduced, expected, run
+from test_metaflow_oracle import CASES, ORACLE, _reduced, expected, metaflow, run
 
 from airflow_flow_triggers.errors import FlowTriggersError
 from airflow_flow_triggers.sandbox.harness import AirflowHarness, task_errors
@@ -60,7 +60,7 @@ def conf_value(text: str):
         return text
 
 
-AT_ONCE = 6   # runs in flight: SQLite's writers wait at most 5 s for each other, too little for 35 runs at once
+BATCH = 6   # runs at once: SQLite's writers wait at most 5 s for each other, too little for 35 runs at once
 RUNS = [(flow, args) for flow, args in CASES if plain(args) and flow not in LEFT_OUT]
 IDS = [f"{flow[:-3]}:{' '.join(args)}" for flow, args in RUNS]
 
@@ -94,14 +94,14 @@ def dag_source(flow: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def results(tmp_path_factory):
+def results(tmp_path_factory, shared_tmp):
     """{case id: (Metaflow's (exit status, printed), the Airflow run, its per-step printed)}."""
     base = tmp_path_factory.mktemp("oracle")
     harness = AirflowHarness(base / "airflow")
     for i in range(len(RUNS)):
         (base / f"metaflow{i}").mkdir()
     with ThreadPoolExecutor(2) as pool:
-        theirs = pool.map(lambda case: run("metaflow", case[0], case[1], base / case[2]),
+        theirs = pool.map(lambda case: metaflow(case[0], case[1], base / case[2], shared_tmp),
                           [(flow, args, f"metaflow{i}") for i, (flow, args) in enumerate(RUNS)])
         try:
             harness.start()
@@ -112,33 +112,18 @@ def results(tmp_path_factory):
                         harness.drop(str(Path(dag_file(flow)).parent / data.name), data.read_text())
             for flow in {flow for flow, _ in RUNS}:
                 harness.wait_for_dag(dag_id(flow), timeout=300)
-            run_ids, finished = run_all(harness, RUNS)
+            run_ids, finished = [], []
+            for first in range(0, len(RUNS), BATCH):
+                batch = RUNS[first:first + BATCH]
+                run_ids += [harness.post_run(dag_id(flow), {args[i][2:]: conf_value(args[i + 1])
+                                                            for i in range(1, len(args), 2)}) for flow, args in batch]
+                finished += [harness.wait_for_run(dag_id(flow), run_id, timeout=600)
+                             for (flow, _), run_id in zip(batch, run_ids[first:], strict=True)]
             ours = [airflow_printed(harness, dag_id(flow), run_id) for (flow, _), run_id in zip(RUNS, run_ids,
                                                                                                   strict=True)]
             yield dict(zip(IDS, zip(list(theirs), finished, ours, strict=True), strict=True))
         finally:
             harness.stop()
-
-
-def run_all(harness, runs) -> tuple[list[str], list[dict]]:
-    """Start every run, AT_ONCE of them in flight (the next starts as soon as one ends), and wait for all;
-    returns their run ids and their finished runs, in the order of `runs`."""
-    run_ids: list[str] = []
-    finished: dict[int, dict] = {}
-
-    def all_finished() -> bool:
-        while len(run_ids) < len(runs) and len(run_ids) - len(finished) < AT_ONCE:
-            flow, args = runs[len(run_ids)]
-            run_ids.append(harness.post_run(dag_id(flow), {args[i][2:]: conf_value(args[i + 1])
-                                                           for i in range(1, len(args), 2)}))
-        for i, run_id in enumerate(run_ids):
-            if i not in finished:
-                run = harness.api("GET", f"dags/{dag_id(runs[i][0])}/dagRuns/{run_id}")
-                if run["state"] in ("success", "failed"):
-                    finished[i] = run
-        return len(finished) == len(runs)
-    harness.wait_until(all_finished, 1200, f"the {len(runs)} oracle runs to finish")
-    return run_ids, [finished[i] for i in range(len(runs))]
 
 
 def failed_line(error: dict) -> str:

@@ -331,7 +331,7 @@ def test_and_burst_matches_finishes_first_in_first_out(airflow):
     airflow.wait_for_runs("FifoC.wait_for_all", 4)
     airflow.quiet()
     assert len(airflow.runs("FifoC")) == 1
-    a = finish_order(airflow, "FifoA")              # first in = first finished, not first triggered
+    a = finish_order(airflow, "FifoC.wait_for_all", "FifoA")   # first in = first finished, not first triggered
     assert sorted(a) == sorted(triggered_a) and len(a) == 3
     logs = " ".join(e.get("event", "") for run in airflow.runs("FifoC.wait_for_all")
                     for e in airflow.task_log("FifoC.wait_for_all", run["dag_run_id"], "match_finishes"))
@@ -342,15 +342,18 @@ def test_and_burst_matches_finishes_first_in_first_out(airflow):
     runs = airflow.wait_for_runs("FifoC", 3)
     airflow.quiet()
     assert len(airflow.runs("FifoC")) == 3
-    b = finish_order(airflow, "FifoB")
+    b = finish_order(airflow, "FifoC.wait_for_all", "FifoB")
     sets = sorted(Run(f"FifoC/{run['dag_run_id']}", store=airflow.store()).data.upstream_runs for run in runs)
     assert sets == sorted([f"FifoA/{x}", f"FifoB/{y}"] for x, y in zip(a, b, strict=True))
     assert first["dag_run_id"] in [run["dag_run_id"] for run in runs]
 
 
-def finish_order(airflow, dag_id) -> list[str]:
-    """The run ids of `dag_id` in the order their finish events were registered."""
-    return [event["source_run_id"] for event in airflow.asset_events(dag_id)]
+def finish_order(airflow, gate: str, upstream: str) -> list[str]:
+    """The run ids of `upstream` in the order the wait-for-all `gate` received their finishes: one gate run per
+    finish, one at a time, in the order Airflow registered them. For finishes some seconds apart that is the order
+    they finished in; for finishes registered at the same moment, the order their transactions committed in."""
+    runs = sorted(airflow.runs(gate), key=lambda run: run["start_date"])
+    return [run["partition_key"].split("/", 1)[1] for run in runs if run["partition_key"].startswith(f"{upstream}/")]
 
 
 def test_a_hand_posted_finish_event_runs_no_step_code(airflow):

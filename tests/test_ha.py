@@ -144,7 +144,7 @@ def test_an_and_burst_is_matched_first_in_first_out(ha):
     airflow.quiet(timeout=600)
     runs = airflow.runs("HaC")
     assert len(runs) == 4
-    a, b = finish_order(airflow, "HaA"), finish_order(airflow, "HaB")
+    a, b = finish_order(airflow, "HaC.wait_for_all", "HaA"), finish_order(airflow, "HaC.wait_for_all", "HaB")
     sets = sorted(Run(f"HaC/{run['dag_run_id']}", store=ha.store).data.upstream_runs for run in runs)
     assert sets == sorted([f"HaA/{x}", f"HaB/{y}"] for x, y in zip(a, b, strict=True))
 

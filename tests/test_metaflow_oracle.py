@@ -6,7 +6,10 @@ code printed, what @catch printed (its header and the exception's last line: the
 the frameworks' own frames), and the exception a failed attempt ended with; and the exit status. The
 progress lines and run ids of either tool are left out.
 """
+import hashlib
 import importlib.util
+import json
+import os
 import re
 import shutil
 import subprocess
@@ -82,13 +85,7 @@ def expected(flow: str, printed: dict, differences: dict | None = None) -> dict:
             for step, tasks in printed.items()}
 
 
-# (flow, args) -> (exit status, printed) of this process's last Metaflow run of that case: both oracle modules
-# compare against Metaflow, which need not run each case twice when they run in one process (under `make
-# test`'s two processes by file they may not, and each then runs Metaflow itself).
-METAFLOW_RUNS: dict[tuple[str, tuple[str, ...]], tuple[int, dict]] = {}
-
-
-def oracle(flow: str, args: list[str], tmp_path: Path, want=None, tries: int = 5) -> tuple[int, dict]:
+def oracle(flow: str, args: list[str], tmp_path: Path, memory: Path, want=None, tries: int = 5) -> tuple[int, dict]:
     """Metaflow's (exit status, printed), run again while, with the named differences, it is not `want`
     (at most `tries` runs).
 
@@ -97,13 +94,26 @@ def oracle(flow: str, args: list[str], tmp_path: Path, want=None, tries: int = 5
     printed (seen in CI: `attempt 0` of a @retry step). Metaflow is otherwise deterministic on these flows,
     so a real difference shows in every run and still fails the test.
     """
-    result = METAFLOW_RUNS.get((flow, tuple(args)))          # test_airflow_oracle's, earlier in this process
     for attempt in range(tries):
-        if result is None:
-            result = run("metaflow", flow, args, tmp_path / f"try{attempt}")
+        result = metaflow(flow, args, tmp_path / f"try{attempt}", memory, again=attempt > 0)
         if want is None or (result[0], expected(flow, result[1])) == want:
             break
-        result = None
+    return result
+
+
+def metaflow(flow: str, args: list[str], tmp_path: Path, memory: Path, again: bool = False) -> tuple[int, dict]:
+    """Metaflow's (exit status, printed) of the case: as remembered in `memory` (a folder both processes of
+    `make test` see: both oracle modules compare against Metaflow, which need not run a case twice), or, if
+    not there or `again`, run now and remembered."""
+    path = memory / "metaflow_runs" / f"{hashlib.sha256(json.dumps([flow, args]).encode()).hexdigest()[:16]}.json"
+    if path.exists() and not again:
+        status, steps = json.loads(path.read_text())
+        return status, {step: [tuple(task) for task in tasks] for step, tasks in steps.items()}
+    result = run("metaflow", flow, args, tmp_path)
+    path.parent.mkdir(exist_ok=True)
+    written = path.with_suffix(f".{os.getpid()}.tmp")
+    written.write_text(json.dumps(result))
+    written.replace(path)
     return result
 
 
@@ -123,10 +133,7 @@ def run(tool: str, flow: str, args: list[str], tmp_path: Path) -> tuple[int, dic
            "METAFLOW_DEFAULT_DATASTORE": "local", "METAFLOW_DEFAULT_METADATA": "local"}
     result = subprocess.run([sys.executable, flow, *args], cwd=folder, env=env, capture_output=True, text=True,
                             timeout=600)
-    answer = result.returncode, printed(result.stdout + "\n" + result.stderr)
-    if tool == "metaflow":
-        METAFLOW_RUNS[(flow, tuple(args))] = answer
-    return answer
+    return result.returncode, printed(result.stdout + "\n" + result.stderr)
 
 
 def printed(output: str) -> dict[str, list[tuple[str, ...]]]:
@@ -179,9 +186,9 @@ def metaflow_installed():
 
 
 @pytest.mark.parametrize("flow, args", CASES, ids=[f"{flow[:-3]}:{' '.join(args)}" for flow, args in CASES])
-def test_the_same_flow_prints_the_same_under_metaflow(flow, args, tmp_path):
+def test_the_same_flow_prints_the_same_under_metaflow(flow, args, tmp_path, shared_tmp):
     ours = run("ours", flow, args, tmp_path)
-    status, theirs = oracle(flow, args, tmp_path, want=ours)
+    status, theirs = oracle(flow, args, tmp_path, shared_tmp, want=ours)
     assert ours[1] and theirs, (ours, theirs)
     for line in DIFFERENCES.get(flow, {}):           # a named difference is one Metaflow's output has
         assert any(line in task for tasks in theirs.values() for task in tasks), line

@@ -24,10 +24,11 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 demo: $(VENV)/.installed
 	$(VENV)/bin/python docker/demo.py $(DEMO_ARGS)
 
-# two pytest processes (pytest-xdist), a test module and its Airflow in one of them (--dist loadfile); the
-# modules that start Airflow first (tests/conftest.py), since the longest units of work must not come last
+# three pytest processes (pytest-xdist; the end-to-end tests mostly wait on Airflow, so three keep 2 cores busy),
+# a test module and its Airflow in one of them (--dist loadfile); the modules that start Airflow first
+# (tests/conftest.py), since the longest units of work must not come last
 test: $(VENV)/.installed
-	$(VENV)/bin/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder --durations=30
+	$(VENV)/bin/python -m pytest -q -n 3 --dist loadfile --no-loadscope-reorder --durations=30
 
 # docs/flow-branches.png and docs/airflow-assets.png, taken in headless Chromium by the plugin's browser test
 screenshots: $(VENV)/.installed

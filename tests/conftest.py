@@ -15,8 +15,8 @@ os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="flow_triggers_tests_")
 
 
 def pytest_collection_modifyitems(items):
-    """The topology modules, then the other end-to-end ones, then the rest: under `make test`'s two
-    processes the longest units of work go first, so neither process ends with one while the other idles."""
+    """The topology modules, then the other end-to-end ones, then the rest: under `make test`'s three
+    processes the longest units of work go first, so no process ends with one while the others idle."""
     items.sort(key=lambda item: (not item.get_closest_marker("topology"), not item.get_closest_marker("e2e")))
 
 

@@ -102,7 +102,7 @@ def oracle(flow: str, args: list[str], tmp_path: Path, memory: Path, want=None, 
 
 
 def metaflow(flow: str, args: list[str], tmp_path: Path, memory: Path, again: bool = False) -> tuple[int, dict]:
-    """Metaflow's (exit status, printed) of the case: as remembered in `memory` (a folder both processes of
+    """Metaflow's (exit status, printed) of the case: as remembered in `memory` (a folder all processes of
     `make test` see: both oracle modules compare against Metaflow, which need not run a case twice), or, if
     not there or `again`, run now and remembered."""
     path = memory / "metaflow_runs" / f"{hashlib.sha256(json.dumps([flow, args]).encode()).hexdigest()[:16]}.json"

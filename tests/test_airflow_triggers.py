@@ -349,11 +349,13 @@ def test_and_burst_matches_finishes_first_in_first_out(airflow):
 
 
 def finish_order(airflow, gate: str, upstream: str) -> list[str]:
-    """The run ids of `upstream` in the order the wait-for-all `gate` received their finishes: one gate run per
-    finish, one at a time, in the order Airflow registered them. For finishes some seconds apart that is the order
-    they finished in; for finishes registered at the same moment, the order their transactions committed in."""
-    runs = sorted(airflow.runs(gate), key=lambda run: run["start_date"])
-    return [run["partition_key"].split("/", 1)[1] for run in runs if run["partition_key"].startswith(f"{upstream}/")]
+    """The run ids of `upstream` in the order the wait-for-all `gate` took their finishes: one gate run per
+    finish, its task `match_finishes` one at a time, in the order Airflow registered them. For finishes some
+    seconds apart that is the order they finished in; for finishes registered at the same moment, the order
+    their transactions committed in."""
+    started = {run["partition_key"]: ti["start_date"] for run in airflow.runs(gate)
+               for ti in airflow.task_instances(gate, run["dag_run_id"]) if ti["task_id"] == "match_finishes"}
+    return [key.split("/", 1)[1] for key in sorted(started, key=started.get) if key.startswith(f"{upstream}/")]
 
 
 def test_a_hand_posted_finish_event_runs_no_step_code(airflow):

@@ -191,8 +191,11 @@ def _gate(deployment: Deployment, upstreams: list, window, owner: str):
              max_active_runs=1, tags=_tags(deployment) + [GATE_SUFFIX], default_args={"owner": owner},
              description=f"Starts {deployment.project_flow_name} once per set of finishes of "
                          f"{', '.join(a.name for a in upstreams)}{within}."):
-        task(task_id="match_finishes", outlets=[gate], retries=3, retry_delay=datetime.timedelta(seconds=10))(
-            gate_callable(deployment.project_flow_name, upstreams, gate, window))()
+        # One task at a time, whatever the runs: with two schedulers, max_active_runs=1 let two gate runs start
+        # together in a burst (PostgreSQL, test_ha.py), and two tasks reading and writing the queue lose a finish.
+        # The task limit is checked in the schedulers' critical section, which one scheduler holds at a time.
+        task(task_id="match_finishes", outlets=[gate], retries=3, retry_delay=datetime.timedelta(seconds=10),
+             max_active_tis_per_dag=1)(gate_callable(deployment.project_flow_name, upstreams, gate, window))()
     return gate
 
 

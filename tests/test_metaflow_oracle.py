@@ -9,7 +9,6 @@ progress lines and run ids of either tool are left out.
 import hashlib
 import importlib.util
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -17,6 +16,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from airflow_flow_triggers.deployments.layout import write_file
 
 ORACLE = Path(__file__).resolve().parent / "oracle"
 LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} \[(\d+)/(\w+)/([\w.-]+)(?: \(pid \d+\))?\] (.*)$")
@@ -110,10 +111,7 @@ def metaflow(flow: str, args: list[str], tmp_path: Path, memory: Path, again: bo
         status, steps = json.loads(path.read_text())
         return status, {step: [tuple(task) for task in tasks] for step, tasks in steps.items()}
     result = run("metaflow", flow, args, tmp_path)
-    path.parent.mkdir(exist_ok=True)
-    written = path.with_suffix(f".{os.getpid()}.tmp")
-    written.write_text(json.dumps(result))
-    written.replace(path)
+    write_file(path, json.dumps(result).encode())      # whole, for the other process that may read it now
     return result
 
 

@@ -19,6 +19,7 @@ from .flows.unsupported import (
     pytorch_parallel,
     secrets,
 )
+from .orchestration import project_dags as _project_dags  # noqa: F401  (@project on Airflow DAGs)
 from .orchestration.dag_factory import build_dag
 from .runtime.client import Flow, Metaflow, MetaflowEvent, Run, Step, Task
 from .runtime.current import current

@@ -8,6 +8,7 @@ import dataclasses
 import datetime
 import functools
 import inspect
+import os
 from dataclasses import dataclass, field
 
 from ..errors import FlowDefinitionError, caller_location, located, located_at, source_location
@@ -223,29 +224,67 @@ def airflow_dag(max_active_runs: int | None = None, max_active_tasks: int | None
 
 
 def project(name: str, branch: str | None = None, production: bool | None = None):
-    """Bind the flow to a project: deployments are named `<name>.<branch>.<FlowName>`."""
+    """Bind the flow (or Airflow DAG) to a project: deployments are named `<name>.<branch>.<FlowName>`."""
+    where = caller_location()
     if not isinstance(name, str):
-        with located(caller_location()):
+        with located(where):
             raise FlowDefinitionError("@project needs the project's name: write @project(name='...').")
 
-    def decorate(flow_cls):
-        require_flow_class(flow_cls, "@project")
-        with located_at(flow_cls):
+    def decorate(target):
+        member = is_airflow_dag(target)
+        if not member:
+            require_flow_class(target, "@project")
+        with located(where) if member else located_at(target):
             validate_name("project", name)
             if branch is not None:
                 validate_name("branch", branch)
             if production is not None and not isinstance(production, bool):
                 raise FlowDefinitionError("@project(production=...) must be True or False.")
-        flow_cls._project = ProjectSpec(name, branch, production)
-        return flow_cls
+        if member:
+            return join_project(target, where, project=ProjectSpec(name, branch, production))
+        target._project = ProjectSpec(name, branch, production)
+        return target
 
     return decorate
 
 
+# What @project and @trigger_on_finish do to an Airflow DAG: registered by the package at import
+# (orchestration/project_dags.py), since defining a flow never imports Airflow.
+_dag_member = None
+
+
+def set_dag_member(handler) -> None:
+    """Register `handler(target, where, **spec)`, which makes an Airflow DAG (or @dag function) a project's."""
+    global _dag_member
+    _dag_member = handler
+
+
+def is_airflow_dag(obj) -> bool:
+    """Whether `obj` is an Airflow DAG, a function made by Airflow's @dag, or one of those already decorated
+    here; told by its type's and code's home, without importing Airflow."""
+    if getattr(obj, "_flow_triggers_member", False):
+        return True
+    if any(cls.__name__ == "DAG" and cls.__module__.startswith("airflow.") for cls in type(obj).__mro__):
+        return True
+    code = getattr(obj, "__code__", None)
+    return inspect.isfunction(obj) and hasattr(obj, "__wrapped__") and code is not None and \
+        code.co_name == "factory" and f"airflow{os.sep}sdk{os.sep}" in code.co_filename
+
+
+def join_project(target, where, **spec):
+    if _dag_member is None:
+        raise FlowDefinitionError("Airflow DAGs join a project when the package is imported as "
+                                  "`from airflow_flow_triggers import project`.", *where)
+    return _dag_member(target, where, **spec)
+
+
 def require_flow_class(obj, decorator: str):
     if not (isinstance(obj, type) and issubclass(obj, FlowSpec)):
-        raise FlowDefinitionError(f"{decorator} decorates flow classes (subclasses of FlowSpec), not "
-                                  f"{getattr(obj, '__name__', obj)!r}.", *source_location(obj))
+        hint = " (put it above @step's decorators, on the class)" if inspect.isfunction(obj) and \
+            getattr(obj, "is_step", False) else " (put it above @dag)" if inspect.isfunction(obj) else ""
+        raise FlowDefinitionError(f"{decorator} decorates flow classes (subclasses of FlowSpec) and Airflow DAGs "
+                                  f"(a @dag function or a DAG), not {getattr(obj, '__name__', obj)!r}{hint}.",
+                                  *source_location(obj))
 
 
 def deployment_of(flow_cls: type, branch: str | None = None, production: bool = False,
@@ -255,19 +294,25 @@ def deployment_of(flow_cls: type, branch: str | None = None, production: bool = 
     Metaflow's rule: a branch or production setting fixed in @project may be repeated on the command
     line, but not contradicted.
     """
-    spec: ProjectSpec | None = flow_cls._project
+    try:
+        return project_deployment(flow_cls.__name__, flow_cls._project, branch, production, user)
+    except FlowDefinitionError as error:
+        raise FlowDefinitionError(error.message, *source_location(flow_cls)) from None
+
+
+def project_deployment(name: str, spec: ProjectSpec | None, branch: str | None = None, production: bool = False,
+                       user: str | None = None) -> Deployment:
+    """The Deployment of flow (or DAG) `name` under @project `spec` for a branch choice (Metaflow's rule)."""
     if spec is None:
         if branch is not None or production:
             option = "--branch" if branch is not None else "--production"
-            raise FlowDefinitionError(f"{option} needs a project: add @project(name='...') to flow "
-                                      f"{flow_cls.__name__}.", *source_location(flow_cls))
-        return Deployment(flow_cls.__name__)
+            raise FlowDefinitionError(f"{option} needs a project: add @project(name='...') to flow {name}.")
+        return Deployment(name)
     if spec.branch is not None and branch is not None and branch != spec.branch:
         raise FlowDefinitionError(f"You specified branch '{spec.branch}' in @project and '{branch}' on the "
-                                  "command line: give the branch in one place only.", *source_location(flow_cls))
+                                  "command line: give the branch in one place only.")
     if spec.production is False and production:
         raise FlowDefinitionError("You specified production=False in @project and --production on the "
-                                  "command line: give the production setting in one place only.",
-                                  *source_location(flow_cls))
-    return Deployment.resolve(flow_cls.__name__, spec.name, branch if branch is not None else spec.branch,
+                                  "command line: give the production setting in one place only.")
+    return Deployment.resolve(name, spec.name, branch if branch is not None else spec.branch,
                               production or bool(spec.production), user)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from ..errors import FlowDefinitionError, NamingError, caller_location, located
 from ..naming import Deployment, split_flow_name, validate_name
-from .decorators import require_flow_class
+from .decorators import is_airflow_dag, join_project, require_flow_class
 from .parameters import flow_parameters
 
 
@@ -32,15 +32,18 @@ def trigger_on_finish(flow=None, flows=None, within=None):
     qualified 'project.branch.Flow' (or a dict with 'name', 'project' and 'project_branch') pins one
     deployment. `within` (a timedelta or seconds) requires all of `flows` to finish within that window.
     """
-    with located(caller_location()):
+    where = caller_location()
+    with located(where):
         spec = FinishTrigger(_flow_list(flow, flows), _window(within))
         for item in spec.flows:
             upstream_deployment(item, None)
 
-    def decorate(flow_cls):
-        require_flow_class(flow_cls, "@trigger_on_finish")
-        flow_cls._trigger_on_finish = spec
-        return flow_cls
+    def decorate(target):
+        if is_airflow_dag(target):
+            return join_project(target, where, finish=spec)
+        require_flow_class(target, "@trigger_on_finish")
+        target._trigger_on_finish = spec
+        return target
 
     return decorate
 

@@ -74,7 +74,7 @@ def _build(flow_cls, deployment: Deployment):
             start_date=pendulum.datetime(*START_DATE, tz="UTC"),
             catchup=False,
             is_paused_upon_creation=False,
-            tags=_tags(deployment),
+            tags=deployment_tags(deployment),
             default_args={"owner": owner},
             params=_params(flow_cls),
             **_dag_settings(flow_cls),
@@ -114,11 +114,7 @@ def _deployment(flow_cls, user, branch, production, deployed_by) -> Deployment:
 
 
 def _schedule(flow_cls, graph: FlowGraph, deployment: Deployment, owner: str):
-    """@schedule's cron, the external events of @trigger, or the finish partitions of @trigger_on_finish.
-
-    One upstream: partitioned on its finish asset, one run per finish. Several: partitioned on the
-    asset of a wait-for-all gate DAG, one run per complete set of finishes (gates.py).
-    """
+    """@schedule's cron, the external events of @trigger, or the finish partitions of @trigger_on_finish."""
     spec, events = flow_cls._trigger_on_finish, flow_cls._trigger_events
     chosen = [name for name, on in (("@schedule", flow_cls._schedule is not None), ("@trigger", events is not None),
                                     ("@trigger_on_finish", spec is not None)) if on]
@@ -131,11 +127,20 @@ def _schedule(flow_cls, graph: FlowGraph, deployment: Deployment, owner: str):
         return assets[0] if len(assets) == 1 else AssetAll(*assets)
     if spec is None:
         return _timetable(flow_cls._schedule)
+    with located((graph.file, graph.line)):
+        return finish_timetable(spec, deployment, owner, f"Flow {flow_cls.__name__}")
+
+
+def finish_timetable(spec, deployment: Deployment, owner: str, what: str):
+    """The schedule of @trigger_on_finish `spec` for `deployment` (`what`: 'Flow X' or 'DAG x', for errors).
+
+    One upstream: partitioned on its finish asset, one run per finish. Several: partitioned on the
+    asset of a wait-for-all gate DAG, one run per complete set of finishes (gates.py).
+    """
     upstreams = spec.upstreams(deployment)
-    if deployment in upstreams or any(u.project_flow_name == deployment.project_flow_name for u in upstreams):
-        raise FlowDefinitionError(f"Flow {flow_cls.__name__} is triggered by its own finish "
-                                  f"({deployment.project_flow_name}), a loop that would never stop: trigger it "
-                                  "on another flow.", graph.file, graph.line)
+    if any(u.project_flow_name == deployment.project_flow_name for u in upstreams):
+        raise FlowDefinitionError(f"{what} is triggered by its own finish ({deployment.project_flow_name}), a loop "
+                                  "that would never stop: trigger it on another flow.")
     _report_trigger_loop(deployment, upstreams)
     from airflow.sdk import PartitionedAssetTimetable
     assets = [finish_asset(u) for u in upstreams]
@@ -188,7 +193,7 @@ def _gate(deployment: Deployment, upstreams: list, window, owner: str):
     with DAG(dag_id=check_dag_id(f"{deployment.project_flow_name}.{GATE_SUFFIX}"),
              schedule=PartitionedAssetTimetable(assets=AssetAny(*upstreams)),
              start_date=pendulum.datetime(*START_DATE, tz="UTC"), catchup=False, is_paused_upon_creation=False,
-             max_active_runs=1, tags=_tags(deployment) + [GATE_SUFFIX], default_args={"owner": owner},
+             max_active_runs=1, tags=deployment_tags(deployment) + [GATE_SUFFIX], default_args={"owner": owner},
              description=f"Starts {deployment.project_flow_name} once per set of finishes of "
                          f"{', '.join(a.name for a in upstreams)}{within}."):
         # One task at a time, whatever the runs: with two schedulers, max_active_runs=1 let two gate runs start
@@ -246,7 +251,7 @@ def _in_foreach(graph: FlowGraph, node) -> bool:
     return any(graph[parent].type == "foreach" for parent in node.split_parents)
 
 
-def _tags(deployment: Deployment) -> list[str]:
+def deployment_tags(deployment: Deployment) -> list[str]:
     tags = [deployment.flow_name]
     if deployment.project is not None:
         tags += branch_tags(deployment.project, deployment.branch)

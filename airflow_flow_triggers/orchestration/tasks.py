@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from dataclasses import dataclass
 
 from .. import config
@@ -103,6 +104,16 @@ def task_input(flow_cls: type, deployment: Deployment, step: str, inputs, contex
     refs, split_index = _refs(inputs)
     if step != "start":
         return TaskInput(refs, split_index, None, None)
+    events = admitted_events(deployment, context, store)
+    names = flow_parameters(flow_cls)  # conf may carry more keys than the flow's parameters
+    params = {name: value for name, value in dict(context["params"]).items() if name in names}
+    params.update(event_parameters(flow_cls, deployment, events))
+    return TaskInput(refs, split_index, params, events, run_tags_of(context))
+
+
+def admitted_events(deployment: Deployment, context, store: ArtifactStore) -> list[dict]:
+    """The run's trigger events, checked: a run that a forged finish started, or that is too deep in a chain of
+    triggers, records why in its cause and is skipped (its first task raises AirflowSkipException)."""
     events, refused = triggering_events(context, store)
     record = functools.partial(context["ti"].xcom_push, CAUSE_KEY)
     if refused:
@@ -112,11 +123,13 @@ def task_input(flow_cls: type, deployment: Deployment, step: str, inputs, contex
     if stopped:
         record(cause(STOPPED, events, detail=stopped))
         _skip(stopped)
-    names = flow_parameters(flow_cls)  # conf may carry more keys than the flow's parameters
-    params = {name: value for name, value in dict(context["params"]).items() if name in names}
-    params.update(event_parameters(flow_cls, deployment, events))
+    return events
+
+
+def run_tags_of(context) -> list[str]:
+    """The run's own tags (`airflow trigger --tag`), from its conf."""
     conf = getattr(context.get("dag_run"), "conf", None) or {}
-    return TaskInput(refs, split_index, params, events, [str(tag) for tag in conf.get(CONF_TAGS) or []])
+    return [str(tag) for tag in conf.get(CONF_TAGS) or []]
 
 
 def record_start(step: str, given: TaskInput, context, code: dict | None) -> None:
@@ -135,11 +148,15 @@ def task_output(deployment: Deployment, step_type: str, ref: TaskRef, context, f
         context["ti"].xcom_push(key=SWITCH_REF, value=ref.to_dict())
         return ref.next_step
     if finish is not None:
-        run_id = context["run_id"]
-        outlet = context["outlet_events"][finish]
-        outlet.extra = finish_extra(deployment, run_id, store)
-        outlet.add_partitions(partition_key(outlet.extra["pathspec"]))
+        emit_finish(deployment, context, finish, store)
     return ref.to_dict()
+
+
+def emit_finish(deployment: Deployment, context, finish, store: ArtifactStore) -> None:
+    """The run's finish event on the outlet `finish`, partitioned by the run that finished (assets.py)."""
+    outlet = context["outlet_events"][finish]
+    outlet.extra = finish_extra(deployment, context["run_id"], store)
+    outlet.add_partitions(partition_key(outlet.extra["pathspec"]))
 
 
 def triggering_events(context, store: ArtifactStore) -> tuple[list[dict], list[tuple[str, str]]]:
@@ -154,7 +171,12 @@ def triggering_events(context, store: ArtifactStore) -> tuple[list[dict], list[t
 
     def add_finish(name, timestamp, pathspec, source) -> None:
         try:
-            events.append(finish_event(name, timestamp, pathspec, source, store))
+            event = finish_event(name, timestamp, pathspec, source, store)
+            if event.get("kind") == "dag":      # an Airflow DAG's run: Airflow's metadata must say it succeeded
+                state = dag_run_state(name, event["id"])
+                if state != "success":
+                    raise ForgedFinish(f"DAG run {event['id']} of {name} is {state} in Airflow, not success")
+            events.append(event)
         except ForgedFinish as forged:
             refused.append((f"the finish event of {name} at {timestamp} naming {pathspec}", forged.reason))
 
@@ -183,6 +205,21 @@ def triggering_events(context, store: ArtifactStore) -> tuple[list[dict], list[t
             else:
                 events.append(external_event(event.asset.name, stamp, extra))
     return sorted(events, key=_time), refused
+
+
+def dag_run_state(dag_id: str, run_id: str, wait: float = 60.0) -> str:
+    """The state of DAG run `run_id` of `dag_id` in Airflow's metadata, once it is no longer running (waiting at
+    most `wait` seconds: its finish task is its last, and the scheduler marks the run a moment after)."""
+    from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            state = str(RuntimeTaskInstance.get_dagrun_state(dag_id, run_id))
+        except Exception as error:       # the API server's answer: no such run
+            return f"unknown to Airflow ({type(error).__name__})"
+        if state.rsplit(".", 1)[-1].lower() not in ("running", "queued") or time.monotonic() > deadline:
+            return state.rsplit(".", 1)[-1].lower()
+        time.sleep(1)
 
 
 def _gate_set(batches: dict, event, run_key: str | None) -> list[dict]:

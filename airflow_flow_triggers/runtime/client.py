@@ -189,6 +189,11 @@ class Run:
         return Trigger(self._record.get("trigger", []), self.flow.store)
 
     @property
+    def kind(self) -> str:
+        """'flow', or 'dag' for the run of an Airflow DAG of a project (runtime/dag_runs.py)."""
+        return self._record.get("kind", "flow")
+
+    @property
     def trigger_depth(self) -> int:
         """How many triggered runs deep this run is in a chain: 0 when nobody's finish started it."""
         return self._record.get("trigger_depth", 0)

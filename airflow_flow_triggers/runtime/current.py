@@ -1,6 +1,7 @@
 """`current`: what the running step knows about itself, per thread of execution."""
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -25,10 +26,32 @@ class TaskContext:
 
 _context: ContextVar[TaskContext | None] = ContextVar("flow_triggers_task", default=None)
 
+# Airflow DAGs of a project built in this process: DAG id -> what makes the TaskContext of one of its tasks.
+# Their tasks are the user's own operators, so `current` finds the task from the variables Airflow's task
+# runner exports (AIRFLOW_CTX_DAG_ID, ...) before it executes one.
+_dag_contexts: dict[str, Callable[[], TaskContext]] = {}
+
+
+def register_dag(dag_id: str, make_context: Callable[[], TaskContext] | None) -> None:
+    """Let `current` see the tasks of the project DAG `dag_id` (None: forget it, e.g. renamed)."""
+    if make_context is None:
+        _dag_contexts.pop(dag_id, None)
+    else:
+        _dag_contexts[dag_id] = make_context
+
+
+def _active() -> TaskContext | None:
+    ctx = _context.get()
+    if ctx is None and _dag_contexts:
+        make = _dag_contexts.get(os.environ.get("AIRFLOW_CTX_DAG_ID", ""))
+        if make is not None and os.environ.get("AIRFLOW_CTX_DAG_RUN_ID"):
+            ctx = make()
+    return ctx
+
 
 def _from_context(read):
     def get(self):
-        ctx = _context.get()
+        ctx = _active()
         return None if ctx is None else read(ctx)
     return property(get)
 
@@ -53,12 +76,13 @@ class Current:
     namespace = _from_context(lambda c: namespace_of(c.deployment, c.deployed))
     username = _from_context(lambda c: run_user(c.deployment))
     tags = _from_context(lambda c: set(c.tags()))           # the run's own tags (--tag), as Metaflow's
-    parameter_names = _from_context(lambda c: sorted(p.attr_name for p in flow_parameters(c.flow_cls).values()))
-    graph = _from_context(lambda c: flow_graph(c.flow_cls).info())
+    parameter_names = _from_context(lambda c: sorted(p.attr_name for p in flow_parameters(c.flow_cls).values())
+                                    if c.flow_cls else [])
+    graph = _from_context(lambda c: flow_graph(c.flow_cls).info() if c.flow_cls else None)
 
     @property
     def is_running_flow(self) -> bool:
-        return _context.get() is not None
+        return _active() is not None
 
     def __repr__(self):
         return f"<current {self.pathspec}>" if self.is_running_flow else "<current: not in a running step>"

@@ -59,7 +59,7 @@ def finish_event(name: str, timestamp: str | None, pathspec: str | None,
         raise ForgedFinish(f"run '{pathspec}' did not succeed")
     return {"name": name, "id": run_id, "type": "run", "pathspec": pathspec, "end_task": f"{pathspec}/end/{end.id}",
             "timestamp": timestamp, "depth": run.trigger_depth, "source_dag_id": source[0],
-            "source_run_id": source[1]}
+            "source_run_id": source[1], "kind": run.kind}
 
 
 def verified(event: dict, store=None) -> dict:

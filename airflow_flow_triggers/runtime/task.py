@@ -100,17 +100,18 @@ def prepare_task(flow_cls: type, deployment: Deployment, run_id: str, step_name:
         task = _task_from_inputs(store, graph, flow_cls, deployment, run_path, step_name, inputs, split_index)
     else:
         values = resolve_parameter_values(flow_cls, parameters or {})
-        _write_run_record(run_path, deployment, run_id, values, origin, trigger_events or [], tags or [], code)
+        write_run_record(run_path, deployment, run_id, values, origin, trigger_events or [], tags or [], code)
         task = TaskState(store, deployment, run_path, step_name, {}, [], flow_cls)
         task.parameters_to_save = values
     task.retry_count, task.origin = retry_count, origin
     return task
 
 
-def _write_run_record(run_path, deployment: Deployment, run_id: str, values: dict, origin: str,
-                      trigger_events: list[dict], tags: list[str], code: dict | None = None) -> None:
+def write_run_record(run_path, deployment: Deployment, run_id: str, values: dict, origin: str,
+                     trigger_events: list[dict], tags: list[str], code: dict | None = None, kind: str = "flow") -> None:
+    """A run's record (`_run.json`), by its first task: a flow's, or an Airflow DAG's of a project (`kind`)."""
     deployed = origin != "local"
-    write_json(run_path / RUN_RECORD, {
+    write_json(run_path / RUN_RECORD, {"kind": kind,
         "flow_name": deployment.flow_name, "project_flow_name": deployment.project_flow_name,
         "project": deployment.project, "branch": deployment.branch, "deployer": deployment.deployer,
         "run_id": run_id, "created_at": now(), "parameters": values, "origin": origin,
@@ -166,6 +167,17 @@ def run_trigger(run_path, store: ArtifactStore) -> Trigger:
 def run_tags(run_path) -> frozenset[str]:
     """`current.tags`: the run's own tags (`--tag`), as Metaflow's."""
     return frozenset((read_json(run_path / RUN_RECORD) or {}).get("user_tags", ()))
+
+
+def write_task_record(path, step: str, task_id: str, successful: bool, started_at: str, artifacts: dict,
+                      foreach_stack: list = (), foreach_count: int | None = None, next_step: str | None = None,
+                      iteration: int = 0) -> None:
+    """A task's record (`_task.json`): whether it succeeded, and where every artifact it sees is."""
+    write_json(path / TASK_RECORD, {
+        "step": step, "task_id": task_id, "successful": successful, "started_at": started_at, "finished_at": now(),
+        "artifacts": artifacts, "foreach_stack": list(foreach_stack), "foreach_count": foreach_count,
+        "next_step": next_step, "iteration": iteration,
+    })
 
 
 def read_task_record(run_path, step: str, task_id: str) -> dict:
@@ -362,12 +374,9 @@ class TaskState:
             self.artifacts[name] = f"{self.step}/{self.task_id}/{file_name}"
 
     def _write_record(self, started_at: str, successful: bool, foreach_count: int | None = None):
-        write_json(self.path / TASK_RECORD, {
-            "step": self.step, "task_id": self.task_id, "successful": successful,
-            "started_at": started_at, "finished_at": now(), "artifacts": self.artifacts if successful else {},
-            "foreach_stack": self.foreach_stack, "foreach_count": foreach_count,
-            "next_step": self.next_step, "iteration": self.iteration,
-        })
+        write_task_record(self.path, self.step, self.task_id, successful, started_at,
+                          self.artifacts if successful else {}, self.foreach_stack, foreach_count, self.next_step,
+                          self.iteration)
 
 
 class CaughtException(Exception):

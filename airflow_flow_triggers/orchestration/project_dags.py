@@ -1,0 +1,280 @@
+"""Airflow's own DAGs in a project: @project and @trigger_on_finish on a TaskFlow @dag function or a DAG.
+
+    @project(name='variant_demo')
+    @trigger_on_finish(flow='FirstProjectFlow')
+    @dag(schedule=None)
+    def daily_report(): ...
+
+    daily_report()          # or, for a classic DAG: project(name='variant_demo')(dag)
+
+Airflow builds the DAG as it always does; then it joins its project branch as a flow's DAG does
+(dag_factory.py): its id becomes `<project>.<branch>.<dag_id>`, with the branch's tags and the deployer as
+owner; @trigger_on_finish schedules it on the upstream finishes (one run per finish; several upstreams
+through the same wait-for-all gate); and two tasks of the package frame the DAG's own:
+
+    flow_triggers_start     before every other task: checks the finishes that started the run (a forged one,
+                            or one too deep in a chain of triggers, skips the run, so no task of yours runs),
+                            records the run's cause, and writes its record to the artifact store, from which
+                            `current.trigger` reads
+    flow_triggers_finish    after every other task, when none failed (Airflow's own rule for a successful run):
+                            stores what each task returned (runtime/dag_runs.py) and emits the branch's finish
+
+The branch never comes from whoever runs Airflow: it is the deployment being loaded (`airflow create`'s
+record, see deployed.py), else the deployment store's branch folder the file sits in
+(`<root>/<project>/<branch>/`, where flows' DAG files go too); a @project DAG anywhere else is an import
+error saying so.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import re
+import sys
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import FlowDefinitionError, NamingError, located
+from ..flows.decorators import ProjectSpec, project_deployment, set_dag_member
+from ..flows.triggers import FinishTrigger, validate_branch
+from ..naming import Deployment, check_dag_id, sanitize_user
+from ..runtime import dag_runs
+from ..runtime.store import ArtifactStore
+from ..runtime.task import now
+from .assets import GATE_SUFFIX, finish_asset
+from .causes import CAUSE_KEY, STARTED, cause
+from .dag_factory import deployment_tags, finish_timetable
+from .tasks import admitted_events, emit_finish, run_tags_of
+
+START_TASK, FINISH_TASK = "flow_triggers_start", "flow_triggers_finish"
+OWN_TASKS = (START_TASK, FINISH_TASK)
+DAG_TAG = "airflow_dag"     # among a branch's DAGs, those written with Airflow's own API (the plugin marks them)
+_DAG_ID = re.compile(r"[A-Za-z0-9_]+")
+
+
+@dataclass(frozen=True)
+class MemberSpec:
+    """What the decorators asked of a DAG: its project, and the finishes that start it."""
+
+    project: ProjectSpec | None = None
+    finish: FinishTrigger | None = None
+
+
+@dataclass
+class Loading:
+    """The deployment whose code is being imported (deployed.py, `airflow create`): the DAGs it enrolls."""
+
+    user: str | None = None
+    branch: str | None = None
+    production: bool = False
+    deployer: str | None = None
+    code: dict | None = None
+    enrolled: list = field(default_factory=list)
+
+
+_loading: ContextVar[Loading | None] = ContextVar("flow_triggers_loading", default=None)
+_branch_of_file: dict[str, tuple[str, str]] = {}   # DAG file -> (project DAG id, its branch), this parse
+
+
+@contextlib.contextmanager
+def loading_as(**choice):
+    """Import a DAG file as the deployment `choice` (Loading's fields): its @project DAGs take that branch."""
+    state = Loading(**choice)
+    token = _loading.set(state)
+    try:
+        yield state
+    finally:
+        _loading.reset(token)
+
+
+def join(target, where, **spec):
+    """@project / @trigger_on_finish applied to an Airflow DAG or @dag function (registered in flows/)."""
+    if isinstance(target, MemberFactory):
+        return MemberFactory(target.factory, dataclasses.replace(target.spec, **spec), where)
+    if callable(target) and not hasattr(target, "task_dict"):
+        return MemberFactory(target, MemberSpec(**spec), where)
+    member = getattr(target, "_flow_triggers_member", None)
+    with located(where):
+        return enroll(target, dataclasses.replace(member.spec if member else MemberSpec(), **spec))
+
+
+class MemberFactory:
+    """A @dag function under @project and/or @trigger_on_finish: calling it builds the DAG, which joins."""
+
+    _flow_triggers_member = True
+
+    def __init__(self, factory, spec: MemberSpec, where):
+        self.factory, self.spec, self.where = factory, spec, where
+        self.__name__ = getattr(factory, "__name__", "dag")
+        self.__doc__ = getattr(factory, "__doc__", None)
+        self.__wrapped__ = factory
+
+    def __call__(self, *args, **kwargs):
+        dag = self.factory(*args, **kwargs)
+        dag.fileloc = sys._getframe(1).f_code.co_filename     # @dag takes its caller's file: that is here
+        with located(self.where):
+            return enroll(dag, self.spec)
+
+
+def enroll(dag, spec: MemberSpec):
+    """Make `dag` its project branch's DAG (again, with the new `spec`, if it already is)."""
+    member = getattr(dag, "_flow_triggers_member", None) or Member(dag)
+    member.apply(spec)
+    return dag
+
+
+class Member:
+    """One Airflow DAG of a project: what it was as written, and what joining its branch changed."""
+
+    def __init__(self, dag):
+        if not _DAG_ID.fullmatch(dag.dag_id):
+            raise NamingError(f"DAG id '{dag.dag_id}' may hold only letters, digits and '_' to join a project (its "
+                              "deployments are named <project>.<branch>.<dag_id>): rename the DAG.")
+        if any(task_id in dag.task_dict for task_id in OWN_TASKS):
+            raise FlowDefinitionError(f"DAG {dag.dag_id} has a task named {START_TASK} or {FINISH_TASK}, which "
+                                      "the package adds to a project's DAG: rename that task.")
+        self.dag, self.base_id = dag, dag.dag_id
+        self.own_tags = set(dag.tags or ())
+        self.own_schedule = type(dag.timetable).__name__ != "NullTimetable"
+        self.default_owners = {t.task_id for t in dag.tasks if t.owner == _default_owner()}
+        self.spec, self.deployment, self.code = MemberSpec(), None, None
+        self.start, self.finish = self._frame()
+        dag._flow_triggers_member = self
+
+    def apply(self, spec: MemberSpec) -> None:
+        dag = self.dag
+        if spec.finish is not None and self.own_schedule:
+            raise FlowDefinitionError(f"DAG {self.base_id} has a schedule of its own ({dag.timetable.summary}) and "
+                                      "@trigger_on_finish, which schedules it on the finishes: write "
+                                      "@dag(schedule=None) (or DAG(..., schedule=None)).")
+        deployment = member_deployment(self.base_id, spec.project, dag.fileloc)
+        check_dag_id(deployment.project_flow_name)
+        _check_one_branch(dag.fileloc, deployment)
+        previous = dag.dag_id
+        if self.deployment is not None:
+            dag_runs.forget_dag(previous)
+            _unregister(f"{previous}.{GATE_SUFFIX}")
+        dag.dag_id = deployment.project_flow_name
+        dag.tags = self.own_tags | set(deployment_tags(deployment)) | {DAG_TAG}
+        owner = deployment.deployer or _default_owner()
+        if "owner" not in dag.default_args:
+            dag.default_args["owner"] = owner
+        for task in dag.tasks:
+            if task.task_id in self.default_owners or task.task_id in OWN_TASKS:
+                task.owner = owner
+        if spec.finish is not None:
+            dag.timetable = finish_timetable(spec.finish, deployment, owner, f"DAG {self.base_id}")
+        self.finish.outlets = [finish_asset(deployment)]
+        self.spec, self.deployment = spec, deployment
+        dag_runs.enter_dag(dag.dag_id, deployment)
+        loading = _loading.get()
+        if loading is not None:
+            self.code = loading.code
+            loading.enrolled.append((self.base_id, dag))
+
+    def _frame(self):
+        """Add the start and finish tasks around the DAG's own: before its roots, after its leaves."""
+        from airflow.sdk import task
+        dag = self.dag
+        own = list(dag.tasks)
+        with dag:
+            start = task(task_id=START_TASK)(self._start_run)().operator
+            finish = task(task_id=FINISH_TASK, trigger_rule="none_failed_min_one_success")(self._finish_run)().operator
+        start.set_downstream([t for t in own if not t.upstream_list])
+        finish.set_upstream([start, *(t for t in own if not t.downstream_list)])
+        return start, finish
+
+    def _start_run(self, **context):
+        """Admit the run (or skip it), record its cause, and write its record to the artifact store."""
+        deployment, store = self.deployment, ArtifactStore()
+        events = admitted_events(deployment, context, store)
+        code = self.code
+        dag_runs.record_start(store, deployment, context["run_id"], dict(context["params"]), events,
+                              run_tags_of(context), code)
+        context["ti"].xcom_push(CAUSE_KEY, cause(STARTED, events, code=code))
+
+    def _finish_run(self, **context):
+        """Store what every task returned, then emit the finish of the run."""
+        started_at, store = now(), ArtifactStore()
+        returned = {}
+        for task in context["dag"].tasks:
+            if task.task_id not in OWN_TASKS:
+                value = _returned(context["ti"], task)
+                if value is not None:
+                    returned[task.task_id] = value
+        dag_runs.record_finish(store, self.deployment, context["run_id"], returned, started_at)
+        emit_finish(self.deployment, context, self.finish.outlets[0], store)
+
+
+def _returned(ti, task):
+    """What `task` returned in this run (its return_value XCom): a mapped task's values as a list, by map index."""
+    from airflow.sdk.definitions.mappedoperator import MappedOperator
+    values = [v for v in ti.xcom_pull(task_ids=[task.task_id])]
+    if isinstance(task, MappedOperator) or task.get_closest_mapped_task_group() is not None:
+        return [v for v in values if v is not None] or None
+    return values[0] if values else None
+
+
+def member_deployment(name: str, spec: ProjectSpec | None, fileloc: str) -> Deployment:
+    """The deployment of project DAG `name`: the one being loaded, else the one its file's place names."""
+    loading = _loading.get()
+    if spec is None:
+        return Deployment(check_dag_id(name), deployer=loading.deployer if loading else None)
+    if loading is not None:
+        deployment = project_deployment(name, spec, loading.branch, loading.production, loading.user)
+        return dataclasses.replace(deployment, deployer=loading.deployer or deployment.deployer)
+    from ..deployments import bundle  # as policy.py: bundle imports Airflow, and flow files import this module
+    placed = _placed_branch(fileloc, bundle.local_root() / spec.name)
+    if placed is None:
+        raise FlowDefinitionError(
+            f"DAG {name} has @project(name='{spec.name}'), so it runs as one DAG per project branch, and this file "
+            f"is not in a branch's folder of the deployment store: deploy it with `python -m airflow_flow_triggers "
+            f"airflow create {Path(fileloc).name}`, or put it in {bundle.local_root() / spec.name}/<branch>/ "
+            "(e.g. user.<you>).")
+    kind, _, rest = placed.partition(".")
+    user = rest if kind == "user" else None
+    deployment = project_deployment(name, spec, rest if kind != "user" and rest else None, kind == "prod", user)
+    if deployment.branch != placed:
+        raise FlowDefinitionError(f"DAG {name}'s @project settings make its branch {deployment.branch}, but its file "
+                                  f"is in the folder of branch {placed}: move the file, or change @project.")
+    return dataclasses.replace(deployment, deployer=sanitize_user(user) if user else None)
+
+
+def _placed_branch(fileloc: str, project_folder: Path) -> str | None:
+    """The branch whose folder of the deployment store holds `fileloc` (<root>/<project>/<branch>/file.py)."""
+    try:
+        folder = Path(fileloc).resolve().parent
+        root = project_folder.resolve()
+    except (OSError, ValueError):
+        return None
+    if folder.parent != root:
+        return None
+    try:
+        return validate_branch(folder.name)
+    except NamingError:
+        return None
+
+
+def _check_one_branch(fileloc: str, deployment: Deployment) -> None:
+    """Two project DAGs of one file on different branches: the file could be in one branch's folder only."""
+    seen = _branch_of_file.get(fileloc)
+    if seen is not None and seen[1] != deployment.branch and seen[0] != deployment.project_flow_name:
+        raise FlowDefinitionError(f"This file defines project DAGs on two branches, {seen[0]} and "
+                                  f"{deployment.project_flow_name}: a DAG file deploys to one branch; give them the "
+                                  "same @project settings, or put them in two files.")
+    _branch_of_file[fileloc] = (deployment.project_flow_name, deployment.branch)
+
+
+def _unregister(dag_id: str) -> None:
+    """Drop a DAG built in this parse that must not be loaded (the gate of a DAG's earlier name)."""
+    from airflow.sdk.definitions._internal.contextmanager import DagContext
+    for item in [item for item in DagContext.autoregistered_dags if item[0].dag_id == dag_id]:
+        DagContext.autoregistered_dags.discard(item)
+
+
+def _default_owner() -> str:
+    from airflow.configuration import conf
+    return conf.get("operators", "default_owner", fallback="airflow")
+
+
+set_dag_member(join)

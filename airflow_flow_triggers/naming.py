@@ -17,6 +17,7 @@ MAX_TAG_LENGTH = 512
 USER_ENV_VARS = ("METAFLOW_USER", "SUDO_USER", "USERNAME", "USER")
 BRANCH_KINDS = ("user", "test", "prod")
 PROJECT_TAG, BRANCH_TAG = "project", "project_branch"  # a deployment's DAG tags: project:<p>, project_branch:<b>
+AIRFLOW_DAG_TAG = "airflow_dag"  # and, on a project's DAG written with Airflow's own API (not a flow), this one
 
 
 def validate_name(kind: str, value: object) -> str:

@@ -35,27 +35,28 @@ from ..orchestration.dag_factory import validate_deployment
 
 def create(flow_cls, deployment: Deployment, args) -> int:
     source = _flow_file(flow_cls)
-    upstreams = validate_deployment(flow_cls, deployment)        # bad flows fail here, before any Airflow is asked
+    upstreams = _validated(flow_cls, deployment)        # bad flows fail here, before any Airflow is asked
     data_files = tuple(included_files(flow_cls))
+    kind = getattr(flow_cls, "_deployment_kind", "flow")
     if args.dags_folder:
         folder = _dags_folder(args)
         deployment = dataclasses.replace(deployment, deployer=current_user())
         package = collect(source, leave_out=(folder,), data_files=data_files)
         created = DeploymentStore(f"file://{folder}").create(
             deployment, package, upstreams, str(source), args.authorize, args.generate_new_token,
-            git_provenance(source.parent, package.files))
+            git_provenance(source.parent, package.files), kind)
         answer = {"location": created.location, "new_token": created.new_token, "note": None}
     else:
         package = collect(source, data_files=data_files)
         api = _api()
         named = _as_airflow_names_you(api, flow_cls, args)
         if named.project_flow_name != deployment.project_flow_name:
-            upstreams = validate_deployment(flow_cls, named)
+            upstreams = _validated(flow_cls, named)
         deployment = named
         answer = api.create({"flow": deployment.flow_name, "project": deployment.project,
                              "branch": deployment.branch, "deployer": deployment.deployer,
                              "flow_file": package.flow_file, "data_files": sorted(package.data_files),
-                             "triggered_by": sorted(upstreams), "source": str(source),
+                             "triggered_by": sorted(upstreams), "source": str(source), "kind": kind,
                              "git": git_provenance(source.parent, package.files), "authorize": args.authorize,
                              "generate_new_token": args.generate_new_token}, package.files)
     print(f"Deployed {deployment.project_flow_name} to {answer['location']}")
@@ -66,9 +67,23 @@ def create(flow_cls, deployment: Deployment, args) -> int:
         print(f"Note: {answer['note']}")
     options = " ".join(filter(None, [f"--branch {args.branch}" if args.branch else "",
                                      "--production" if args.production else ""]))
-    print(f"Start it with: python {Path(sys.argv[0]).name} {options + ' ' if options else ''}airflow trigger"
-          f"   (or: airflow dags trigger {deployment.project_flow_name})")
+    print(f"Start it with: {command_line(flow_cls, 'trigger', options)}   (or: airflow dags trigger "
+          f"{deployment.project_flow_name})")
     return 0
+
+
+def command_line(flow_cls, action: str, options: str = "") -> str:
+    """How the user types `airflow <action>` for this flow (or project DAG file), with the branch `options`."""
+    command = getattr(flow_cls, "_command", None)
+    if command is not None:
+        return command.format(action=action) + (f" {options}" if options else "")
+    return f"python {Path(sys.argv[0]).name} {options + ' ' if options else ''}airflow {action}"
+
+
+def _validated(flow_cls, deployment: Deployment) -> set[str]:
+    """Build the deployment's DAG as Airflow will (a bad flow or DAG file fails here); the DAG ids triggering it."""
+    validate = getattr(flow_cls, "_validate_deployment", None)
+    return validate(deployment) if validate is not None else validate_deployment(flow_cls, deployment)
 
 
 def trigger(flow_cls, deployment: Deployment, args) -> int:

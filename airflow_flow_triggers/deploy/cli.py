@@ -21,7 +21,8 @@ def main(flow_cls: type, argv: list[str] | None = None) -> None:
 
 def run_cli(flow_cls: type, argv: list[str]) -> int:
     try:
-        flow_graph(flow_cls)
+        if getattr(flow_cls, "_deployment_kind", "flow") == "flow":
+            flow_graph(flow_cls)
         args = _parser(flow_cls).parse_args(argv)
         deployment = deployment_of(flow_cls, args.branch, args.production)
         return args.handler(flow_cls, deployment, args)
@@ -48,7 +49,8 @@ class _ArgumentParser(argparse.ArgumentParser):
 
 def _parser(flow_cls: type) -> argparse.ArgumentParser:
     script = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "flow.py"
-    parser = _ArgumentParser(prog=f"python {script}", description=f"Flow {flow_cls.__name__}.")
+    prog = getattr(flow_cls, "_command", f"python {script}").split(" airflow ")[0]
+    parser = _ArgumentParser(prog=prog, description=f"Flow {flow_cls.__name__}.")
     parser.add_argument("--branch", help="deploy or run on the custom branch test.BRANCH "
                                          "(prod.BRANCH with --production); needs @project")
     parser.add_argument("--production", action="store_true",

@@ -14,6 +14,16 @@ from . import packages
 
 def load_flow(folder: Path, sha256: str, flow_file: str, class_name: str) -> type:
     """The flow class from the package in `folder`, after checking the package is the one deployed."""
+    module = load_module(folder, sha256, flow_file)
+    flow_cls = getattr(module, class_name, None)
+    if not isinstance(flow_cls, type):
+        raise FlowDefinitionError(f"The code package {folder} has no flow class {class_name} in {flow_file}.")
+    flow_cls._code_package = (folder, flow_file)
+    return flow_cls
+
+
+def load_module(folder: Path, sha256: str, flow_file: str):
+    """Import the file `flow_file` of the package in `folder`, after checking the package is the one deployed."""
     files = packages.read_folder(folder) if folder.is_dir() else {}
     if packages.digest(files) != sha256:
         raise FlowDefinitionError(f"The code package {folder} does not hold the code deployed (its content does "
@@ -25,11 +35,7 @@ def load_flow(folder: Path, sha256: str, flow_file: str, class_name: str) -> typ
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
     spec.loader.exec_module(module)
-    flow_cls = getattr(module, class_name, None)
-    if not isinstance(flow_cls, type):
-        raise FlowDefinitionError(f"The code package {folder} has no flow class {class_name} in {flow_file}.")
-    flow_cls._code_package = (folder, flow_file)
-    return flow_cls
+    return module
 
 
 def code_version(flow_cls: type) -> dict | None:

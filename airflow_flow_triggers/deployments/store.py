@@ -47,11 +47,12 @@ class DeploymentStore:
 
     def create(self, deployment: Deployment, package: CodePackage, triggered_by: set[str], source: str,
                authorize: str | None = None, generate_new_token: bool = False,
-               provenance: dict | None = None) -> Created:
+               provenance: dict | None = None, kind: str = "flow") -> Created:
         """Check, then write one deployment: its code package, its record and its DAG file. `provenance` is
-        what the client knows of the code's origin ({"commit", "dirty"} of its git work tree)."""
+        what the client knows of the code's origin ({"commit", "dirty"} of its git work tree); `kind` what the
+        package's file holds: a flow class, or an Airflow DAG of the project ("dag")."""
         origin = {"source": source, "git": provenance, "promoted_from": None}
-        return self._deploy(deployment, package.sha256, _package_record(package), triggered_by, origin,
+        return self._deploy(deployment, package.sha256, _package_record(package, kind), triggered_by, origin,
                             authorize, generate_new_token, write_package=lambda: self._write_package(package))
 
     def promote(self, source: Deployment, target: Deployment, flows: list[str] | None, tested,
@@ -251,9 +252,9 @@ def _versions(record: dict | None) -> list[str]:
     return [record["package"]["sha256"], *record.get("previous_versions", [])]
 
 
-def _package_record(package: CodePackage) -> dict:
+def _package_record(package: CodePackage, kind: str) -> dict:
     return {"sha256": package.sha256, "flow_file": package.flow_file, "files": len(package.files),
-            "bytes": package.size}
+            "bytes": package.size, "kind": kind}
 
 
 def _on_branch(dag_id: str, source: Deployment, target: Deployment) -> str:

@@ -10,8 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..deployments import layout
-from ..deployments.loading import load_flow
+from ..deployments.loading import load_flow, load_module
 from ..errors import FlowDefinitionError
+from . import project_dags
+from .assets import GATE_SUFFIX
 from .dag_factory import build_dag
 
 
@@ -25,6 +27,8 @@ def deployed_dag(entry_file: str):
                                   "deploy the flow again with `python flow.py airflow create`.")
     root = layout.store_root_of_entry(entry, record["project"])
     package = record["package"]
+    if package.get("kind") == "dag":
+        return _deployed_airflow_dag(record, layout.package_folder(root, package["sha256"]))
     flow_cls = load_flow(layout.package_folder(root, package["sha256"]), package["sha256"], package["flow_file"],
                          record["flow"])
     dag = build_dag(flow_cls, **_branch_choice(record), deployed_by=record["deployer"])
@@ -32,6 +36,25 @@ def deployed_dag(entry_file: str):
         raise FlowDefinitionError(f"The code package of {record['dag_id']} defines flow {record['flow']} as "
                                   f"{dag.dag_id}: deploy the flow again with `python flow.py airflow create`.")
     return dag
+
+
+def _deployed_airflow_dag(record: dict, folder: Path):
+    """The project DAG a deployment's package defines, enrolled on the record's branch. Every other DAG its file
+    builds stays out of Airflow: the deployment is this one DAG (and its gate)."""
+    from airflow.sdk.definitions._internal.contextmanager import DagContext
+    package = record["package"]
+    before = {id(dag) for dag, _ in DagContext.autoregistered_dags}
+    code = {"sha256": package["sha256"], "flow_file": package["flow_file"]}
+    with project_dags.loading_as(**_branch_choice(record), deployer=record["deployer"], code=code) as loading:
+        load_module(folder, package["sha256"], package["flow_file"])
+    dags = [dag for name, dag in loading.enrolled if name == record["flow"]]
+    if not dags or dags[-1].dag_id != record["dag_id"]:
+        raise FlowDefinitionError(f"The code package of {record['dag_id']} defines no DAG {record['flow']} with "
+                                  f"@project on branch {record['branch']}: deploy it again with `python -m "
+                                  f"airflow_flow_triggers airflow create {package['flow_file']}`.")
+    keep = {dags[-1].dag_id, f"{dags[-1].dag_id}.{GATE_SUFFIX}"}
+    project_dags.keep_registered(lambda dag: id(dag) in before or dag.dag_id in keep)
+    return dags[-1]
 
 
 def _branch_choice(record: dict) -> dict:

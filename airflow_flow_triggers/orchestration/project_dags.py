@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import re
 import sys
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -37,19 +36,17 @@ from pathlib import Path
 from ..errors import FlowDefinitionError, NamingError, located
 from ..flows.decorators import ProjectSpec, project_deployment, set_dag_member
 from ..flows.triggers import FinishTrigger, validate_branch
-from ..naming import Deployment, check_dag_id, sanitize_user
+from ..naming import AIRFLOW_DAG_TAG, Deployment, check_dag_id, sanitize_user
 from ..runtime import dag_runs
 from ..runtime.store import ArtifactStore
 from ..runtime.task import now
 from .assets import GATE_SUFFIX, finish_asset
-from .causes import CAUSE_KEY, STARTED, cause
+from .causes import CAUSE_KEY, START_TASKS, STARTED, cause
 from .dag_factory import deployment_tags, finish_timetable
 from .tasks import admitted_events, emit_finish, run_tags_of
 
-START_TASK, FINISH_TASK = "flow_triggers_start", "flow_triggers_finish"
+START_TASK, FINISH_TASK = START_TASKS[1], "flow_triggers_finish"
 OWN_TASKS = (START_TASK, FINISH_TASK)
-DAG_TAG = "airflow_dag"     # among a branch's DAGs, those written with Airflow's own API (the plugin marks them)
-_DAG_ID = re.compile(r"[A-Za-z0-9_]+")
 
 
 @dataclass(frozen=True)
@@ -127,9 +124,9 @@ class Member:
     """One Airflow DAG of a project: what it was as written, and what joining its branch changed."""
 
     def __init__(self, dag):
-        if not _DAG_ID.fullmatch(dag.dag_id):
-            raise NamingError(f"DAG id '{dag.dag_id}' may hold only letters, digits and '_' to join a project (its "
-                              "deployments are named <project>.<branch>.<dag_id>): rename the DAG.")
+        if not (dag.dag_id.isidentifier() and dag.dag_id.isascii()):
+            raise NamingError(f"DAG id '{dag.dag_id}' may hold only letters, digits and '_' (not first a digit) to "
+                              "join a project, whose DAGs are named <project>.<branch>.<dag_id>: rename the DAG.")
         if any(task_id in dag.task_dict for task_id in OWN_TASKS):
             raise FlowDefinitionError(f"DAG {dag.dag_id} has a task named {START_TASK} or {FINISH_TASK}, which "
                                       "the package adds to a project's DAG: rename that task.")
@@ -155,7 +152,7 @@ class Member:
             dag_runs.forget_dag(previous)
             _unregister(f"{previous}.{GATE_SUFFIX}")
         dag.dag_id = deployment.project_flow_name
-        dag.tags = self.own_tags | set(deployment_tags(deployment)) | {DAG_TAG}
+        dag.tags = self.own_tags | set(deployment_tags(deployment)) | {AIRFLOW_DAG_TAG}
         owner = deployment.deployer or _default_owner()
         if "owner" not in dag.default_args:
             dag.default_args["owner"] = owner
@@ -267,9 +264,16 @@ def _check_one_branch(fileloc: str, deployment: Deployment) -> None:
 
 def _unregister(dag_id: str) -> None:
     """Drop a DAG built in this parse that must not be loaded (the gate of a DAG's earlier name)."""
+    keep_registered(lambda dag: dag.dag_id != dag_id)
+
+
+def keep_registered(keep) -> None:
+    """Keep, of the DAGs this parse built with `with DAG(...)` (which Airflow loads), those `keep(dag)` says. The
+    set is rebuilt: a DAG's hash holds its id, which joining a branch changed after it was added."""
     from airflow.sdk.definitions._internal.contextmanager import DagContext
-    for item in [item for item in DagContext.autoregistered_dags if item[0].dag_id == dag_id]:
-        DagContext.autoregistered_dags.discard(item)
+    kept = [item for item in DagContext.autoregistered_dags if keep(item[0])]
+    DagContext.autoregistered_dags.clear()
+    DagContext.autoregistered_dags.update(kept)
 
 
 def _default_owner() -> str:

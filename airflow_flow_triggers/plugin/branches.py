@@ -1,13 +1,14 @@
 """Projects, branches and their trigger graphs, assembled from metadata rows (no database here).
 
 A deployed flow is a DAG with a finish asset; its project and branch are its `project:` and
-`project_branch:` tags. Its trigger graph is the finish -> trigger edges among the branch's DAGs,
+`project_branch:` tags; a project's own Airflow DAG (not a flow) also has the tag `airflow_dag` ("kind": "dag").
+Its trigger graph is the finish -> trigger edges among the branch's DAGs,
 plus edges to DAGs of other branches (a pinned upstream, or a branch pinning this one), marked.
 """
 from __future__ import annotations
 
 from ..deployments.provenance import describe
-from ..naming import BRANCH_TAG, PROJECT_TAG, branch_kind, tag_value
+from ..naming import AIRFLOW_DAG_TAG, BRANCH_TAG, PROJECT_TAG, branch_kind, tag_value
 from .metadata import DagRow, Edge
 
 
@@ -46,6 +47,7 @@ def branch_view(project: str, branch: str, rows: list[DagRow], edges: list[Edge]
         deployments.append({
             "dag_id": row.dag_id,
             "flow": row.dag_id.rsplit(".", 1)[-1],
+            "kind": "dag" if AIRFLOW_DAG_TAG in row.tags else "flow",
             "owner": row.owners,
             "is_paused": row.is_paused,
             "triggered_by": ups,
@@ -103,7 +105,8 @@ def _label(dag_id: str, view: dict, deployments: dict) -> tuple[str, str, str]:
     if dag_id in deployments:
         run = deployments[dag_id]["last_run"]
         state = run["state"] if run else "none"
-        return flow, state if run else "never ran", state
+        kind = "DAG · " if deployments[dag_id].get("kind") == "dag" else ""
+        return flow, kind + (state if run else "never ran"), state
     where = dag_id.rsplit(".", 1)[0]
     project = f"{view['project']}."
     return flow, "branch " + (where[len(project):] if where.startswith(project) else where), "other-branch"

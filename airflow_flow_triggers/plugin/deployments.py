@@ -60,6 +60,7 @@ class DeployRequest(Change):
     files: dict[str, str]               # path in the package -> base64 content
     data_files: list[str] = []          # the files of `files` that are the flow's IncludeFile defaults
     triggered_by: list[str] = []
+    kind: str = "flow"                  # what flow_file holds: a flow class, or an Airflow DAG of the project ("dag")
     source: str = ""
     generate_new_token: bool = False
     git: dict | None = None             # {"commit", "dirty"} of the client's work tree (provenance.py)
@@ -110,7 +111,7 @@ def create_deployment(request: DeployRequest, user: GetUserDep, session: Session
         upstreams = {_upstream_name(name) for name in request.triggered_by}
         store = DeploymentStore(session=session)
         created = store.create(deployment, package, upstreams, request.source, request.authorize,
-                               request.generate_new_token, checked_provenance(request.git))
+                               request.generate_new_token, checked_provenance(request.git), request.kind)
         note = _parse_now(session, store, [deployment])
         _collect_garbage(session, store)
     return {"dag_id": created.dag_id, "location": created.location, "package_sha256": created.package_sha256,
@@ -228,8 +229,11 @@ def _deployer(change: Change, user) -> str:
 def _deployment(request: DeployRequest, user) -> Deployment:
     """The deployment asked for, its names checked as Metaflow checks them, its deployer the Airflow user."""
     deployer = _deployer(request, user)
+    if request.kind not in ("flow", "dag"):
+        raise CommandLineError(f"'{request.kind}' is no kind of deployment: a package deploys a flow or a dag.")
     if not request.flow.isidentifier():
-        raise CommandLineError(f"'{request.flow}' is not a flow class name.")
+        raise CommandLineError(f"'{request.flow}' is not a {'DAG id' if request.kind == 'dag' else 'flow class name'} "
+                               "of a project (letters, digits and '_', not first a digit).")
     if request.project is None:
         return Deployment(check_dag_id(request.flow), deployer=deployer)
     validate_name("project", request.project)

@@ -14,7 +14,7 @@ from sqlalchemy import and_, select
 
 from ..naming import split_flow_name
 from ..orchestration.assets import FINISH_SCHEME, GATE_SUFFIX
-from ..orchestration.causes import CAUSE_KEY, GATE_KEY, REFUSED, STOPPED
+from ..orchestration.causes import CAUSE_KEY, GATE_KEY, REFUSED, START_TASKS, STOPPED
 from ..orchestration.gates import state_key
 
 FATES = {
@@ -36,8 +36,8 @@ def run_cause(session, dag_id: str, run_id: str) -> dict | None:
                           .where(DagRun.dag_id == dag_id, DagRun.run_id == run_id)).first()
     if run is None:
         return None
-    record = _xcoms(session, [run.id], "start", CAUSE_KEY).get(run.id)
-    start_state = _task_states(session, [run.id], "start").get(run.id)
+    record = _xcoms(session, [run.id], CAUSE_KEY).get(run.id)
+    start_state = _start_states(session, [run.id]).get(run.id)
     found = {"dag_id": dag_id, "run_id": run_id, "state": _text(run.state), "run_type": _text(run.run_type),
              "partition_key": run.partition_key, "started_at": _iso(run.start_date)}
     if record is None:
@@ -104,8 +104,8 @@ def _fate(session, event, consumer: str, gate: str | None) -> dict:
 def _run_fate(session, consumer: str, dag_run_pk: int) -> dict:
     from airflow.models.dagrun import DagRun
     run_id, state = session.execute(select(DagRun.run_id, DagRun.state).where(DagRun.id == dag_run_pk)).one()
-    record = _xcoms(session, [dag_run_pk], "start", CAUSE_KEY).get(dag_run_pk)
-    start_state = _task_states(session, [dag_run_pk], "start").get(dag_run_pk)
+    record = _xcoms(session, [dag_run_pk], CAUSE_KEY).get(dag_run_pk)
+    start_state = _start_states(session, [dag_run_pk]).get(dag_run_pk)
     if record is None and start_state in ("failed", "upstream_failed"):
         kind = "failed"
     elif record is not None and record["verdict"] in (REFUSED, STOPPED):
@@ -147,7 +147,7 @@ def _replayed_by(session, consumer: str, pathspec: str | None) -> int | None:
     """The consumer run (its primary key) that a replay of the finish of `pathspec` started, if one did."""
     from airflow.models.xcom import XComModel
     rows = session.execute(select(XComModel.dag_run_id, XComModel.value)
-                           .where(XComModel.dag_id == consumer, XComModel.task_id == "start",
+                           .where(XComModel.dag_id == consumer, XComModel.task_id.in_(START_TASKS),
                                   XComModel.key == CAUSE_KEY)).all()
     for row in rows:
         record = XComModel.deserialize_value(row)
@@ -250,22 +250,26 @@ def _gate_waiting(session, consumer: str) -> dict[str, str]:
     return {event["pathspec"]: upstream for upstream, events in state.get("waiting", {}).items() for event in events}
 
 
-def _xcoms(session, dag_run_pks: list[int], task_id: str, key: str) -> dict[int, dict]:
+def _xcoms(session, dag_run_pks: list[int], key: str) -> dict[int, dict]:
+    """The XCom `key` the start task of each run pushed (a flow's start step, or a project DAG's own first task)."""
     from airflow.models.xcom import XComModel
     rows = session.execute(select(XComModel.dag_run_id, XComModel.value)
-                           .where(XComModel.dag_run_id.in_(dag_run_pks), XComModel.task_id == task_id,
+                           .where(XComModel.dag_run_id.in_(dag_run_pks), XComModel.task_id.in_(START_TASKS),
                                   XComModel.key == key)).all()
     return {row.dag_run_id: XComModel.deserialize_value(row) for row in rows}
 
 
-def _task_states(session, dag_run_pks: list[int], task_id: str) -> dict[int, str]:
+def _start_states(session, dag_run_pks: list[int]) -> dict[int, str]:
+    """The state of each run's start task: a project DAG's own first task where it has one (the DAG may have a
+    task of its own called `start`)."""
     from airflow.models.dagrun import DagRun
     from airflow.models.taskinstance import TaskInstance
-    rows = session.execute(select(DagRun.id, TaskInstance.state)
+    rows = session.execute(select(DagRun.id, TaskInstance.task_id, TaskInstance.state)
                            .join(TaskInstance, and_(TaskInstance.dag_id == DagRun.dag_id,
                                                     TaskInstance.run_id == DagRun.run_id))
-                           .where(DagRun.id.in_(dag_run_pks), TaskInstance.task_id == task_id)).all()
-    return {pk: _text(state) for pk, state in rows}
+                           .where(DagRun.id.in_(dag_run_pks), TaskInstance.task_id.in_(START_TASKS))
+                           .order_by(TaskInstance.task_id == START_TASKS[1])).all()
+    return {pk: _text(state) for pk, _, state in rows}
 
 
 def _upstream(event: dict) -> dict:
@@ -294,8 +298,8 @@ def causes(session, runs: dict[str, dict]) -> dict[str, str]:
     if not pairs:
         return {}
     rows = session.execute(select(XComModel.dag_id, XComModel.value)
-                           .where(tuple_(XComModel.dag_id, XComModel.run_id).in_(pairs), XComModel.task_id == "start",
-                                  XComModel.key == CAUSE_KEY)).all()
+                           .where(tuple_(XComModel.dag_id, XComModel.run_id).in_(pairs),
+                                  XComModel.task_id.in_(START_TASKS), XComModel.key == CAUSE_KEY)).all()
     found = {}
     for row in rows:
         record = XComModel.deserialize_value(row)
@@ -355,7 +359,7 @@ def tested_versions(session, dag_id: str) -> dict[str, str]:
     from airflow.models.xcom import XComModel
     rows = session.execute(select(XComModel.run_id, XComModel.value)
                            .join(DagRun, DagRun.id == XComModel.dag_run_id)
-                           .where(XComModel.dag_id == dag_id, XComModel.task_id == "start",
+                           .where(XComModel.dag_id == dag_id, XComModel.task_id.in_(START_TASKS),
                                   XComModel.key == CAUSE_KEY, DagRun.state == "success")
                            .order_by(DagRun.run_after)).all()
     versions = {}
@@ -372,7 +376,7 @@ def running_versions(session) -> set[str]:
     from airflow.models.xcom import XComModel
     rows = session.execute(select(XComModel.value)
                            .join(DagRun, DagRun.id == XComModel.dag_run_id)
-                           .where(XComModel.task_id == "start", XComModel.key == CAUSE_KEY,
+                           .where(XComModel.task_id.in_(START_TASKS), XComModel.key == CAUSE_KEY,
                                   DagRun.state.in_(("queued", "running")))).all()
     versions = (XComModel.deserialize_value(row) for row in rows)
     return {record["code"] for record in versions if isinstance(record, dict) and record.get("code")}

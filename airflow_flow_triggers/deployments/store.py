@@ -254,7 +254,7 @@ def _versions(record: dict | None) -> list[str]:
 
 def _package_record(package: CodePackage, kind: str) -> dict:
     return {"sha256": package.sha256, "flow_file": package.flow_file, "files": len(package.files),
-            "bytes": package.size, "kind": kind}
+            "bytes": package.size, **({"kind": kind} if kind != "flow" else {})}
 
 
 def _on_branch(dag_id: str, source: Deployment, target: Deployment) -> str:

@@ -233,7 +233,7 @@ def project(name: str, branch: str | None = None, production: bool | None = None
     def decorate(target):
         member = is_airflow_dag(target)
         if not member:
-            require_flow_class(target, "@project")
+            require_flow_class(target, "@project", dags_too=True)
         with located(where) if member else located_at(target):
             validate_name("project", name)
             if branch is not None:
@@ -278,13 +278,11 @@ def join_project(target, where, **spec):
     return _dag_member(target, where, **spec)
 
 
-def require_flow_class(obj, decorator: str):
+def require_flow_class(obj, decorator: str, dags_too: bool = False):
     if not (isinstance(obj, type) and issubclass(obj, FlowSpec)):
-        hint = " (put it above @step's decorators, on the class)" if inspect.isfunction(obj) and \
-            getattr(obj, "is_step", False) else " (put it above @dag)" if inspect.isfunction(obj) else ""
-        raise FlowDefinitionError(f"{decorator} decorates flow classes (subclasses of FlowSpec) and Airflow DAGs "
-                                  f"(a @dag function or a DAG), not {getattr(obj, '__name__', obj)!r}{hint}.",
-                                  *source_location(obj))
+        what = " and Airflow DAGs (a @dag function, with the decorator above @dag, or a DAG)" if dags_too else ""
+        raise FlowDefinitionError(f"{decorator} decorates flow classes (subclasses of FlowSpec){what}, not "
+                                  f"{getattr(obj, '__name__', obj)!r}.", *source_location(obj))
 
 
 def deployment_of(flow_cls: type, branch: str | None = None, production: bool = False,

@@ -41,7 +41,7 @@ def trigger_on_finish(flow=None, flows=None, within=None):
     def decorate(target):
         if is_airflow_dag(target):
             return join_project(target, where, finish=spec)
-        require_flow_class(target, "@trigger_on_finish")
+        require_flow_class(target, "@trigger_on_finish", dags_too=True)
         target._trigger_on_finish = spec
         return target
 

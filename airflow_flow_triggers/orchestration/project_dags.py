@@ -70,7 +70,7 @@ class Loading:
 
 
 _loading: ContextVar[Loading | None] = ContextVar("flow_triggers_loading", default=None)
-_branch_of_file: dict[str, tuple[str, str]] = {}   # DAG file -> (project DAG id, its branch), this parse
+_branch_of_file: dict[tuple, tuple] = {}  # (DAG file, import) -> (its project DAG enrolled last, id, project, branch)
 
 
 @contextlib.contextmanager
@@ -146,7 +146,7 @@ class Member:
                                       "@dag(schedule=None) (or DAG(..., schedule=None)).")
         deployment = member_deployment(self.base_id, spec.project, dag.fileloc)
         check_dag_id(deployment.project_flow_name)
-        _check_one_branch(dag.fileloc, deployment)
+        _check_one_branch(dag, deployment)
         previous = dag.dag_id
         if self.deployment is not None:
             dag_runs.forget_dag(previous)
@@ -252,14 +252,17 @@ def _placed_branch(fileloc: str, project_folder: Path) -> str | None:
         return None
 
 
-def _check_one_branch(fileloc: str, deployment: Deployment) -> None:
+def _check_one_branch(dag, deployment: Deployment) -> None:
     """Two project DAGs of one file on different branches: the file could be in one branch's folder only."""
-    seen = _branch_of_file.get(fileloc)
-    if seen is not None and seen[1] != deployment.branch and seen[0] != deployment.project_flow_name:
-        raise FlowDefinitionError(f"This file defines project DAGs on two branches, {seen[0]} and "
+    if deployment.project is None:
+        return
+    key = (dag.fileloc, id(_loading.get()))           # one import of the file: `airflow create` imports it twice
+    seen = _branch_of_file.get(key)
+    if seen is not None and seen[0] is not dag and (seen[2], seen[3]) != (deployment.project, deployment.branch):
+        raise FlowDefinitionError(f"This file defines project DAGs on two branches, {seen[0].dag_id} and "
                                   f"{deployment.project_flow_name}: a DAG file deploys to one branch; give them the "
                                   "same @project settings, or put them in two files.")
-    _branch_of_file[fileloc] = (deployment.project_flow_name, deployment.branch)
+    _branch_of_file[key] = (dag, deployment.project_flow_name, deployment.project, deployment.branch)
 
 
 def _unregister(dag_id: str) -> None:

@@ -16,7 +16,8 @@ pytestmark = pytest.mark.e2e
 DAGS = REPO / "dags"
 PROJECT = "dagmix"
 CHAIN = ("firstproject.py", "secondproject.py", "daily_report.py", "publish_report.py", "archiveflow.py")
-DAG_FILES = {"daily_report.py", "publish_report.py", "current_report.py", "both_report.py", "failing_report.py"}
+DAG_FILES = {"daily_report.py", "publish_report.py", "current_report.py", "both_report.py", "failing_report.py",
+             "pinned_report.py"}
 
 CURRENT_REPORT = '''
 from airflow.sdk import dag, task
@@ -275,3 +276,55 @@ def test_the_branch_page_lists_dags_beside_flows(airflow, chain):
     assert (ALICE["publish_report"], ALICE["ArchiveReportFlow"]) in edges
     assets = {a["name"]: a for a in airflow.assets()}
     assert assets[ALICE["daily_report"]]["group"] == PROJECT
+
+
+PINNED_REPORT = '''
+import os
+import time
+
+from airflow.sdk import dag, task
+from airflow_flow_triggers import project
+from version import VERSION
+
+@project(name='dagmix')
+@dag(schedule=None, params={'gate': ''})
+def pinned_report():
+    @task
+    def first(**context):
+        deadline = time.time() + 120
+        while context['params']['gate'] and not os.path.exists(context['params']['gate']) and time.time() < deadline:
+            time.sleep(0.2)
+        return VERSION
+
+    @task
+    def second(seen):
+        return VERSION
+    second(first())
+
+pinned_report()
+'''
+
+
+def test_a_dag_run_keeps_the_code_it_started_with(airflow, chain, tmp_path):
+    """v2 deployed while v1's first task runs: that run's next task still runs v1; the next run is v2."""
+    folder = tmp_path / "pinned"
+    folder.mkdir()
+    (folder / "pinned_report.py").write_text(PINNED_REPORT)
+    (folder / "version.py").write_text("VERSION = 'v1'\n")
+    command(airflow, folder, "pinned_report.py", "create", "--dags-folder", str(airflow.dags))
+    dag_id = ALICE["daily_report"].replace("daily_report", "pinned_report")
+    airflow.wait_for_dag(dag_id)
+    gate = tmp_path / "gate"
+    first = airflow.post_run(dag_id, {"gate": str(gate)})
+    airflow.wait_until(lambda: any(ti["task_id"] == "first" and ti["state"] == "running"
+                                   for ti in airflow.task_instances(dag_id, first)), 120, "first running")
+    (folder / "version.py").write_text("VERSION = 'v2'\n")
+    command(airflow, folder, "pinned_report.py", "create", "--dags-folder", str(airflow.dags))
+    gate.touch()
+    assert airflow.wait_for_run(dag_id, first)["state"] == "success"
+    data = Run(f"{dag_id}/{first}", store=airflow.store()).data
+    assert (data.first, data.second) == ("v1", "v1")
+    second = airflow.post_run(dag_id, {})
+    assert airflow.wait_for_run(dag_id, second)["state"] == "success"
+    data = Run(f"{dag_id}/{second}", store=airflow.store()).data
+    assert (data.first, data.second) == ("v2", "v2")

@@ -12,6 +12,7 @@ from pathlib import Path
 from ..deployments import layout
 from ..deployments.loading import load_flow, load_module
 from ..errors import FlowDefinitionError
+from ..runtime.store import RUN_RECORD, ArtifactStore, read_json
 from . import project_dags
 from .assets import GATE_SUFFIX
 from .dag_factory import build_dag
@@ -44,9 +45,11 @@ def _deployed_airflow_dag(record: dict, folder: Path):
     from airflow.sdk.definitions._internal.contextmanager import DagContext
     package = record["package"]
     before = {id(dag) for dag, _ in DagContext.autoregistered_dags}
-    code = {"sha256": package["sha256"], "flow_file": package["flow_file"]}
+    code = _running_version(record["dag_id"]) or {"sha256": package["sha256"], "flow_file": package["flow_file"]}
+    if not (folder.parent / code["sha256"]).is_dir():
+        code = {"sha256": package["sha256"], "flow_file": package["flow_file"]}
     with project_dags.loading_as(**_branch_choice(record), deployer=record["deployer"], code=code) as loading:
-        load_module(folder, package["sha256"], package["flow_file"])
+        load_module(folder.parent / code["sha256"], code["sha256"], code["flow_file"])
     dags = [dag for name, dag in loading.enrolled if name == record["flow"]]
     if not dags or dags[-1].dag_id != record["dag_id"]:
         raise FlowDefinitionError(f"The code package of {record['dag_id']} defines no DAG {record['flow']} with "
@@ -55,6 +58,18 @@ def _deployed_airflow_dag(record: dict, folder: Path):
     keep = {dags[-1].dag_id, f"{dags[-1].dag_id}.{GATE_SUFFIX}"}
     project_dags.keep_registered(lambda dag: id(dag) in before or dag.dag_id in keep)
     return dags[-1]
+
+
+def _running_version(dag_id: str) -> dict | None:
+    """In a worker about to run a task of `dag_id`, the code version its run started with (recorded by the run's
+    first task): a run keeps the code it started with, as a flow's does (tasks.py's run_flow_class), whatever was
+    deployed since. Airflow's task runner names the task instance it parses for in its log context."""
+    import structlog
+    bound = structlog.contextvars.get_contextvars()
+    if bound.get("dag_id") != dag_id or not bound.get("run_id"):
+        return None
+    record = read_json(ArtifactStore().run_path(dag_id, bound["run_id"]) / RUN_RECORD) or {}
+    return record.get("code")
 
 
 def _branch_choice(record: dict) -> dict:

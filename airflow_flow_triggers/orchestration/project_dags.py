@@ -141,7 +141,9 @@ class Member:
     def apply(self, spec: MemberSpec) -> None:
         dag = self.dag
         if spec.finish is not None and self.own_schedule:
-            raise FlowDefinitionError(f"DAG {self.base_id} has a schedule of its own ({dag.timetable.summary}) and "
+            own = dag.timetable
+            raise FlowDefinitionError(f"DAG {self.base_id} has a schedule of its own "
+                                      f"({getattr(own, '_expression', None) or type(own).__name__}) and "
                                       "@trigger_on_finish, which schedules it on the finishes: write "
                                       "@dag(schedule=None) (or DAG(..., schedule=None)).")
         deployment = member_deployment(self.base_id, spec.project, dag.fileloc)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import sys
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -117,6 +118,7 @@ def enroll(dag, spec: MemberSpec):
     """Make `dag` its project branch's DAG (again, with the new `spec`, if it already is)."""
     member = getattr(dag, "_flow_triggers_member", None) or Member(dag)
     member.apply(spec)
+    keep_registered(lambda _: True)     # one entry for the DAG, whose hash (its id, its tasks) changed meanwhile
     return dag
 
 
@@ -133,7 +135,8 @@ class Member:
         self.dag, self.base_id = dag, dag.dag_id
         self.own_tags = set(dag.tags or ())
         self.own_schedule = type(dag.timetable).__name__ != "NullTimetable"
-        self.default_owners = {t.task_id for t in dag.tasks if t.owner == _default_owner()}
+        default_owner = _default_owner()
+        self.default_owners = {t.task_id for t in dag.tasks if t.owner == default_owner}
         self.spec, self.deployment, self.code = MemberSpec(), None, None
         self.start, self.finish = self._frame()
         dag._flow_triggers_member = self
@@ -173,12 +176,11 @@ class Member:
 
     def _frame(self):
         """Add the start and finish tasks around the DAG's own: before its roots, after its leaves."""
-        from airflow.sdk import task
         dag = self.dag
         own = list(dag.tasks)
-        with dag:
-            start = task(task_id=START_TASK)(self._start_run)().operator
-            finish = task(task_id=FINISH_TASK, trigger_rule="none_failed_min_one_success")(self._finish_run)().operator
+        start = frame_operator()(task_id=START_TASK, run=self._start_run, dag=dag)
+        finish = frame_operator()(task_id=FINISH_TASK, run=self._finish_run, dag=dag,
+                                  trigger_rule="none_failed_min_one_success")
         start.set_downstream([t for t in own if not t.upstream_list])
         finish.set_upstream([start, *(t for t in own if not t.downstream_list)])
         return start, finish
@@ -203,6 +205,26 @@ class Member:
                     returned[task.task_id] = value
         dag_runs.record_finish(store, self.deployment, context["run_id"], returned, started_at)
         emit_finish(self.deployment, context, self.finish.outlets[0], store)
+
+
+@functools.cache
+def frame_operator() -> type:
+    """The operator of the two tasks the package adds: it runs one of Member's methods with the task's context.
+    Defined on first use (flow files import this module without Airflow); cheaper to build than @task's or
+    PythonOperator, which inspect their callable's signature: every parse of a project DAG builds two."""
+    from airflow.sdk import BaseOperator
+
+    class ProjectDagOperator(BaseOperator):
+        """A task of airflow_flow_triggers in a project's DAG: its start (checks the trigger) or its finish."""
+
+        def __init__(self, *, run, **kwargs):
+            super().__init__(**kwargs)
+            self.run = run
+
+        def execute(self, context):
+            return self.run(**context)
+
+    return ProjectDagOperator
 
 
 def _returned(ti, task):

@@ -4,12 +4,13 @@
 
 (a) Parse time per file: --files TaskFlow DAG files with @project and @trigger_on_finish (three tasks), and as
     many hand-written files of the same DAG without the package (the same three tasks, its own tags and owner,
-    scheduled with PartitionedAssetTimetable on the upstream's asset, an outlet Asset on the last task). Each
+    scheduled with PartitionedAssetTimetable on the upstream's asset, an event keyed by the run on the last
+    task's outlet Asset). Each
     folder is parsed by Airflow's DagBag in a fresh process, 3 times, interleaved; median seconds per file. The
     project DAGs lie in <root>/bench/user.alice/ (the deployment store's branch folder that gives their branch).
 (b) Trigger latency on one real Airflow (the tests' harness: SQLite, LocalExecutor): a project DAG triggered by
-    the finish of another project DAG, and the hand-written pair (a DAG whose last task has an outlet Asset, a
-    DAG partitioned on it, as docs/triggers.md says a DAG of your own on a finish must be), each upstream
+    the finish of another project DAG, and the hand-written pair (a DAG whose last task emits an event on its
+    outlet Asset keyed by its run, a DAG partitioned on that Asset: one run per upstream run), each upstream
     triggered alternately through the REST API. Two latencies, from Airflow's REST API: to the downstream run's
     start (the upstream's last task's end -> the run's start_date), and to the downstream's first task of the
     user's own (-> its start_date; ours runs the package's start task before it). Medians of --triggers each.
@@ -65,7 +66,9 @@ with DAG('{name}', schedule={schedule}, start_date=pendulum.datetime(2024, 1, 1,
         return x + 1
 
     @task(outlets=[Asset(name='{name}', uri='x-hand://{name}')])
-    def load(x):
+    def load(x, **context):
+        # one downstream run per run of this DAG: the event keyed by the run (a partitioned consumer ignores others)
+        context['outlet_events'][Asset(name='{name}', uri='x-hand://{name}')].add_partitions(context['run_id'])
         return x
     load(transform(extract()))
 '''

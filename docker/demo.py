@@ -3,9 +3,10 @@
     make demo                                  # or: .venv/bin/python docker/demo.py [--keep-running]
 
 Starts api-server, scheduler and dag-processor on `.demo/` (SQLite, LocalExecutor), deploys the
-seed flows of dags/ with `python <flow>.py [--branch B] airflow create` (through the api-server),
-starts the first flow of every chain with `python <flow>.py airflow trigger`, waits for the
-downstream flows to start by themselves and finish, and prints what happened. With --keep-running,
+seed flows of dags/ with `python <flow>.py [--branch B] airflow create` and its Airflow DAGs with
+`python -m airflow_flow_triggers airflow create <file>` (through the api-server), starts the first flow
+of every chain with `python <flow>.py airflow trigger`, waits for the downstream flows and DAGs to start
+by themselves and finish, and prints what happened. With --keep-running,
 Airflow stays up (UI address printed) until Ctrl-C or SIGTERM; either stops it.
 """
 from __future__ import annotations
@@ -33,7 +34,20 @@ DEPLOYMENTS = [
     ("firstproject.py", []), ("secondproject.py", []),
     ("firstproject.py", ["--branch", "new_model"]), ("secondproject.py", ["--branch", "new_model"]),
     ("project_flow.py", []), ("fanout_flow.py", []),
+    # Airflow DAGs of the project, deployed with `python -m airflow_flow_triggers airflow create <file>`:
+    # FirstProjectFlow -> daily_report (TaskFlow) -> publish_report (classic) -> ArchiveReportFlow
+    ("daily_report.py", []), ("publish_report.py", []), ("archiveflow.py", []),
 ]
+DAG_FILES = {"daily_report.py", "publish_report.py"}
+# the DAGs and flow that follow Alice's FirstProjectFlow after its finish, and the task whose log shows what it read
+MIXED_CHAIN = [("daily_report", "summarize"), ("publish_report", "publish"), ("ArchiveReportFlow", "start")]
+
+
+def command(name: str, action: str, *options: str) -> list[str]:
+    """The arguments of `python ...` for `airflow <action>` of a flow file or a project DAG file."""
+    if name in DAG_FILES:
+        return ["-m", "airflow_flow_triggers", "airflow", action, name, *options]
+    return [name, *options, "airflow", action]
 
 
 def flow_command(airflow, *args: str) -> str:
@@ -70,7 +84,7 @@ def main() -> int:
         print(f"Airflow is up at {airflow.url}; deploying the example flows through its api-server into "
               f"{airflow.dags}\n", flush=True)
         for name, options in DEPLOYMENTS:
-            flow_command(airflow, name, *options, "airflow", "create")
+            flow_command(airflow, *command(name, "create", *options))
         chains = [("firstflow.py", [], [], "FirstFlow", "SecondFlow"),
                   ("modelrefreshflow.py", [], ["--scale", "3"], "ModelRefreshFlow", "InferenceFlow"),
                   ("firstproject.py", [], [], f"variant_demo.user.{user}.FirstProjectFlow",
@@ -102,14 +116,18 @@ def main() -> int:
             else:
                 data = Run(f"{upstream}/{run_id}", store=store).data
                 print(f"  artifacts: {len(data.values)} values, sum {sum(data.values):.1f}", flush=True)
+            if upstream == f"variant_demo.user.{user}.FirstProjectFlow":
+                wrong += mixed_chain(airflow, user)
         airflow.quiet()
         downstreams = [chain[-1] for chain in chains if chain[-1]]
+        downstreams += [f"variant_demo.user.{user}.{name}" for name, _ in MIXED_CHAIN]
         wrong += [f"{d} ran {len(airflow.runs(d))} times, not once" for d in downstreams if len(airflow.runs(d)) != 1]
         print("\nEvery chain completed; each branch triggered only its own downstream flow." if not wrong
               else f"\nThe chains did not run as they should: {'; '.join(wrong)}.", flush=True)
         print(flush=True)
         flow_command(airflow, "secondproject.py", "airflow", "why")     # what started alice's newest run
         flow_command(airflow, "firstproject.py", "airflow", "why")      # and what her upstream's finish started
+        flow_command(airflow, *command("publish_report.py", "why"))     # a DAG started by a DAG, starting a flow
         show_plugin(airflow, user)
         if args.keep_running:
             print(f"\nAirflow UI: {airflow.url} (\"Flow branches\" in the navigation; Assets shows the finish "
@@ -134,6 +152,23 @@ def show_plugin(airflow, user: str) -> None:
         print(f"  {deployment['dag_id']}: owner {deployment['owner']}, last run {run.get('state')}, "
               f"triggered by {deployment['triggered_by'] or '-'}, triggers {deployment['triggers'] or '-'}", flush=True)
     print(f"  Page: {airflow.url}/flow-triggers/ (in Airflow's UI: {airflow.url}/plugin/flow-branches)", flush=True)
+
+
+def mixed_chain(airflow, user: str) -> list[str]:
+    """Alice's FirstProjectFlow also started her DAGs and, after them, a flow: wait for each, show what it read."""
+    wrong = []
+    for name, task_id in MIXED_CHAIN:
+        dag_id = f"variant_demo.user.{user}.{name}"
+        [run] = airflow.wait_for_runs(dag_id, 1)
+        run = airflow.wait_for_run(dag_id, run["dag_run_id"])
+        print(f"  -> started by itself: {dag_id} {run['dag_run_id']}: {run['state']}", flush=True)
+        if run["state"] != "success":
+            wrong.append(f"{dag_id} {run['dag_run_id']} ended {run['state']}")
+            continue
+        for line in (e.get("event", "") for e in airflow.task_log(dag_id, run["dag_run_id"], task_id)):
+            if line.startswith(("branch ", "publishing ", "Archiving ")):
+                print(f"  {dag_id} printed: {line}", flush=True)
+    return wrong
 
 
 def report(airflow, store, dag_id: str, run_id: str) -> None:

@@ -43,7 +43,9 @@ def test_the_demo_runs_every_chain_then_sigterm_stops_its_airflow(tmp_path):
             pytest.fail("the demo ended before its chains ran:\n" + "".join(printed[-40:]))
         text = "".join(printed)
         assert "Every chain completed; each branch triggered only its own downstream flow." in text, text[-3000:]
-        assert text.count("-> started by itself:") == 4 and ": success\n" in text
+        assert text.count("-> started by itself:") == 7 and ": success\n" in text
+        assert "variant_demo.user.alice.ArchiveReportFlow printed: Archiving 42 rows published by " \
+               "Run('publish_report/" in text                     # flow -> TaskFlow DAG -> classic DAG -> flow
         assert "This run was triggered by MetaflowEvent(name='metaflow.variant_demo.user.alice.FirstProjectFlow.end'" \
             in text
         assert processes_with_home(home / "airflow_home")       # api-server, scheduler, dag-processor, ...

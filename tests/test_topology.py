@@ -84,6 +84,44 @@ def test_branches_stay_isolated_on_celery_and_s3(topology, tmp_path):
                 "FirstProjectFlow.py").exists()
 
 
+def test_airflow_dags_join_the_chain_on_celery_and_s3(topology, tmp_path):
+    """Seed 000's first flow -> a TaskFlow DAG -> a classic DAG -> a flow, deployed through the api-server onto S3
+    (project `mixed`), run by Celery workers that share no disk: data passes both ways through the S3 store."""
+    import subprocess
+    import sys
+
+    from conftest import flow_env
+    airflow = topology.airflow
+    env = flow_env(tmp_path / "client_home", AIRFLOW__FLOW_TRIGGERS__API_URL=airflow.url)
+    for name in ("firstproject.py", "daily_report.py", "publish_report.py", "archiveflow.py"):
+        (tmp_path / name).write_text((DAGS / name).read_text().replace("variant_demo", "mixed"))
+        args = [name, "airflow", "create"] if name.endswith("flow.py") or name == "firstproject.py" else \
+            ["-m", "airflow_flow_triggers", "airflow", "create", name]
+        result = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=300, env=env,
+                                cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+    ids = {name: f"mixed.user.alice.{name}" for name in ("FirstProjectFlow", "daily_report", "publish_report",
+                                                          "ArchiveReportFlow")}
+    for dag_id in ids.values():
+        airflow.wait_for_dag(dag_id)
+    first = airflow.post_run(ids["FirstProjectFlow"])
+    assert airflow.wait_for_run(ids["FirstProjectFlow"], first)["state"] == "success"
+    runs = {}
+    for name in ("daily_report", "publish_report", "ArchiveReportFlow"):
+        [run] = airflow.wait_for_runs(ids[name], 1, timeout=300)
+        assert run["state"] == "success", (name, run)
+        runs[name] = run["dag_run_id"]
+    store = s3_store()
+    assert Run(f"{ids['daily_report']}/{runs['daily_report']}", store=store).data.summarize == {"rows": 42}
+    archive = Run(f"{ids['ArchiveReportFlow']}/{runs['ArchiveReportFlow']}", store=store)
+    assert archive.data.published == 42
+    assert archive.trigger.run.pathspec == f"publish_report/{runs['publish_report']}"
+    record = f"{BUCKET}/deployments/mixed/user.alice/daily_report.deploy.json"
+    assert record in topology.s3.objects("deployments")
+    airflow.quiet()
+    assert all(len(airflow.runs(dag_id)) == 1 for dag_id in ids.values())
+
+
 def test_each_branch_runs_its_own_code_package_on_celery(topology, tmp_path):
     """lib/features.py beside the flow travels with each deployment, through S3, to workers that share no disk."""
     airflow = topology.airflow

@@ -54,18 +54,47 @@ def test_a_taskflow_dag_is_named_for_its_branch(airflow_home, choice, dag_id):
     assert {t.owner for t in dag.tasks} == {"alice"}
     own_asset = dag.task_dict["summarize"].outlets[0]
     assert own_asset.uri == "s3://reports/daily"                 # the DAG's own assets stay the user's
-    [finish] = dag.task_dict[FINISH_TASK].outlets
+    [finish] = dag.task_dict["publish"].outlets                  # the one leaf emits the finish
     assert (finish.name, finish.uri, finish.group) == (dag_id, f"x-flow-finished://{dag_id}", "variant_demo")
 
 
-def test_the_package_frames_the_dags_own_tasks(airflow_home):
+def test_a_plain_dag_gets_no_task_of_the_package(airflow_home):
+    """One leaf, every task waiting for all its upstreams: the roots start the run, the leaf finishes it."""
     with loading_as(user="alice"):
         dag = project(name="variant_demo")(report_dag())()
-    start, finish = dag.task_dict[START_TASK], dag.task_dict[FINISH_TASK]
-    assert {t.task_id for t in start.downstream_list} == {"summarize", FINISH_TASK}   # before every root
-    assert {t.task_id for t in finish.upstream_list} == {START_TASK, "publish"}      # after every leaf
+    assert set(dag.task_dict) == {"summarize", "publish"}
+    assert dag.task_dict["summarize"]._pre_execute_hook is not None
+    assert dag.task_dict["publish"]._post_execute_hook is not None
+
+
+def test_a_mapped_root_or_several_leaves_get_the_packages_tasks(airflow_home):
+    from airflow.sdk import dag, task
+    from airflow.sdk.definitions.taskgroup import TaskGroup
+
+    @dag(schedule=None)
+    def fanned():
+        @task
+        def double(x):
+            return 2 * x
+
+        @task
+        def show():
+            return "shown"
+
+        @task
+        def load():
+            return "loaded"
+        double.expand(x=[1, 2, 3])
+        with TaskGroup("group"):
+            show() >> load()
+
+    with loading_as(user="alice"):
+        built = project(name="variant_demo")(fanned)()
+    start, finish = built.task_dict[START_TASK], built.task_dict[FINISH_TASK]
+    assert {t.task_id for t in start.downstream_list} == {"double", "group.show", FINISH_TASK}   # before the roots
+    assert {t.task_id for t in finish.upstream_list} == {START_TASK, "double", "group.load"}   # after the leaves
     assert finish.trigger_rule == "none_failed_min_one_success"
-    assert dag.task_dict["summarize"].upstream_task_ids == {START_TASK}
+    assert [a.name for a in finish.outlets] == ["variant_demo.user.alice.fanned"]
 
 
 def test_a_classic_dag_joins_by_a_call_in_either_order(airflow_home):
@@ -76,7 +105,8 @@ def test_a_classic_dag_joins_by_a_call_in_either_order(airflow_home):
     for dag in (one, other):
         assert dag.dag_id == "variant_demo.user.alice.publish_report"
         assert dag.timetable.asset_condition.name == "variant_demo.user.alice.daily_report"
-        assert dag.task_dict["start"].upstream_task_ids == {START_TASK}    # a task of its own called start is fine
+        assert set(dag.task_dict) == {"start", "end"}                       # a task of its own called start is fine
+        assert dag.task_dict["end"].outlets[0].name == "variant_demo.user.alice.publish_report"
         assert dag.fileloc == __file__
 
 
@@ -97,7 +127,7 @@ def test_a_dag_without_project_keeps_its_id(airflow_home):
     dag = trigger_on_finish(flow="FirstFlow")(report_dag("plain_report"))()
     assert dag.dag_id == "plain_report"
     assert dag.timetable.asset_condition.name == "FirstFlow"
-    assert dag.task_dict[FINISH_TASK].outlets[0].name == "plain_report"
+    assert dag.task_dict["publish"].outlets[-1].name == "plain_report"
 
 
 def one_line(what) -> str:

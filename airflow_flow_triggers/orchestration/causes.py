@@ -12,8 +12,8 @@ A start task that fails before pushing its cause failed before any step code ran
 from __future__ import annotations
 
 CAUSE_KEY = "flow_triggers_cause"
-# the task that records a run's cause: a flow's `start` step, or the first task the package adds to a project's
-# own Airflow DAG (project_dags.py; named so as not to clash with a DAG's own task called `start`)
+# the task that records a run's cause: a flow's `start` step, or the start task the package adds to a project's
+# own Airflow DAG when a root task of it is mapped (project_dags.py; else each root task records it before it runs)
 START_TASKS = ("start", "flow_triggers_start")
 GATE_KEY = "flow_triggers_gate"
 STARTED, REFUSED, STOPPED = "started", "refused", "stopped"

@@ -138,7 +138,7 @@ class Member:
         default_owner = _default_owner()
         self.default_owners = {t.task_id for t in dag.tasks if t.owner == default_owner}
         self.spec, self.deployment, self.code = MemberSpec(), None, None
-        self.start, self.finish = self._frame()
+        self.start, self.finish, self.finish_outlets = self._frame()    # finish_outlets: the last task's own
         dag._flow_triggers_member = self
 
     def apply(self, spec: MemberSpec) -> None:
@@ -166,7 +166,7 @@ class Member:
                 task.owner = owner
         if spec.finish is not None:
             dag.timetable = finish_timetable(spec.finish, deployment, owner, f"DAG {self.base_id}")
-        self.finish.outlets = [finish_asset(deployment)]
+        self.finish.outlets = [*self.finish_outlets, finish_asset(deployment)]
         self.spec, self.deployment = spec, deployment
         dag_runs.enter_dag(dag.dag_id, deployment)
         loading = _loading.get()
@@ -175,17 +175,31 @@ class Member:
             loading.enrolled.append((self.base_id, dag))
 
     def _frame(self):
-        """Add the start and finish tasks around the DAG's own: before its roots, after its leaves."""
+        """Start and finish the run around the DAG's own tasks, at no cost where the DAG's shape allows: the start
+        runs before each root task (a hook of its own), and the finish after the one leaf when it has one and
+        every task needs all its upstreams to succeed (so that leaf's success is the run's). Otherwise a task of
+        the package's does it: before the roots when one is mapped, after the leaves."""
         dag = self.dag
         own = list(dag.tasks)
-        start = frame_operator()(task_id=START_TASK, run=self._start_run, dag=dag)
+        roots = [t for t in own if not t.upstream_list]
+        leaves = [t for t in own if not t.downstream_list]
+        if roots and all(_single(t) for t in roots):
+            for root in roots:
+                _before(root, self._start_run)
+            start = None
+        else:
+            start = frame_operator()(task_id=START_TASK, run=self._start_run, dag=dag)
+            start.set_downstream(roots)
+        if len(leaves) == 1 and _single(leaves[0]) and all(_plain(t) for t in own):
+            _after(leaves[0], self._finish_run)
+            return start, leaves[0], list(leaves[0].outlets)
         finish = frame_operator()(task_id=FINISH_TASK, run=self._finish_run, dag=dag,
                                   trigger_rule="none_failed_min_one_success")
-        start.set_downstream([t for t in own if not t.upstream_list])
-        finish.set_upstream([start, *(t for t in own if not t.downstream_list)])
-        return start, finish
+        finish.set_upstream([start] if start else roots)
+        finish.set_upstream(leaves)
+        return start, finish, []
 
-    def _start_run(self, **context):
+    def _start_run(self, context):
         """Admit the run (or skip it), record its cause, and write its record to the artifact store."""
         deployment, store = self.deployment, ArtifactStore()
         events = admitted_events(deployment, context, store)
@@ -194,17 +208,53 @@ class Member:
                               run_tags_of(context), code)
         context["ti"].xcom_push(CAUSE_KEY, cause(STARTED, events, code=code))
 
-    def _finish_run(self, **context):
-        """Store what every task returned, then emit the finish of the run."""
-        started_at, store = now(), ArtifactStore()
+    def _finish_run(self, context, result=None):
+        """Store what every task returned, then emit the finish of the run (from the last task: its own
+        `result`, not in XCom yet)."""
+        started_at, store, last = now(), ArtifactStore(), context["ti"].task_id
         returned = {}
         for task in context["dag"].tasks:
             if task.task_id not in OWN_TASKS:
-                value = _returned(context["ti"], task)
+                value = result if task.task_id == last else _returned(context["ti"], task)
                 if value is not None:
                     returned[task.task_id] = value
         dag_runs.record_finish(store, self.deployment, context["run_id"], returned, started_at)
-        emit_finish(self.deployment, context, self.finish.outlets[0], store)
+        emit_finish(self.deployment, context, finish_asset(self.deployment), store)
+
+
+def _single(task) -> bool:
+    """Whether `task` runs as one task instance per run (not mapped, nor in a mapped task group)."""
+    from airflow.sdk.definitions.mappedoperator import MappedOperator
+    return not isinstance(task, MappedOperator) and task.get_closest_mapped_task_group() is None
+
+
+def _plain(task) -> bool:
+    """Whether `task` runs only once all its upstream tasks succeeded, and skips none downstream of its own: then
+    in a DAG of such tasks, the success of its one leaf is the success of the whole run."""
+    return getattr(task.trigger_rule, "value", task.trigger_rule) == "all_success" and not task.is_setup and \
+        not task.is_teardown and not any(cls.__name__ == "SkipMixin" for cls in type(task).__mro__)
+
+
+def _before(task, start) -> None:
+    """Run `start(context)` before `task` executes, then the task's own pre-execute hook if it has one."""
+    theirs = task._pre_execute_hook
+
+    def pre_execute(context):
+        start(context)
+        if theirs is not None:
+            theirs(context)
+    task._pre_execute_hook = pre_execute
+
+
+def _after(task, finish) -> None:
+    """Run the task's own post-execute hook, if it has one, then `finish(context, result)` once it succeeded."""
+    theirs = task._post_execute_hook
+
+    def post_execute(context, result=None):
+        if theirs is not None:
+            theirs(context, result)
+        finish(context, result)
+    task._post_execute_hook = post_execute
 
 
 @functools.cache
@@ -222,7 +272,7 @@ def frame_operator() -> type:
             self.run = run
 
         def execute(self, context):
-            return self.run(**context)
+            self.run(context)
 
     return ProjectDagOperator
 

@@ -147,8 +147,7 @@ def _replayed_by(session, consumer: str, pathspec: str | None) -> int | None:
     """The consumer run (its primary key) that a replay of the finish of `pathspec` started, if one did."""
     from airflow.models.xcom import XComModel
     rows = session.execute(select(XComModel.dag_run_id, XComModel.value)
-                           .where(XComModel.dag_id == consumer, XComModel.task_id.in_(START_TASKS),
-                                  XComModel.key == CAUSE_KEY)).all()
+                           .where(XComModel.dag_id == consumer, XComModel.key == CAUSE_KEY)).all()
     for row in rows:
         record = XComModel.deserialize_value(row)
         if isinstance(record, dict) and any(e.get("pathspec") == pathspec for e in record.get("events", [])):
@@ -251,11 +250,11 @@ def _gate_waiting(session, consumer: str) -> dict[str, str]:
 
 
 def _xcoms(session, dag_run_pks: list[int], key: str) -> dict[int, dict]:
-    """The XCom `key` the start task of each run pushed (a flow's start step, or a project DAG's own first task)."""
+    """The XCom `key` of each run (the cause: pushed by a flow's start step, or by each root task of a project's
+    Airflow DAG, or its own start task)."""
     from airflow.models.xcom import XComModel
     rows = session.execute(select(XComModel.dag_run_id, XComModel.value)
-                           .where(XComModel.dag_run_id.in_(dag_run_pks), XComModel.task_id.in_(START_TASKS),
-                                  XComModel.key == key)).all()
+                           .where(XComModel.dag_run_id.in_(dag_run_pks), XComModel.key == key)).all()
     return {row.dag_run_id: XComModel.deserialize_value(row) for row in rows}
 
 
@@ -299,7 +298,7 @@ def causes(session, runs: dict[str, dict]) -> dict[str, str]:
         return {}
     rows = session.execute(select(XComModel.dag_id, XComModel.value)
                            .where(tuple_(XComModel.dag_id, XComModel.run_id).in_(pairs),
-                                  XComModel.task_id.in_(START_TASKS), XComModel.key == CAUSE_KEY)).all()
+                                  XComModel.key == CAUSE_KEY)).all()
     found = {}
     for row in rows:
         record = XComModel.deserialize_value(row)
@@ -359,8 +358,7 @@ def tested_versions(session, dag_id: str) -> dict[str, str]:
     from airflow.models.xcom import XComModel
     rows = session.execute(select(XComModel.run_id, XComModel.value)
                            .join(DagRun, DagRun.id == XComModel.dag_run_id)
-                           .where(XComModel.dag_id == dag_id, XComModel.task_id.in_(START_TASKS),
-                                  XComModel.key == CAUSE_KEY, DagRun.state == "success")
+                           .where(XComModel.dag_id == dag_id, XComModel.key == CAUSE_KEY, DagRun.state == "success")
                            .order_by(DagRun.run_after)).all()
     versions = {}
     for row in rows:
@@ -376,7 +374,7 @@ def running_versions(session) -> set[str]:
     from airflow.models.xcom import XComModel
     rows = session.execute(select(XComModel.value)
                            .join(DagRun, DagRun.id == XComModel.dag_run_id)
-                           .where(XComModel.task_id.in_(START_TASKS), XComModel.key == CAUSE_KEY,
+                           .where(XComModel.key == CAUSE_KEY,
                                   DagRun.state.in_(("queued", "running")))).all()
     versions = (XComModel.deserialize_value(row) for row in rows)
     return {record["code"] for record in versions if isinstance(record, dict) and record.get("code")}

@@ -106,11 +106,8 @@ def main() -> int:
                 wrong.append(f"{upstream} {run_id} ended {state}")
                 continue
             if downstream:
-                [run] = airflow.wait_for_runs(downstream, 1)
-                run = airflow.wait_for_run(downstream, run["dag_run_id"])
-                print(f"  -> started by itself: {downstream} {run['dag_run_id']}: {run['state']}", flush=True)
-                if run["state"] != "success":
-                    wrong.append(f"{downstream} {run['dag_run_id']} ended {run['state']}")
+                run = started_by_itself(airflow, downstream, wrong)
+                if run is None:
                     continue
                 report(airflow, store, downstream, run["dag_run_id"])
             else:
@@ -159,16 +156,22 @@ def mixed_chain(airflow, user: str) -> list[str]:
     wrong = []
     for name, task_id in MIXED_CHAIN:
         dag_id = f"variant_demo.user.{user}.{name}"
-        [run] = airflow.wait_for_runs(dag_id, 1)
-        run = airflow.wait_for_run(dag_id, run["dag_run_id"])
-        print(f"  -> started by itself: {dag_id} {run['dag_run_id']}: {run['state']}", flush=True)
-        if run["state"] != "success":
-            wrong.append(f"{dag_id} {run['dag_run_id']} ended {run['state']}")
-            continue
-        for line in (e.get("event", "") for e in airflow.task_log(dag_id, run["dag_run_id"], task_id)):
+        run = started_by_itself(airflow, dag_id, wrong)
+        for line in (e.get("event", "") for e in airflow.task_log(dag_id, run["dag_run_id"], task_id)) if run else ():
             if line.startswith(("branch ", "publishing ", "Archiving ")):
                 print(f"  {dag_id} printed: {line}", flush=True)
     return wrong
+
+
+def started_by_itself(airflow, dag_id: str, wrong: list[str]) -> dict | None:
+    """The one run of `dag_id` that started by itself, once finished, printed; None (said in `wrong`) if it failed."""
+    [run] = airflow.wait_for_runs(dag_id, 1)
+    run = airflow.wait_for_run(dag_id, run["dag_run_id"])
+    print(f"  -> started by itself: {dag_id} {run['dag_run_id']}: {run['state']}", flush=True)
+    if run["state"] == "success":
+        return run
+    wrong.append(f"{dag_id} {run['dag_run_id']} ended {run['state']}")
+    return None
 
 
 def report(airflow, store, dag_id: str, run_id: str) -> None:

@@ -270,6 +270,10 @@ def test_promote_a_dag_from_a_test_branch_to_prod(airflow, chain):
     diff = command(airflow, chain, "daily_report.py", "diff", "--dags-folder", str(airflow.dags),
                    branch=("--branch", "new_model")).stdout
     assert "daily_report" in diff
+    deleted = command(airflow, chain, "daily_report.py", "delete", "--dags-folder", str(airflow.dags),
+                      branch=("--production",)).stdout
+    assert deleted.startswith(f"Deleted {PROJECT}.prod.daily_report")
+    airflow.wait_until(lambda: airflow.dag_gone(f"{PROJECT}.prod.daily_report"), 60, "the deleted DAG to go")
 
 
 def test_hand_dropped_project_dags_are_refused(airflow, chain):

@@ -10,14 +10,16 @@
 Airflow builds the DAG as it always does; then it joins its project branch as a flow's DAG does
 (dag_factory.py): its id becomes `<project>.<branch>.<dag_id>`, with the branch's tags and the deployer as
 owner; @trigger_on_finish schedules it on the upstream finishes (one run per finish; several upstreams
-through the same wait-for-all gate); and two tasks of the package frame the DAG's own:
+through the same wait-for-all gate); and the run is started and finished around the DAG's own tasks:
 
-    flow_triggers_start     before every other task: checks the finishes that started the run (a forged one,
-                            or one too deep in a chain of triggers, skips the run, so no task of yours runs),
-                            records the run's cause, and writes its record to the artifact store, from which
-                            `current.trigger` reads
-    flow_triggers_finish    after every other task, when none failed (Airflow's own rule for a successful run):
-                            stores what each task returned (runtime/dag_runs.py) and emits the branch's finish
+    start     checks the finishes that started the run (a forged one, or one too deep in a chain of triggers,
+              skips the run, so no task of yours runs), records the run's cause, and writes its record to the
+              artifact store, from which `current.trigger` reads: before each root task (a pre-execute hook),
+              or, when a root is mapped, in a task of the package's before them (flow_triggers_start)
+    finish    stores what each task returned (runtime/dag_runs.py) and emits the branch's finish: after the
+              one leaf (a post-execute hook) when every task waits for all its upstreams, so that the leaf's
+              success is the run's; else in a task of the package's after the leaves (flow_triggers_finish),
+              when none failed (Airflow's own rule for a successful run)
 
 The branch never comes from whoever runs Airflow: it is the deployment being loaded (`airflow create`'s
 record, see deployed.py), else the deployment store's branch folder the file sits in
@@ -259,9 +261,9 @@ def _after(task, finish) -> None:
 
 @functools.cache
 def frame_operator() -> type:
-    """The operator of the two tasks the package adds: it runs one of Member's methods with the task's context.
-    Defined on first use (flow files import this module without Airflow); cheaper to build than @task's or
-    PythonOperator, which inspect their callable's signature: every parse of a project DAG builds two."""
+    """The operator of the tasks the package adds where hooks cannot do (flow_triggers_start / _finish): it runs
+    one of Member's methods with the task's context. Defined on first use (flow files import this module without
+    Airflow); cheaper to build than @task's or PythonOperator, which inspect their callable's signature."""
     from airflow.sdk import BaseOperator
 
     class ProjectDagOperator(BaseOperator):

@@ -46,7 +46,8 @@ def run_cause(session, dag_id: str, run_id: str) -> dict | None:
                 "detail": "the start task failed before any step code" if verdict else
                 "its start task has not recorded a cause (not run yet, or deployed before causes were recorded)"}
     started_by = [_upstream(event) for event in record["events"]]
-    return {**found, "verdict": record["verdict"], "started_by": started_by, "by_hand": not started_by,
+    return {**found, "verdict": record["verdict"], "started_by": started_by,
+            "by_hand": not started_by and not record.get("refused"),
             "refused": record.get("refused", []), "detail": record.get("detail", "")}
 
 

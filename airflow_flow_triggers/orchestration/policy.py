@@ -55,8 +55,8 @@ def _refuse_misplaced_flow(dag) -> None:
     project, branch, flow_dag_id = claimed
     root = bundle.local_root()
     folder = root / project / branch
-    fileloc = Path(dag.fileloc or "").resolve()
-    if fileloc.parent != folder.resolve():
+    fileloc = Path(dag.fileloc or "")
+    if fileloc.parent != folder and fileloc.resolve().parent != folder.resolve():     # as written, else resolved
         _refuse(f"DAG {dag.dag_id} belongs to branch {branch} of project {project}, so it must come from that "
                 f"branch's folder of the deployment store, {folder}, where `python flow.py airflow create` puts it; "
                 f"it comes from {dag.fileloc}: deploy the flow with `airflow create`, or move the file there.")

@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import os
 import sys
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -315,15 +316,16 @@ def member_deployment(name: str, spec: ProjectSpec | None, fileloc: str) -> Depl
 
 def _placed_branch(fileloc: str, project_folder: Path) -> str | None:
     """The branch whose folder of the deployment store holds `fileloc` (<root>/<project>/<branch>/file.py)."""
+    folder = os.path.dirname(fileloc)
+    if os.path.dirname(folder) != str(project_folder):        # as written, else resolved (links, relative paths)
+        try:
+            folder = str(Path(fileloc).resolve().parent)
+            if os.path.dirname(folder) != str(project_folder.resolve()):
+                return None
+        except (OSError, ValueError):
+            return None
     try:
-        folder = Path(fileloc).resolve().parent
-        root = project_folder.resolve()
-    except (OSError, ValueError):
-        return None
-    if folder.parent != root:
-        return None
-    try:
-        return validate_branch(folder.name)
+        return validate_branch(os.path.basename(folder))
     except NamingError:
         return None
 
@@ -356,7 +358,13 @@ def keep_registered(keep) -> None:
 
 
 def _default_owner() -> str:
-    from airflow.configuration import conf
+    """Airflow's [operators] default_owner, the owner of a task that names none."""
+    return _configured_owner(os.environ.get("AIRFLOW__OPERATORS__DEFAULT_OWNER"))
+
+
+@functools.cache
+def _configured_owner(_from_environment: str | None) -> str:
+    from airflow.configuration import conf  # read once per process (and per value the environment gives it)
     return conf.get("operators", "default_owner", fallback="airflow")
 
 

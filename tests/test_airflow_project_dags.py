@@ -4,6 +4,7 @@ chain (flow -> DAG -> DAG -> flow), deployed for alice and for `--branch new_mod
 The example files of dags/ are deployed under the project name `dagmix`, so that no other module's deployments of
 variant_demo share their DAG ids on the session's Airflow.
 """
+import concurrent.futures
 import subprocess
 import sys
 
@@ -139,10 +140,12 @@ def chain(airflow, tmp_path_factory):
                          ("failing_report.py", FAILING_REPORT), ("after_failing.py", AFTER_FAILING)):
         (folder / name).write_text(source)
     dags_folder = ("--dags-folder", str(airflow.dags))
-    for name in (*CHAIN, "current_report.py", "both_report.py", "failing_report.py", "after_failing.py"):
-        command(airflow, folder, name, "create", *dags_folder)
-    for name in CHAIN:
-        command(airflow, folder, name, "create", *dags_folder, branch=("--branch", "new_model"))
+    creates = [(name, ()) for name in (*CHAIN, "current_report.py", "both_report.py", "failing_report.py",
+                                       "after_failing.py")] + [(name, ("--branch", "new_model")) for name in CHAIN]
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:     # at once: each branch's lock orders its changes
+        for done in [pool.submit(command, airflow, folder, name, "create", *dags_folder, branch=branch)
+                     for name, branch in creates]:
+            done.result()
     for dag_id in (*ALICE.values(), *(NEW_MODEL[n] for n in ("FirstProjectFlow", "daily_report", "publish_report",
                                                              "ArchiveReportFlow"))):
         try:

@@ -18,7 +18,7 @@ DAGS = REPO / "dags"
 PROJECT = "dagmix"
 CHAIN = ("firstproject.py", "secondproject.py", "daily_report.py", "publish_report.py", "archiveflow.py")
 DAG_FILES = {"daily_report.py", "publish_report.py", "current_report.py", "both_report.py", "failing_report.py",
-             "pinned_report.py"}
+             "pinned_report.py", "loop_a.py"}
 
 CURRENT_REPORT = '''
 from airflow.sdk import dag, task
@@ -357,3 +357,37 @@ def test_a_dag_run_keeps_the_code_it_started_with(airflow, chain, tmp_path):
     assert airflow.wait_for_run(dag_id, second)["state"] == "success"
     data = Run(f"{dag_id}/{second}", store=airflow.store()).data
     assert (data.first, data.second) == ("v2", "v2")
+
+
+LOOPING = '''
+from airflow.sdk import dag, task
+from airflow_flow_triggers import project, trigger_on_finish
+
+@project(name='dagmix')
+@trigger_on_finish(flow='{other}')
+@dag(schedule=None)
+def {name}():
+    task(lambda: 1, task_id='step')()
+
+{name}()
+'''
+
+
+def test_dags_triggering_each_other_stop_at_the_depth_limit(airflow, chain):
+    """Dropped into alice's branch folder (`airflow create` refuses the loop): loop_a -> loop_b -> loop_a ... stops
+    at the harness's max_trigger_depth of 3, its last run skipped before any task of its own, and why says so."""
+    for name, other in (("loop_a", "loop_b"), ("loop_b", "loop_a")):
+        airflow.drop(f"{PROJECT}/user.alice/{name}.py", LOOPING.format(name=name, other=other))
+        (chain / f"{name}.py").write_text(LOOPING.format(name=name, other=other))      # for `airflow why`
+    a, b = ALICE["daily_report"].replace("daily_report", "loop_a"), ALICE["daily_report"].replace("daily_report",
+                                                                                                   "loop_b")
+    airflow.wait_for_dag(a)
+    airflow.wait_for_dag(b)
+    airflow.post_run(a)                       # depth 0; b 1, a 2, b 3, then a at depth 4 is stopped
+    runs = airflow.wait_for_runs(a, 3, timeout=300)
+    airflow.quiet()
+    assert len(airflow.runs(a)) == 3 and len(airflow.runs(b)) == 2
+    last = max(runs, key=lambda r: r["queued_at"])
+    assert [ti["state"] for ti in airflow.task_instances(a, last["dag_run_id"])] == ["skipped"]
+    why = command(airflow, chain, "loop_a.py", "why", last["dag_run_id"]).stdout
+    assert "stopped: Not running dagmix.user.alice.loop_a: it was triggered by" in why, why

@@ -4,10 +4,12 @@ processes with an AIRFLOW_HOME of their own and no access to the server's dags f
 import json
 import re
 import shutil
+import subprocess
+import sys
 import threading
 
 import pytest
-from conftest import REPO, run_flow, write_feature_flow
+from conftest import REPO, flow_env, run_flow, write_feature_flow
 
 from airflow_flow_triggers import Run
 from airflow_flow_triggers.sandbox.harness import AirflowHarness
@@ -401,3 +403,41 @@ def test_prune_stale_branches(team, laptop):
     assert (team.dags / "life" / "prod" / "FeatureFlow.deploy.json").exists()
     again = ok(client(team, laptop, flow, "airflow", "prune", "--older-than", "30d", user="bob"))
     assert again == "No user.* or test.* branch has gone 30d without a deployment or a run.\n"
+
+
+def test_a_project_dag_deploys_as_the_airflow_user(team, laptop):
+    """A TaskFlow DAG file through the plugin's API with real users: bob (USER=alice on his laptop) gets user.bob,
+    the DAG runs there when his flow finishes; carol, a viewer, may not deploy it; nothing lands on the laptop."""
+    folder = laptop / "dag_files"
+    folder.mkdir()
+    for name in ("firstproject.py", "daily_report.py"):
+        (folder / name).write_text((REPO / "dags" / name).read_text().replace("variant_demo", "teamdags"))
+
+    def dag_client(*args, user):
+        env = flow_env(laptop / "home", "alice", AIRFLOW__FLOW_TRIGGERS__API_URL=team.url,
+                       AIRFLOW__FLOW_TRIGGERS__API_USERNAME=user,
+                       AIRFLOW__FLOW_TRIGGERS__API_PASSWORD=password(team, user),
+                       AIRFLOW__CORE__DAGS_FOLDER=str(laptop / "dags"))
+        return subprocess.run([sys.executable, "-m", "airflow_flow_triggers", "airflow", *args], capture_output=True,
+                              text=True, timeout=300, env=env, cwd=folder)
+
+    ok(client(team, laptop, folder / "firstproject.py", "airflow", "create", user="bob", local_user="alice"))
+    created = ok(dag_client("create", "daily_report.py", user="bob"))
+    assert created.startswith("Deployed teamdags.user.bob.daily_report to ")
+    assert team.wait_for_dag("teamdags.user.bob.daily_report", timeout=60)["owners"] == ["bob"]
+    record = json.loads((team.dags / "teamdags" / "user.bob" / "daily_report.deploy.json").read_text())
+    assert (record["deployer"], record["package"]["kind"]) == ("bob", "dag")
+    viewer = dag_client("create", "daily_report.py", "--branch", "carols", user="carol")
+    assert (viewer.returncode, viewer.stderr) == (1, "error: Airflow user carol may not deploy DAG "
+                                                     "teamdags.test.carols.daily_report: that needs permission "
+                                                     "to edit DAGs, which an Airflow admin gives.\n")
+    assert list((laptop / "dags").iterdir()) == []
+
+    team.wait_for_dag("teamdags.user.bob.FirstProjectFlow", timeout=60)
+    first = team.post_run("teamdags.user.bob.FirstProjectFlow")
+    assert team.wait_for_run("teamdags.user.bob.FirstProjectFlow", first)["state"] == "success"
+    [report] = team.wait_for_runs("teamdags.user.bob.daily_report", 1)
+    assert report["state"] == "success"
+    why = ok(dag_client("why", "daily_report.py", user="bob"))
+    assert why.startswith(f"teamdags.user.bob.daily_report {report['dag_run_id']} (success)")
+    assert f"started by the finish of teamdags.user.bob.FirstProjectFlow {first}, branch user.bob" in why

@@ -71,6 +71,14 @@ def branch_options(branch: str | None) -> str:
     return " ".join(filter(None, ["--production" if kind == "prod" else "", f"--branch {name}" if name else ""]))
 
 
+def branch_choice(branch: str) -> dict:
+    """The choice that names `branch`, as `build_dag` and a deployment's loading take it: user.<u> is
+    {"user": u}, test.<b> {"branch": b}, prod {"branch": None, "production": True}, prod.<b> both."""
+    kind, _, rest = branch.partition(".")
+    return {"user": {"user": rest}, "test": {"branch": rest},
+            "prod": {"branch": rest or None, "production": True}}[kind]
+
+
 def branch_kind(branch: str) -> str:
     """user, test or prod: the three namespaces of a project's branches ('other' for anything else)."""
     kind = branch.split(".", 1)[0]

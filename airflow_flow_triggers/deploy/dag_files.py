@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from ..errors import CommandLineError, FlowTriggersError
+from ..naming import branch_choice
 from ..orchestration import project_dags
 from .cli import run_cli
 
@@ -62,9 +63,8 @@ def project_dag_class(path: Path, branch: str | None = None, production: bool = 
     def validate(deployment) -> set[str]:
         """Import the file again as `deployment` (as the dag-processor will), returning the DAG ids that trigger
         it; a file that does not build that deployment's DAG is an error here, before Airflow is asked."""
-        _, built = _import(path, user=deployment.branch.split(".", 1)[1] if deployment.is_user_branch else None,
-                           branch=_named_branch(deployment), production=deployment.is_production,
-                           deployer=deployment.deployer)
+        choice = branch_choice(deployment.branch) if deployment.branch else {}
+        _, built = _import(path, **choice, deployer=deployment.deployer)
         dag = built[-1][1] if built else None
         if dag is None or dag.dag_id != deployment.project_flow_name:
             raise CommandLineError(f"{path.name} does not build {deployment.project_flow_name} when imported as that "
@@ -78,11 +78,6 @@ def project_dag_class(path: Path, branch: str | None = None, production: bool = 
         "_trigger_events": None, "_dag_settings": None, "_deployment_kind": "dag",
         "_command": f"python -m airflow_flow_triggers airflow {{action}} {path.name}",
         "_validate_deployment": staticmethod(validate)})
-
-
-def _named_branch(deployment) -> str | None:
-    kind, _, rest = (deployment.branch or "").partition(".")
-    return rest if kind in ("test", "prod") and rest else None
 
 
 def _import(path: Path, **choice):

@@ -12,7 +12,9 @@ from pathlib import Path
 from ..deployments import layout
 from ..deployments.loading import load_flow, load_module
 from ..errors import FlowDefinitionError
-from ..runtime.store import RUN_RECORD, ArtifactStore, read_json
+from ..naming import branch_choice
+from ..runtime.store import ArtifactStore
+from ..runtime.task import run_code
 from . import project_dags
 from .assets import GATE_SUFFIX
 from .dag_factory import build_dag
@@ -45,8 +47,8 @@ def _deployed_airflow_dag(record: dict, folder: Path):
     from airflow.sdk.definitions._internal.contextmanager import DagContext
     package = record["package"]
     before = {id(dag) for dag, _ in DagContext.autoregistered_dags}
-    code = _running_version(record["dag_id"]) or {"sha256": package["sha256"], "flow_file": package["flow_file"]}
-    if not (folder.parent / code["sha256"]).is_dir():
+    code = _running_version(record["dag_id"])
+    if code is None or not (folder.parent / code["sha256"]).is_dir():
         code = {"sha256": package["sha256"], "flow_file": package["flow_file"]}
     with project_dags.loading_as(**_branch_choice(record), deployer=record["deployer"], code=code) as loading:
         load_module(folder.parent / code["sha256"], code["sha256"], code["flow_file"])
@@ -68,14 +70,9 @@ def _running_version(dag_id: str) -> dict | None:
     bound = structlog.contextvars.get_contextvars()
     if bound.get("dag_id") != dag_id or not bound.get("run_id"):
         return None
-    record = read_json(ArtifactStore().run_path(dag_id, bound["run_id"]) / RUN_RECORD) or {}
-    return record.get("code")
+    return run_code(ArtifactStore().run_path(dag_id, bound["run_id"]))
 
 
 def _branch_choice(record: dict) -> dict:
     """build_dag's arguments for the record's branch: user=, branch= and/or production=."""
-    if record["project"] is None:
-        return {}
-    kind, _, rest = record["branch"].partition(".")
-    return {"user": {"user": rest}, "test": {"branch": rest},
-            "prod": {"branch": rest or None, "production": True}}[kind]
+    return {} if record["project"] is None else branch_choice(record["branch"])

@@ -40,7 +40,7 @@ from pathlib import Path
 from ..errors import FlowDefinitionError, NamingError, located
 from ..flows.decorators import ProjectSpec, project_deployment, set_dag_member
 from ..flows.triggers import FinishTrigger, validate_branch
-from ..naming import AIRFLOW_DAG_TAG, Deployment, check_dag_id, sanitize_user
+from ..naming import AIRFLOW_DAG_TAG, Deployment, branch_choice, check_dag_id, sanitize_user
 from ..runtime import dag_runs
 from ..runtime.store import ArtifactStore
 from ..runtime.task import now
@@ -305,13 +305,12 @@ def member_deployment(name: str, spec: ProjectSpec | None, fileloc: str) -> Depl
             f"is not in a branch's folder of the deployment store: deploy it with `python -m airflow_flow_triggers "
             f"airflow create {Path(fileloc).name}`, or put it in {bundle.local_root() / spec.name}/<branch>/ "
             "(e.g. user.<you>).")
-    kind, _, rest = placed.partition(".")
-    user = rest if kind == "user" else None
-    deployment = project_deployment(name, spec, rest if kind != "user" and rest else None, kind == "prod", user)
+    choice = branch_choice(placed)
+    deployment = project_deployment(name, spec, **choice)
     if deployment.branch != placed:
         raise FlowDefinitionError(f"DAG {name}'s @project settings make its branch {deployment.branch}, but its file "
                                   f"is in the folder of branch {placed}: move the file, or change @project.")
-    return dataclasses.replace(deployment, deployer=sanitize_user(user) if user else None)
+    return dataclasses.replace(deployment, deployer=sanitize_user(choice["user"]) if "user" in choice else None)
 
 
 def _placed_branch(fileloc: str, project_folder: Path) -> str | None:

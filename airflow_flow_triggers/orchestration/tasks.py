@@ -13,8 +13,8 @@ from ..flows.triggers import event_parameters
 from ..naming import Deployment
 from ..runtime.events import ForgedFinish, depth_of, external_event, finish_event, finish_extra
 from ..runtime.output import foreach_yields
-from ..runtime.store import RUN_RECORD, ArtifactStore, read_json
-from ..runtime.task import TaskRef, prepare_task
+from ..runtime.store import ArtifactStore
+from ..runtime.task import TaskRef, prepare_task, run_code
 from .assets import is_finish_asset, partition_key
 from .causes import CAUSE_KEY, REFUSED, STARTED, STOPPED, cause
 
@@ -63,8 +63,7 @@ def run_flow_class(flow_cls: type, deployment: Deployment, step: str, context, s
     redeployed while a run is under way changes the code of the next run, never of the steps still to run."""
     if step == "start":
         return flow_cls
-    record = read_json(store.run_path(deployment.project_flow_name, context["run_id"]) / RUN_RECORD) or {}
-    return pinned_flow(flow_cls, record.get("code"))
+    return pinned_flow(flow_cls, run_code(store.run_path(deployment.project_flow_name, context["run_id"])))
 
 
 def flatten_branches(lists) -> list[dict]:

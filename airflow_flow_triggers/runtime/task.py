@@ -164,6 +164,11 @@ def run_trigger(run_path, store: ArtifactStore) -> Trigger:
     return Trigger(record.get("trigger", []), store)
 
 
+def run_code(run_path) -> dict | None:
+    """The code version ({"sha256", "flow_file"}) the run at `run_path` started with, as its first task recorded."""
+    return (read_json(run_path / RUN_RECORD) or {}).get("code")
+
+
 def run_tags(run_path) -> frozenset[str]:
     """`current.tags`: the run's own tags (`--tag`), as Metaflow's."""
     return frozenset((read_json(run_path / RUN_RECORD) or {}).get("user_tags", ()))

@@ -141,7 +141,7 @@ class Member:
         default_owner = _default_owner()
         self.default_owners = {t.task_id for t in dag.tasks if t.owner == default_owner}
         self.spec, self.deployment, self.code = MemberSpec(), None, None
-        self.start, self.finish, self.finish_outlets = self._frame()    # finish_outlets: the last task's own
+        self.finish, self.finish_outlets = self._frame()    # the task that emits the finish, and its own outlets
         dag._flow_triggers_member = self
 
     def apply(self, spec: MemberSpec) -> None:
@@ -195,12 +195,12 @@ class Member:
             start.set_downstream(roots)
         if len(leaves) == 1 and _single(leaves[0]) and all(_plain(t) for t in own):
             _after(leaves[0], self._finish_run)
-            return start, leaves[0], list(leaves[0].outlets)
+            return leaves[0], list(leaves[0].outlets)
         finish = frame_operator()(task_id=FINISH_TASK, run=self._finish_run, dag=dag,
                                   trigger_rule="none_failed_min_one_success")
         finish.set_upstream([start] if start else roots)
         finish.set_upstream(leaves)
-        return start, finish, []
+        return finish, []
 
     def _start_run(self, context):
         """Admit the run (or skip it), record its cause, and write its record to the artifact store."""

@@ -33,6 +33,7 @@ def defaults() -> dict[str, str]:
         "kubernetes_image": "",
         "kubernetes_namespace": "default",
         "kubernetes_mode": "operator",
+        "steps_on_kubernetes": "False",
     }
 
 
@@ -63,6 +64,18 @@ def get_number(key: str, kind: type = float, required: bool = False):
         raise SettingError(f"[{SECTION}] {key} = {text!r} must be {what}, 0 or more (env "
                            f"AIRFLOW__{SECTION.upper()}__{key.upper()}; default {defaults()[key] or 'empty'}).") \
             from None
+
+
+def get_flag(key: str) -> bool:
+    """A True/False option, written as Airflow's config takes one (true, false, 1, 0, t, f; any case)."""
+    text = get(key).strip().lower()
+    if text in ("true", "t", "1"):
+        return True
+    if text in ("false", "f", "0", ""):
+        return False
+    from .errors import SettingError
+    raise SettingError(f"[{SECTION}] {key} = {get(key)!r} must be True or False (env "
+                       f"AIRFLOW__{SECTION.upper()}__{key.upper()}; default {defaults()[key]}).")
 
 
 def _configured_beyond_plain_env() -> bool:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import copyreg
 import inspect
 import os
 import sys
@@ -16,8 +17,10 @@ class FlowTriggersError(Exception):
         self.file = file
         self.line = line
 
-    def __reduce__(self):  # keep file and line across processes (local runs' workers)
-        return type(self), (self.message, self.file, self.line)
+    def __reduce__(self):
+        # By state, never by calling __init__ again: a subclass may take other arguments (MyError(code, detail))
+        # and still crosses processes (local runs' workers) whole, file and line included.
+        return copyreg.__newobj__, (type(self), *self.args), self.__dict__
 
     def __str__(self) -> str:
         if self.file and self.line:
@@ -55,8 +58,50 @@ class SettingError(FlowTriggersError):
     """A `[flow_triggers]` setting has a value it cannot have."""
 
 
+class SecretError(FlowTriggersError):
+    """A @secrets source cannot be read when its step starts (its message never holds a secret's value)."""
+
+
+class TaggingError(FlowTriggersError):
+    """A run's tags cannot be changed as asked (Metaflow's MetaflowTaggingError)."""
+
+
 class StepFailed(FlowTriggersError):
     """A step raised; the step's own traceback has been printed already."""
+
+
+class TimeoutException(FlowTriggersError):
+    """@timeout: the step ran past its limit (raised in the step, as Metaflow's, so @retry and @catch apply)."""
+
+
+class FailureHandledByCatch(FlowTriggersError):
+    """What @catch keeps when the step's last attempt crashed (its process died): Metaflow's fallback attempt."""
+
+
+class UnhandledInMergeArtifactsException(ArtifactError):
+    """merge_artifacts: artifacts whose values differ between the join's inputs (Metaflow's name);
+    `artifact_names` lists them."""
+
+    def __init__(self, message: str, artifact_names=(), file: str | None = None, line: int | None = None):
+        super().__init__(message, file, line)
+        self.artifact_names = list(artifact_names)
+
+
+class MissingInMergeArtifactsException(FlowDefinitionError):
+    """merge_artifacts(include=...) names artifacts that no input has (Metaflow's name); `artifact_names`
+    lists them."""
+
+    def __init__(self, message: str, artifact_names=(), file: str | None = None, line: int | None = None):
+        super().__init__(message, file, line)
+        self.artifact_names = list(artifact_names)
+
+
+def told_in_one_sentence(error: BaseException) -> bool:
+    """Whether a task's `error` is one of this package's own, told as its one sentence. Anything else a step
+    raises, a user's subclass of FlowTriggersError included, is the step's own: told by its traceback, with
+    its type name. So is @timeout's TimeoutException, raised in the step's code where it was."""
+    return isinstance(error, FlowTriggersError) and not isinstance(error, TimeoutException) and \
+        type(error).__module__.split(".")[0] == __name__.split(".")[0]
 
 
 def source_location(obj) -> tuple[str | None, int | None]:

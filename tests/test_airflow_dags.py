@@ -1,5 +1,7 @@
 """The DAG factory on a real Airflow: files dropped into the dags folder, runs started with the CLI."""
+import pickle
 import re
+import subprocess
 
 import pytest
 from conftest import run_flow
@@ -277,3 +279,68 @@ def test_broken_flow_is_a_one_line_import_error(airflow):
     listed = airflow.cli("dags", "list-import-errors", "--output", "json", check=False).stdout
     assert message in listed
     assert listed.count("File \"") <= 2  # Airflow's own traceback depth, not ours
+
+
+LOGGED = '''
+import sys
+from airflow_flow_triggers import FlowSpec, step, build_dag
+
+class LoggedFlow(FlowSpec):
+    @step
+    def start(self):
+        print('out of start')
+        print('err of start', file=sys.stderr)
+        self.items = ['a', 'b']
+        self.next(self.work, foreach='items')
+
+    @step
+    def work(self):
+        print('working on', self.input)
+        self.done = self.input.upper()
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.done = sorted(i.done for i in inputs)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        raise KeyError('the end said no')
+
+if __name__ == '__main__':
+    LoggedFlow()
+
+dag = build_dag(LoggedFlow)
+'''
+
+
+def test_logs_and_dump_of_an_airflow_run(airflow, tmp_path):
+    """Each task's output is kept with it in the store, as a local run's (and Airflow's own task log still has
+    it); the flow file's `logs` and `dump` read the Airflow run as they read a local one."""
+    airflow.drop("logged_flow.py", LOGGED)
+    airflow.wait_for_dag("LoggedFlow")
+    run_id = airflow.post_run("LoggedFlow")
+    assert airflow.wait_for_run("LoggedFlow", run_id)["state"] == "failed"
+    flow_file = tmp_path / "logged_flow.py"
+    flow_file.write_text(LOGGED)
+
+    def command(*args: str) -> subprocess.CompletedProcess:
+        result = run_flow(flow_file, *args, airflow_home=airflow.home)
+        assert result.returncode == 0, result.stderr
+        return result
+
+    start = command("logs", f"{run_id}/start")
+    assert start.stdout == "out of start\nerr of start\n"
+    assert start.stderr.splitlines()[1:] == [f"Dumping logs of run_id={run_id} step=start task_id=0", "stdout",
+                                             "stderr"]
+    assert command("--quiet", "logs", "--stdout", f"{run_id}/work").stdout == "working on a\nworking on b\n"
+    done = len(pickle.dumps(["A", "B"], protocol=pickle.HIGHEST_PROTOCOL))
+    assert command("--quiet", "dump", f"{run_id}/join").stdout.splitlines() == [
+        f"done [size: {done} type: <class 'list'>] = ['A', 'B']", "name [size: 25 type: <class 'str'>] = LoggedFlow"]
+    failed = command("--quiet", "logs", "--stderr", f"{run_id}/end").stdout.splitlines()
+    assert failed[-3:] == ["KeyError: 'the end said no'", "", "Task failed."]
+    end = Run(f"LoggedFlow/{run_id}", store=airflow.store())["end"].task
+    assert (end.successful, end.exception.type, end.exception.exception) == \
+        (False, "builtins.KeyError", "'the end said no'")
+    assert "out of start" in [entry.get("event") for entry in airflow.task_log("LoggedFlow", run_id, "start")]

@@ -23,9 +23,6 @@ from airflow_flow_triggers.sandbox.harness import AirflowHarness, task_errors
 pytestmark = pytest.mark.e2e
 
 LEFT_OUT = {
-    "bare_decorators_flow.py": "a bare @resources puts the step in a Kubernetes pod on Airflow (Metaflow's "
-                               "--with kubernetes behaviour), which needs object storage and a cluster this "
-                               "harness does not have (an import error naming the artifact root)",
     "switch_in_foreach_flow.py": "Airflow refuses a switch inside a foreach today (an import error)",
     "recursive_switch_flow.py": "Airflow refuses a recursive switch (a DAG cannot loop; an import error)",
 }

@@ -193,7 +193,8 @@ CASES = [
     ("unknown_option", flow(), ["run", "--nope", "1"], {},
      "unrecognized arguments: --nope 1: see `python flow.py --help`."),
     ("max_workers_zero", flow(), ["run", "--max-workers", "0"], {}, "expected a positive whole number, got '0'"),
-    ("no_command", flow(), [], {}, "the following arguments are required: COMMAND"),
+    ("resume_parameter", flow(), ["resume", "--alpha", "1"], {},
+     "--alpha cannot be given to resume: a resumed run keeps the parameters of the run it resumes"),
     # --trigger
     ("trigger_missing_run", flow(), ["--trigger", "GoodFlow/123", "run"], {},
      "Run 'GoodFlow/123' does not exist in the artifact store"),

@@ -87,9 +87,12 @@ def test_the_flow_deploys_with_pods_of_the_requested_size(write_flow, pod_settin
     assert train["spec"]["tolerations"] == [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
     assert train["spec"]["activeDeadlineSeconds"] == 30 * 60                 # @timeout
     assert train["metadata"]["namespace"] == "default"
-    score = pod_of(dag.get_task("score"), {"step": "train", "task_id": "0", "foreach_count": 3, "split_index": 1})
-    assert score["spec"]["containers"][0]["resources"] == {     # @resources alone: @kubernetes' defaults, max()
-        "requests": {"cpu": "1", "memory": "16000M", "ephemeral-storage": "10240M"}}
+    score = dag.get_task("score")          # @resources alone: a request to the executor, not a pod of its own
+    assert score.operator_class.__name__ == "_PythonDecoratedOperator"          # mapped over the foreach
+    override = ApiClient().sanitize_for_serialization(score.partial_kwargs["executor_config"]["pod_override"])
+    kubernetes_validate.validate({"apiVersion": "v1", "kind": "Pod", **override}, KUBERNETES_VERSION, strict=True)
+    assert override["spec"]["containers"] == [{"name": "base", "resources": {"requests": {"cpu": "1",
+                                                                                         "memory": "16000M"}}}]
 
 
 @pytest.mark.parametrize("decorators, expected", [

@@ -79,7 +79,7 @@ def test_a_worker_that_dies_fails_its_task_with_one_sentence(write_flow, airflow
     dies = "if self.input == 2:\n            os.kill(os.getpid(), signal.SIGKILL)"
     result = run_flow(write_flow(FOREACH.format(work=dies)), "run", airflow_home=airflow_home)
     assert result.returncode == 1             # never a hang: run_flow gives up after 300 s
-    assert re.fullmatch(r"error: Step 'work' failed \(task WorkFlow/\d+/work\): the worker process running work "
+    assert re.fullmatch(r"error: Step 'work' failed \(task WorkFlow/\d+/work/2\): the worker process running work "
                         r"\(foreach branch 2\) was killed by SIGKILL \(a crash in a C extension, the system out of "
                         r"memory, or a kill\)\.\n",
                         result.stderr)
@@ -127,8 +127,10 @@ if __name__ == '__main__':
 '''
 
 
-def test_a_linear_flow_runs_in_the_runners_own_process(write_flow, airflow_home):
-    """No split or foreach: nothing would run at the same time, so no worker is started."""
+def test_a_linear_flow_runs_its_tasks_in_one_worker_never_in_the_runner(write_flow, airflow_home):
+    """No split or foreach: nothing would run at the same time, so one worker runs every task; never the runner's
+    own process, which a step that crashes would take down with it."""
     result = run_flow(write_flow(LINEAR), "run", airflow_home=airflow_home)
     assert result.returncode == 0, result.stderr
-    assert len(set(re.findall(r"(?:start|middle|end) in (\d+)", result.stdout))) == 1
+    [worker] = set(re.findall(r"(?:start|middle|end) in (\d+)", result.stdout))
+    assert worker != re.search(r"runner (\d+)", result.stdout).group(1)

@@ -15,14 +15,18 @@ import sys
 from pathlib import Path
 
 from ..deployments.diff import branch_diff
-from ..deployments.packages import collect
+from ..deployments.packages import CodePackage, collect
 from ..deployments.provenance import describe, git_provenance
 from ..deployments.prune import parse_age, stale_branches, stale_lines
 from ..deployments.store import DeploymentStore, refuse_branch_without_project
 from ..errors import CommandLineError
+from ..flows.configs import flow_configs
+from ..flows.configure import deploy_time_content, deploy_time_file
 from ..flows.decorators import deployment_of
+from ..flows.decospecs import parse_decospec
 from ..flows.parameters import (
     IncludeFile,
+    deploy_time_defaults,
     flow_parameters,
     included_files,
     read_included_files,
@@ -31,34 +35,36 @@ from ..flows.parameters import (
 from ..flows.triggers import validate_branch
 from ..naming import Deployment, branch_name, check_tags, current_user
 from ..orchestration.dag_factory import validate_deployment
+from .metaflow_options import decospecs
 
 
 def create(flow_cls, deployment: Deployment, args) -> int:
     source = _flow_file(flow_cls)
-    upstreams = _validated(flow_cls, deployment)        # bad flows fail here, before any Airflow is asked
-    data_files = tuple(included_files(flow_cls))
     kind = getattr(flow_cls, "_deployment_kind", "flow")
+    decospecs = _with_decorators(kind, args)
+    upstreams = _validated(flow_cls, deployment, decospecs)   # bad flows fail here, before any Airflow is asked
+    data_files = tuple(included_files(flow_cls))
     if args.dags_folder:
         folder = _dags_folder(args)
         deployment = dataclasses.replace(deployment, deployer=current_user())
-        package = collect(source, leave_out=(folder,), data_files=data_files)
+        package = _with_deploy_time_values(collect(source, leave_out=(folder,), data_files=data_files), flow_cls)
         created = DeploymentStore(f"file://{folder}").create(
             deployment, package, upstreams, str(source), args.authorize, args.generate_new_token,
-            git_provenance(source.parent, package.files), kind)
+            git_provenance(source.parent, package.files), kind, decospecs)
         answer = {"location": created.location, "new_token": created.new_token, "note": None}
     else:
-        package = collect(source, data_files=data_files)
+        package = _with_deploy_time_values(collect(source, data_files=data_files), flow_cls)
         api = _api()
         named = _as_airflow_names_you(api, flow_cls, args)
         if named.project_flow_name != deployment.project_flow_name:
-            upstreams = _validated(flow_cls, named)
+            upstreams = _validated(flow_cls, named, decospecs)
         deployment = named
         answer = api.create({"flow": deployment.flow_name, "project": deployment.project,
                              "branch": deployment.branch, "deployer": deployment.deployer,
                              "flow_file": package.flow_file, "data_files": sorted(package.data_files),
                              "triggered_by": sorted(upstreams), "source": str(source), "kind": kind,
                              "git": git_provenance(source.parent, package.files), "authorize": args.authorize,
-                             "generate_new_token": args.generate_new_token}, package.files)
+                             "generate_new_token": args.generate_new_token, "decospecs": decospecs}, package.files)
     print(f"Deployed {deployment.project_flow_name} to {answer['location']}")
     if answer["new_token"]:
         print(f"Production token of branch {deployment.branch} of project {deployment.project} (shown only "
@@ -72,6 +78,16 @@ def create(flow_cls, deployment: Deployment, args) -> int:
     return 0
 
 
+def _with_deploy_time_values(package: CodePackage, flow_cls) -> CodePackage:
+    """The code package with what the flow's deployment fixes here, if anything (the configs' values and what
+    its parameters' default functions return), in a file beside the flow file: a part of the code version."""
+    if getattr(flow_cls, "_deployment_kind", "flow") != "flow" or not (flow_configs(flow_cls) or
+                                                                      deploy_time_defaults(flow_cls)):
+        return package
+    return dataclasses.replace(package, files={**package.files,
+                                               deploy_time_file(package.flow_file): deploy_time_content(flow_cls)})
+
+
 def command_line(flow_cls, action: str, options: str = "") -> str:
     """How the user types `airflow <action>` for this flow (or project DAG file), with the branch `options`."""
     command = getattr(flow_cls, "_command", None)
@@ -80,17 +96,27 @@ def command_line(flow_cls, action: str, options: str = "") -> str:
     return f"python {Path(sys.argv[0]).name} {options + ' ' if options else ''}airflow {action}"
 
 
-def _validated(flow_cls, deployment: Deployment) -> set[str]:
+def _validated(flow_cls, deployment: Deployment, decospecs=()) -> set[str]:
     """Build the deployment's DAG as Airflow will (a bad flow or DAG file fails here); the DAG ids triggering it."""
     validate = getattr(flow_cls, "_validate_deployment", None)
-    return validate(deployment) if validate is not None else validate_deployment(flow_cls, deployment)
+    return validate(deployment) if validate is not None else validate_deployment(flow_cls, deployment, decospecs)
+
+
+def _with_decorators(kind: str, args) -> list[str]:
+    """The decorators the deployment adds to every step, checked: `create --with DECO[:k=v]`, then
+    METAFLOW_DEFAULT_DECOSPECS's and the top level's `--with`, as Metaflow's `argo-workflows create` takes them."""
+    if kind != "flow":
+        if getattr(args, "decospecs", None) or getattr(args, "top_decospecs", None):
+            raise CommandLineError("--with adds decorators to a flow's steps; an Airflow DAG has none: leave it out.")
+        return []
+    return [parse_decospec(text).text for text in decospecs(args)]
 
 
 def trigger(flow_cls, deployment: Deployment, args) -> int:
     from ..orchestration.tasks import CONF_TAGS, CONF_TRIGGER
     from ..runtime.events import events_for_runs
     given = read_included_files(flow_cls, given_parameters(args), for_conf=True)
-    values = resolve_parameter_values(flow_cls, given)  # a bad value fails here, not in Airflow
+    values = resolve_parameter_values(flow_cls, given, computed=False)  # a bad value fails here, not in Airflow
     conf = {p.name: given[p.name] if isinstance(p, IncludeFile) else values[p.attr_name]
             for p in flow_parameters(flow_cls).values() if p.name in given}
     api = _api()

@@ -2,16 +2,17 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 
 from ..errors import CommandLineError, FlowTriggersError
+from ..flows.configs import flow_configs
+from ..flows.configure import configure_flow
 from ..flows.decorators import deployment_of
 from ..flows.graph import flow_graph
-from ..flows.parameters import flow_parameters, read_included_files
-from ..naming import check_tags
-from . import airflow_commands
-from .airflow_commands import given_parameters
+from ..flows.parameters import flow_parameters
+from . import airflow_commands, metaflow_options, read_commands, run_commands, show_and_check, tag_commands
 
 
 def main(flow_cls: type, argv: list[str] | None = None) -> None:
@@ -22,8 +23,12 @@ def main(flow_cls: type, argv: list[str] | None = None) -> None:
 def run_cli(flow_cls: type, argv: list[str]) -> int:
     try:
         if getattr(flow_cls, "_deployment_kind", "flow") == "flow":
+            known, _ = _parser(flow_cls).parse_known_args(argv)     # the configs first: the flow depends on them
+            configure_flow(flow_cls, run_commands.resumed_configs(flow_cls, known), known.config, known.config_value)
             flow_graph(flow_cls)
         args = _parser(flow_cls).parse_args(argv)
+        metaflow_options.read_environment(args, flow_cls)
+        metaflow_options.check_top_level(args)
         deployment = deployment_of(flow_cls, args.branch, args.production)
         return args.handler(flow_cls, deployment, args)
     except FlowTriggersError as error:
@@ -53,24 +58,39 @@ def _parser(flow_cls: type) -> argparse.ArgumentParser:
     parser = _ArgumentParser(prog=prog, description=f"Flow {flow_cls.__name__}.")
     parser.add_argument("--branch", help="deploy or run on the custom branch test.BRANCH "
                                          "(prod.BRANCH with --production); needs @project")
-    parser.add_argument("--production", action="store_true",
+    parser.add_argument("--production", action="store_true", default=None,
                         help="run or deploy in the production namespace; needs @project")
     parser.add_argument("--trigger", action="append", default=[], metavar="FLOW/RUN_ID",
                         help="run as if the successful run FLOW/RUN_ID had triggered this one (repeatable); "
                              "a bare flow name means this project branch")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    metaflow_options.add_top_level(parser)
+    if getattr(flow_cls, "_deployment_kind", "flow") == "flow":      # (a project DAG file has no configs)
+        _config_options(parser, flow_cls)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.set_defaults(handler=show_and_check.check, warnings=False)   # no command: check, as Metaflow
 
     run = commands.add_parser("run", help="run the flow locally, in this process")
     _parameter_options(run, flow_cls)
-    _tag_option(run)
+    resume = run_commands.add_resume(commands, flow_cls)
     from ..runtime.runner import default_workers
-    run.add_argument("--max-workers", type=_positive_int, default=None,
-                     help="how many tasks run at once, each in a worker process, in splits and foreaches "
-                          f"(default: the number of cores, {default_workers()})")
-    run.set_defaults(handler=_run)
+    for command in (run, resume):
+        _tag_option(command)
+        command.add_argument("--max-workers", type=metaflow_options.positive_int, default=None,
+                             help="how many tasks run at once, each in a worker process, in splits and foreaches "
+                                  f"(default: the number of cores, {default_workers()})")
+        metaflow_options.add_run_options(command)
+    run.set_defaults(handler=run_commands.run)
 
-    show = commands.add_parser("show", help="print the flow's steps and how they connect")
-    show.set_defaults(handler=_show)
+    show = commands.add_parser("show", help="print the flow's steps, their decorators and docstrings, and how they "
+                                            "connect (as Metaflow's show)")
+    show.set_defaults(handler=show_and_check.show)
+    check = commands.add_parser("check", help="check the flow (its graph, and pylint when installed)")
+    check.add_argument("--warnings", action="store_true", help="show all of pylint's warnings, not just errors")
+    check.set_defaults(handler=show_and_check.check)
+    commands.add_parser("help", help="show every command and option").set_defaults(
+        handler=functools.partial(show_and_check.print_help, parser))
+    read_commands.add_read_commands(commands)
+    tag_commands.add_tag_commands(commands)
 
     airflow = commands.add_parser("airflow", help="deploy this flow's project branch to Airflow, start it, remove it")
     actions = airflow.add_subparsers(dest="airflow_command", required=True, metavar="ACTION")
@@ -86,6 +106,9 @@ def _parser(flow_cls: type) -> argparse.ArgumentParser:
                             help="the branch's production token, when someone else owns the branch (write "
                                  "--authorize=TOKEN)")
     create.add_argument("--generate-new-token", action="store_true", help="rotate the branch's production token")
+    create.add_argument("--with", dest="decospecs", action="append", default=[], metavar="DECO[:NAME=VALUE,...]",
+                        help="add a step decorator to every step of the deployment, as Metaflow's --with (e.g. "
+                             "--with kubernetes: every step in a pod); a step's own decorator wins (repeatable)")
     delete.add_argument("--branch-all", action="store_true", help="remove every flow of this project branch")
     promote = actions.add_parser("promote", help="deploy the code version another branch runs onto this branch")
     promote.add_argument("--from", dest="source_branch", required=True, metavar="BRANCH",
@@ -131,39 +154,21 @@ def _parameter_options(parser: argparse.ArgumentParser, flow_cls: type) -> None:
     for param in flow_parameters(flow_cls).values():
         shown = getattr(param, "file_default", None) or param.default
         default = "" if shown is None or not param.show_default else f" (default: {shown!r})"
+        if param.computed_default and param.show_default:
+            default = f" (default: what {getattr(shown, '__name__', 'its function')}() returns when the run starts)"
         parser.add_argument(f"--{param.name}", dest=f"param:{param.name}", metavar=param.type_name.upper(),
                             help=(param.help or f"parameter {param.name}") + default)
+
+
+def _config_options(parser: argparse.ArgumentParser, flow_cls: type) -> None:
+    """Metaflow's --config and --config-value, before the command (env METAFLOW_FLOW_CONFIG[_VALUE] else)."""
+    names = ", ".join(f"{c.name}{f' ({c.help})' if c.help else ''}" for c in flow_configs(flow_cls).values())
+    parser.add_argument("--config", nargs=2, action="append", default=[], metavar=("NAME", "FILE"),
+                        help=f"the config NAME's value from FILE (repeatable); the flow's configs: {names or 'none'}")
+    parser.add_argument("--config-value", nargs=2, action="append", default=[], metavar=("NAME", "JSON"),
+                        help="the config NAME's value, as JSON (repeatable)")
 
 
 def _tag_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tag", action="append", default=[], metavar="TAG",
                         help="tag the run (repeatable); the client finds runs by tag: Flow('F').runs('TAG')")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
-    return value
-
-
-def _run(flow_cls, deployment, args) -> int:
-    from ..runtime.events import events_for_runs
-    from ..runtime.runner import LocalRun
-    events = events_for_runs(args.trigger, deployment)
-    given = read_included_files(flow_cls, given_parameters(args))
-    LocalRun(flow_cls, deployment, given, max_workers=args.max_workers,
-             trigger_events=events, tags=check_tags(args.tag)).run()
-    return 0
-
-
-def _show(flow_cls, deployment, args) -> int:
-    print(f"Flow {deployment.project_flow_name}")
-    for node in flow_graph(flow_cls):
-        after = ", ".join(node.out_funcs) or "-"
-        extra = f" (foreach over self.{node.foreach_var})" if node.foreach_var else ""
-        print(f"  {node.name:<20} {node.type:<8} -> {after}{extra}")
-    return 0

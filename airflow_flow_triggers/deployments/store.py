@@ -47,11 +47,12 @@ class DeploymentStore:
 
     def create(self, deployment: Deployment, package: CodePackage, triggered_by: set[str], source: str,
                authorize: str | None = None, generate_new_token: bool = False,
-               provenance: dict | None = None, kind: str = "flow") -> Created:
+               provenance: dict | None = None, kind: str = "flow", decospecs=()) -> Created:
         """Check, then write one deployment: its code package, its record and its DAG file. `provenance` is
         what the client knows of the code's origin ({"commit", "dirty"} of its git work tree); `kind` what the
-        package's file holds: a flow class, or an Airflow DAG of the project ("dag")."""
-        origin = {"source": source, "git": provenance, "promoted_from": None}
+        package's file holds: a flow class, or an Airflow DAG of the project ("dag"); `decospecs` the
+        decorators `--with` adds to every step (the DAG file builds them in)."""
+        origin = {"source": source, "git": provenance, "promoted_from": None, "decospecs": list(decospecs)}
         return self._deploy(deployment, package.sha256, _package_record(package, kind), triggered_by, origin,
                             authorize, generate_new_token, write_package=lambda: self._write_package(package))
 
@@ -77,6 +78,7 @@ class DeploymentStore:
             flow = target.sibling(record["flow"])
             upstreams = {_on_branch(name, source, target) for name in record["triggered_by"]}
             origin = {"source": record.get("source", ""), "git": record.get("git"),
+                      "decospecs": record.get("decospecs", []),
                       "promoted_from": {"branch": source.branch, "dag_id": record["dag_id"],
                                         "sha256": record["package"]["sha256"], "deployed_at": record["deployed_at"]}}
             created.append(self._deploy(flow, record["package"]["sha256"], record["package"], upstreams, origin,

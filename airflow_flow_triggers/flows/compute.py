@@ -1,8 +1,10 @@
-"""Where a step runs: @kubernetes and @resources, with Metaflow's arguments and defaults.
+"""What a step needs and where it runs: @resources and @kubernetes, with Metaflow's arguments and defaults.
 
-They record their settings on the step; local runs ignore them (as Metaflow's do), and on Airflow
-the DAG factory runs a decorated step in a pod of its own (orchestration/kubernetes.py). Every
-argument is checked here, where it is written: one error with the file and line.
+They record their settings on the step; local runs ignore them (as Metaflow's do). On Airflow, as in
+Metaflow, @resources is a request, not a placement: the step stays a task like any other, its request
+carried to the executor (orchestration/kubernetes.py), and only @kubernetes (written, or added to every
+step by `--with kubernetes` or `[flow_triggers] steps_on_kubernetes`) runs it in a pod of its own, sized by
+both. Every argument is checked here, where it is written: one error with the file and line.
 """
 from __future__ import annotations
 
@@ -133,12 +135,14 @@ def kubernetes(cpu=1, memory=4096, disk=10240, image=None, image_pull_policy=Non
 
 
 def pod_settings(func) -> Kubernetes | None:
-    """The pod a step runs in on Airflow: @kubernetes with @resources folded in, or @resources alone on
-    @kubernetes' defaults (as Metaflow's `--with kubernetes`); None for a plain task in the worker."""
-    spec, needs = getattr(func, "kubernetes", None), getattr(func, "resources", None)
-    if spec is None and needs is None:
-        return None
-    return (spec or Kubernetes()).with_resources(needs)
+    """The pod a step with @kubernetes runs in on Airflow, @resources folded in; None for a task like any other."""
+    spec = getattr(func, "kubernetes", None)
+    return None if spec is None else spec.with_resources(getattr(func, "resources", None))
+
+
+def resource_request(func) -> Resources | None:
+    """The @resources of a step that runs as a task like any other (no @kubernetes): a request to its executor."""
+    return None if getattr(func, "kubernetes", None) is not None else getattr(func, "resources", None)
 
 
 # -- checks ----------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from ..errors import FlowDefinitionError, caller_location, located, located_at, source_location
 from ..naming import Deployment, validate_name
+from .configs import DECORATORS, deferrable
 from .flowspec import FlowSpec
 
 
@@ -24,8 +25,9 @@ class ProjectSpec:
 
 
 def step(func):
-    """Mark a FlowSpec method as a step."""
+    """Mark a FlowSpec method as a step (named `func.name`, as Metaflow's, which iterating a flow yields)."""
     func.is_step = True
+    func.name = func.__name__
     return func
 
 
@@ -53,12 +55,17 @@ def step_settings(func) -> StepSettings:
 
 
 def bare_or_called(factory):
-    """Let a decorator be written bare (`@retry`: Metaflow's defaults) as well as called (`@retry(times=2)`)."""
+    """Let a decorator be written bare (`@retry`: Metaflow's defaults) as well as called (`@retry(times=2)`),
+    with config values among its arguments too (configs.py's deferrable)."""
+    called = deferrable(factory)
+
     @functools.wraps(factory)
     def decorator(*args, **kwargs):
         if len(args) == 1 and not kwargs and (inspect.isfunction(args[0]) or inspect.isclass(args[0])):
             return factory()(args[0])
-        return factory(*args, **kwargs)
+        return called(*args, **kwargs)
+
+    DECORATORS[factory.__name__] = decorator
     return decorator
 
 
@@ -69,9 +76,15 @@ def _with_settings(func, decorator: str, **changes):
 
 
 def record_decorator(func, name: str, attributes: dict) -> None:
-    """Note a step decorator as Metaflow's `current.graph` lists it, in the order they apply (innermost first)."""
+    """Note a step decorator as Metaflow's `current.graph` lists it, in the order they apply (innermost first);
+    before the first, what the step was without any (what a mutator's remove_decorator goes back to)."""
+    if "_undecorated" not in vars(func):
+        func._undecorated = {key: value for key, value in vars(func).items() if key != "step_decorators"}
     func.step_decorators = [*getattr(func, "step_decorators", []), {
         "name": name, "attributes": attributes, "statically_defined": True, "inserted_by": None}]
+
+
+MAX_RETRIES = 4         # Metaflow's: 6 attempts at most, one of them @catch's fallback
 
 
 @bare_or_called
@@ -80,6 +93,9 @@ def retry(times: int = 3, minutes_between_retries: float = 2):
     with located(caller_location()):
         if not _whole(times):
             raise FlowDefinitionError(f"@retry(times={times!r}) needs a whole number of retries, 0 or more.")
+        if times > MAX_RETRIES:
+            raise FlowDefinitionError(f"@retry(times={times}) asks for more than the maximum of {MAX_RETRIES} "
+                                      f"retries (Metaflow's): use @retry(times={MAX_RETRIES}) or fewer.")
         _require_duration("@retry", "minutes_between_retries", minutes_between_retries)
 
     def decorate(func):
@@ -206,6 +222,7 @@ class DagSettings:
     max_active_tasks: int | None = None    # None: Airflow's [core] max_active_tasks_per_dag
 
 
+@deferrable
 def airflow_dag(max_active_runs: int | None = None, max_active_tasks: int | None = None):
     """Airflow's own settings for this flow's DAG (not Metaflow's; ignored by local runs): at most
     `max_active_runs` runs at once (the others wait, queued: with @trigger_on_finish, still one run per
@@ -223,6 +240,7 @@ def airflow_dag(max_active_runs: int | None = None, max_active_tasks: int | None
     return decorate
 
 
+@deferrable
 def project(name: str, branch: str | None = None, production: bool | None = None):
     """Bind the flow (or Airflow DAG) to a project: deployments are named `<name>.<branch>.<FlowName>`."""
     where = caller_location()

@@ -1,13 +1,26 @@
 """FlowSpec: the base class of flows. Step code sees artifacts as attributes of `self`."""
 from __future__ import annotations
 
+from collections import namedtuple
+
 from ..errors import FlowDefinitionError
 
+ForeachFrame = namedtuple("ForeachFrame", ["step", "var", "num_splits", "index", "value"])  # Metaflow's, by name
 RESERVED_NAMES = frozenset({"next", "input", "index", "merge_artifacts", "foreach_stack", "name"})
 
 # What `MyFlow()` runs in a flow file's __main__ block. The command line lives in deploy/, above this
 # layer, so the package registers it here at import (airflow_flow_triggers/__init__.py).
 _command_line = None
+
+
+# The flow's graph is read in graph.py, which imports this module: it registers its reader here at import.
+_graph_of = None
+
+
+def set_graph_reader(reader) -> None:
+    """Register `reader(flow_cls)`, which returns the flow's checked graph (flows/graph.py's flow_graph)."""
+    global _graph_of
+    _graph_of = reader
 
 
 def set_command_line(main) -> None:
@@ -60,6 +73,30 @@ class FlowSpec:
         task.record_switch(steps[0], condition, value)
 
     @property
+    def _graph(self):
+        """The flow's graph, as Metaflow's FlowSpec._graph: `flow._graph['join'].type`, ..."""
+        return _graph_of(type(self))
+
+    def __iter__(self):
+        """The flow's steps as their functions (`step.name`), by name, as iterating Metaflow's flows gives them
+        (its graph lists the class's steps as dir() does)."""
+        return iter([getattr(type(self), name) for name in sorted(node.name for node in self._graph)])
+
+    def foreach_stack(self) -> list[tuple]:
+        """Metaflow's: one (index, number of items, item) per foreach this step is inside, the outermost first.
+        An item whose list this step cannot read (the list of an outer foreach, in an inner join) is None."""
+        return self._running_task("self.foreach_stack()").foreach_frames(self)
+
+    @property
+    def _foreach_stack(self) -> list[ForeachFrame]:
+        """Metaflow's private form of foreach_stack(), which flows written for it read too (its own tests do): one
+        (step, var, num_splits, index, value) per foreach, the outermost first; `value` the item as text."""
+        task = self._running_task("self._foreach_stack")
+        return [ForeachFrame(frame["step"], frame["var"], frame["count"], frame["index"],
+                             None if item is None else str(item))
+                for frame, (_, _, item) in zip(task.foreach_stack, task.foreach_frames(self), strict=True)]
+
+    @property
     def name(self) -> str:
         """The flow's name (Metaflow's FlowSpec.name), which is why no artifact may be called `name`."""
         return type(self).__name__
@@ -95,9 +132,12 @@ class FlowSpec:
             raise FlowDefinitionError(f"'{name}' is a reserved name in flows: store the value under "
                                       "another attribute name.")
         task = self.__dict__.get("_task")
+        if task is not None and name in task.constants:
+            raise AttributeError(f"'{name}' is a constant of flow {type(self).__name__} (a class attribute), "
+                                 "read-only in steps as in Metaflow: store the value under another attribute name.")
+        object.__setattr__(self, name, value)         # a parameter refuses it (AttributeError): not an artifact
         if task is not None and not name.startswith("_"):
             task.assigned.add(name)
-        object.__setattr__(self, name, value)
 
     def __getattr__(self, name):
         # Only reached for names not set in this step: read them from the previous step's artifacts.

@@ -7,6 +7,7 @@ import linecache
 from dataclasses import dataclass, field
 
 from ..errors import FlowDefinitionError, source_location
+from .flowspec import set_graph_reader
 from .graph_info import graph_info
 from .parameters import flow_parameters
 
@@ -27,6 +28,7 @@ class StepNode:
     in_funcs: list[str] = field(default_factory=list)
     split_parents: list[str] = field(default_factory=list)
     matching_join: str | None = None
+    parallel_step: bool = False    # Metaflow's node attribute (a @parallel step), read by flows: never one here
 
 
 class FlowGraph:
@@ -415,3 +417,6 @@ def _self_targets(n: ast.AST) -> set[str]:
 def flow_graph(flow_cls: type) -> FlowGraph:
     """The checked graph of a flow class, built once per class."""
     return FlowGraph(flow_cls)
+
+
+set_graph_reader(flow_graph)      # FlowSpec._graph and iterating a flow read it

@@ -11,20 +11,23 @@ import inspect
 import os
 import types
 
+from .configs import flow_configs
 from .parameters import Parameter, flow_parameters
+from .user_decorators import user_decorator_info
 
 _TYPES = {"split": "split-static", "foreach": "split-foreach", "switch": "split-switch"}
 
 
 def graph_info(graph, flow_cls: type) -> dict:
     parameters = sorted(p.attr_name for p in flow_parameters(flow_cls).values())
+    kinds = {**dict.fromkeys(parameters, "Parameter"), **dict.fromkeys(flow_configs(flow_cls), "Config")}
     steps = {node.name: _step_info(node, getattr(flow_cls, node.name)) for node in graph}
     return {
         "file": os.path.basename(graph.file),
         "start_step": "start",
         "end_step": "end",
-        "parameters": [{"name": name, "type": "Parameter"} for name in parameters],
-        "constants": _constants(flow_cls, set(parameters)),
+        "parameters": [{"name": name, "type": kinds[name]} for name in sorted(kinds)],
+        "constants": _constants(flow_cls, set(kinds)),
         "steps": steps,
         "graph_structure": _block(graph, "start", "end") + ["end"],
         "doc": _doc(flow_cls),
@@ -36,7 +39,8 @@ def graph_info(graph, flow_cls: type) -> dict:
 def _step_info(node, func) -> dict:
     info = {"name": node.name, "type": _TYPES.get(node.type, node.type), "line": node.line,
             "source_file": node.file, "doc": _doc(func),
-            "decorators": list(getattr(func, "step_decorators", [])), "next": list(node.out_funcs),
+            "decorators": [*getattr(func, "step_decorators", []), *user_decorator_info(func)],
+            "next": list(node.out_funcs),
             "node_info": {}}
     if node.type == "foreach":
         info["foreach_artifact"] = node.foreach_var
@@ -74,13 +78,18 @@ def _block(graph, start: str, end: str | None) -> list:
 
 
 def _constants(flow_cls: type, parameters: set[str]) -> list[dict]:
-    """Class attributes that are neither steps, methods nor parameters, as Metaflow lists them."""
-    found = []
+    return [{"name": name, "type": type(value).__name__} for name, value in flow_constants(flow_cls).items()
+            if name not in parameters]
+
+
+def flow_constants(flow_cls: type) -> dict:
+    """The flow's constants, as Metaflow finds them: class attributes that are neither steps, methods, classes,
+    parameters nor configs. Stored as artifacts by the start step; read-only in steps."""
+    found, configs = {}, flow_configs(flow_cls)
     for name in dir(flow_cls):
-        if name.startswith("_") or name in parameters:
+        if name.startswith("_") or name in configs:
             continue
         value = getattr(flow_cls, name)
-        if isinstance(value, (types.FunctionType, types.MethodType, property, type, Parameter)):
-            continue
-        found.append({"name": name, "type": type(value).__name__})
+        if not isinstance(value, (types.FunctionType, types.MethodType, property, type, Parameter)):
+            found[name] = value
     return found

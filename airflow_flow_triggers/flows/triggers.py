@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from ..errors import FlowDefinitionError, NamingError, caller_location, located
 from ..naming import Deployment, split_flow_name, validate_name
+from .configs import deferrable
 from .decorators import is_airflow_dag, join_project, require_flow_class
 from .parameters import flow_parameters
 
@@ -25,6 +26,7 @@ class FinishTrigger:
         return [upstream_deployment(flow, deployment) for flow in self.flows]
 
 
+@deferrable
 def trigger_on_finish(flow=None, flows=None, within=None):
     """Start this flow when `flow` (or every one of `flows`) finishes, in the same project branch.
 
@@ -151,6 +153,7 @@ def check_event_name(name) -> None:
                           "rename the event.")
 
 
+@deferrable
 def trigger(event=None, events=None, parameters=None):
     """Start this flow when an external event arrives (an Airflow asset event; see `publish_event`).
 

@@ -19,7 +19,6 @@ INSTEAD = {
     "batch": "run the step in a pod of its own with @kubernetes (and @resources)",
     "parallel": "fan out with self.next(self.step, foreach='items') instead",
     "pytorch_parallel": "fan out with self.next(self.step, foreach='items') instead",
-    "secrets": "use Airflow connections and variables, or @kubernetes(secrets=[...]) for a pod",
     "exit_hook": "start a flow on this one's finish with @trigger_on_finish, or use Airflow's on_failure_callback",
 }
 
@@ -35,5 +34,5 @@ def unsupported(name: str):
     return decorator
 
 
-card, conda, conda_base, pypi, pypi_base, batch, parallel, pytorch_parallel, secrets, exit_hook = (
+card, conda, conda_base, pypi, pypi_base, batch, parallel, pytorch_parallel, exit_hook = (
     unsupported(name) for name in INSTEAD)

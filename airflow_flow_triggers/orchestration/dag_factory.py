@@ -13,16 +13,19 @@ import dataclasses
 
 from .. import config
 from ..errors import FlowDefinitionError, FlowTriggersError, NamingError, located
-from ..flows.compute import pod_settings
+from ..flows.compute import pod_settings, resource_request
+from ..flows.configure import ensure_configured
 from ..flows.decorators import deployment_of, step_settings
+from ..flows.decospecs import attach_decorators
 from ..flows.graph import FlowGraph, flow_graph
-from ..flows.parameters import JSONType, flow_parameters
+from ..flows.parameters import JSONType, deploy_time_defaults, flow_parameters
 from ..flows.triggers import trigger_loop
 from ..naming import Deployment, branch_tags, check_dag_id, sanitize_user
 from ..runtime import pod as pod_runtime
+from ..runtime.current import outside_steps
 from .assets import GATE_SUFFIX, event_asset, finish_asset, gate_asset
 from .gates import gate_callable
-from .kubernetes import pod_step_task
+from .kubernetes import executor_settings, pod_mode, pod_step_task
 from .tasks import SWITCH_REF, flatten_branches, group_branches, step_callable
 
 START_DATE = (2024, 1, 1)  # fixed, in UTC: a deployment never backfills
@@ -31,32 +34,36 @@ _JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean"}
 
 
 def build_dag(flow_cls: type, *, user: str | None = None, branch: str | None = None,
-              production: bool = False, deployed_by: str | None = None):
+              production: bool = False, deployed_by: str | None = None, decospecs=()):
     """The Airflow DAG of `flow_cls` deployed on a project branch.
 
     For a flow with @project, say whose deployment it is: `user='alice'` (branch user.alice),
     `branch='new_model'` (test.new_model), `production=True` (prod), or both of the last two
     (prod.new_model). The DAG's owner is `deployed_by` (default: the user of a user branch, else
-    'airflow'); it is never read from the environment of the Airflow server. Returns None when the
+    'airflow'); it is never read from the environment of the Airflow server. `decospecs` adds decorators
+    to every step, as `--with` does (`["kubernetes:cpu=2"]`). Returns None when the
     flow file itself is being run as a script (`python flow.py run`), so that line costs a local
     run nothing.
     """
     if flow_cls.__module__ == "__main__" or pod_runtime.STEP_ONLY:   # a local run, or one step in a pod
         return None
     try:
-        return _build(flow_cls, _deployment(flow_cls, user, branch, production, deployed_by))
+        ensure_configured(flow_cls)         # its configs, as deployed (or the defaults): @project may read them
+        return _build(flow_cls, _deployment(flow_cls, user, branch, production, deployed_by), decospecs)
     except FlowTriggersError as error:
         raise type(error)(error.message, error.file, error.line) from None
 
 
-def validate_deployment(flow_cls: type, deployment: Deployment) -> set[str]:
+def validate_deployment(flow_cls: type, deployment: Deployment, decospecs=()) -> set[str]:
     """Build the DAG of `deployment` to check it (as Airflow will); returns the DAG ids that trigger it."""
-    _build(flow_cls, deployment)
+    _build(flow_cls, deployment, decospecs)
     spec = flow_cls._trigger_on_finish
     return {u.project_flow_name for u in spec.upstreams(deployment)} if spec else set()
 
 
-def _build(flow_cls, deployment: Deployment):
+def _build(flow_cls, deployment: Deployment, decospecs=()):
+    ensure_configured(flow_cls)
+    attach_decorators(flow_cls, [*decospecs, *(["kubernetes"] if config.get_flag("steps_on_kubernetes") else [])])
     graph = flow_graph(flow_cls)
     _check_airflow_support(graph, flow_cls)
     import pendulum
@@ -76,7 +83,7 @@ def _build(flow_cls, deployment: Deployment):
             is_paused_upon_creation=False,
             tags=deployment_tags(deployment),
             default_args={"owner": owner},
-            params=_params(flow_cls),
+            params=_params(flow_cls, deployment),
             **_dag_settings(flow_cls),
             doc_md=f"Flow `{flow_cls.__name__}` deployed as `{deployment.project_flow_name}` by {owner}.",
         )
@@ -218,10 +225,12 @@ def _check_airflow_support(graph: FlowGraph, flow_cls) -> None:
     for node in graph:
         if node.type == "switch":
             _check_switch_support(graph, node, flow_cls)
-        elif _after_switch(graph, node) and pod_settings(getattr(flow_cls, node.name)) is not None:
-            raise FlowDefinitionError(f"Step '{node.name}' is where a switch's cases meet and has @kubernetes, "
-                                      "which Airflow cannot run yet (its inputs are known only at run time): "
-                                      "add a step without @kubernetes before it.", node.file, node.line)
+        elif _after_switch(graph, node) and _started_pod(flow_cls, node):
+            raise FlowDefinitionError(f"Step '{node.name}' is where a switch's cases meet and "
+                                      f"{_on_kubernetes(flow_cls, node)}, which Airflow cannot run in a pod of its "
+                                      "own yet (its inputs are known only at run time): add a step without "
+                                      "@kubernetes before it, or set [flow_triggers] kubernetes_mode = executor.",
+                                      node.file, node.line)
 
 
 def _check_switch_support(graph: FlowGraph, node, flow_cls) -> None:
@@ -234,10 +243,24 @@ def _check_switch_support(graph: FlowGraph, node, flow_cls) -> None:
                                   "yet on Airflow (a branching task skips its cases for every mapped branch): "
                                   "move the switch out of the foreach or pick the case in the step's code.",
                                   node.file, node.next_line)
-    if pod_settings(getattr(flow_cls, node.name)) is not None:
-        raise FlowDefinitionError(f"Switch step '{node.name}' has @kubernetes, which Airflow cannot run as a "
-                                  "branching task: move the work into a @kubernetes step before the switch.",
+    if _started_pod(flow_cls, node):
+        raise FlowDefinitionError(f"Switch step '{node.name}' {_on_kubernetes(flow_cls, node)}, which Airflow cannot "
+                                  "run as a branching task in a pod of its own: move the work into a @kubernetes step "
+                                  "before the switch, or set [flow_triggers] kubernetes_mode = executor.",
                                   node.file, node.line)
+
+
+def _started_pod(flow_cls, node) -> bool:
+    """Whether the step runs in a pod its task starts (@kubernetes in kubernetes_mode operator)."""
+    return pod_settings(getattr(flow_cls, node.name)) is not None and pod_mode() == "operator"
+
+
+def _on_kubernetes(flow_cls, node) -> str:
+    """Why the step runs on Kubernetes: its own @kubernetes, or --with kubernetes / steps_on_kubernetes."""
+    written = any(d["name"] == "kubernetes" and d["statically_defined"]
+                  for d in getattr(getattr(flow_cls, node.name), "step_decorators", []))
+    return "has @kubernetes" if written else "runs on Kubernetes (--with kubernetes, or [flow_triggers] " \
+                                             "steps_on_kubernetes)"
 
 
 def _after_switch(graph: FlowGraph, node) -> bool:
@@ -262,8 +285,10 @@ def deployment_tags(deployment: Deployment) -> list[str]:
     return tags
 
 
-def _params(flow_cls) -> dict:
+def _params(flow_cls, deployment: Deployment) -> dict:
     from airflow.sdk import Param
+    with outside_steps(deployment):     # default functions: called once, as deployed (Metaflow's deploy time)
+        computed = deploy_time_defaults(flow_cls)
     params = {}
     for name, parameter in flow_parameters(flow_cls).items():
         json_type = _JSON_TYPES.get(parameter.type)
@@ -277,7 +302,7 @@ def _params(flow_cls) -> dict:
         if parameter.default is None and parameter.required:
             params[name] = Param(**kwargs)
         else:
-            params[name] = Param(parameter.default, **kwargs)
+            params[name] = Param(computed[name] if name in computed else parameter.default, **kwargs)
     return params
 
 
@@ -292,9 +317,10 @@ def _step_task(flow_cls, deployment, graph, node):
     if settings.timeout is not None:
         kwargs["execution_timeout"] = settings.timeout
     pod = pod_settings(func)
-    if pod is not None:
-        with located((node.file, node.line)):
+    with located((node.file, node.line)):
+        if pod is not None and pod_mode() == "operator":
             return pod_step_task(flow_cls, deployment, node, pod, kwargs, finish)
+        kwargs.update(executor_settings(node.name, pod, resource_request(func), settings.timeout))
     pull = None
     if _after_switch(graph, node):   # runs after whichever cases ran, the others skipped
         kwargs["trigger_rule"] = "none_failed_min_one_success"

@@ -34,7 +34,8 @@ def deployed_dag(entry_file: str):
         return _deployed_airflow_dag(record, layout.package_folder(root, package["sha256"]))
     flow_cls = load_flow(layout.package_folder(root, package["sha256"]), package["sha256"], package["flow_file"],
                          record["flow"])
-    dag = build_dag(flow_cls, **_branch_choice(record), deployed_by=record["deployer"])
+    dag = build_dag(flow_cls, **_branch_choice(record), deployed_by=record["deployer"],
+                    decospecs=record.get("decospecs", ()))
     if dag.dag_id != record["dag_id"]:
         raise FlowDefinitionError(f"The code package of {record['dag_id']} defines flow {record['flow']} as "
                                   f"{dag.dag_id}: deploy the flow again with `python flow.py airflow create`.")

@@ -1,7 +1,9 @@
-"""Steps on Kubernetes: a step with @kubernetes and/or @resources becomes a task that runs the step
-in a pod of its own, through the cncf.kubernetes provider's KubernetesPodOperator.
+"""Steps on Kubernetes. A step with @kubernetes (written, or on every step by `--with kubernetes` or
+`[flow_triggers] steps_on_kubernetes`) becomes a task that runs the step in a pod of its own, through the
+cncf.kubernetes provider's KubernetesPodOperator; @resources alone leaves the step a task like any other
+and only asks the executor for what it needs (`executor_settings`).
 
-The task's Airflow worker does what every step task does before and after the step (triggering events,
+The pod task's Airflow worker does what every step task does before and after the step (triggering events,
 parameters, XCom refs, the finish event: tasks.py), publishes the flow's code (its deployment's
 code package) to the artifact store (runtime/pod.py), and in between starts the pod, whose command
 (POD_COMMAND) calls runtime/pod.py's `main()`: the same step runtime, against the same artifact
@@ -13,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import importlib.util
 import json
 import sys
 from collections.abc import Sequence
@@ -22,12 +25,12 @@ from .. import config
 from ..deployments import packages
 from ..deployments.loading import code_version
 from ..errors import FlowDefinitionError
-from ..flows.compute import Kubernetes
+from ..flows.compute import Kubernetes, Resources
 from ..naming import Deployment
 from ..runtime import pod as pod_runtime
 from ..runtime.store import ArtifactStore
 from ..runtime.task import completed_task
-from .tasks import record_start, retry_count, run_flow_class, step_callable, task_input, task_output
+from .tasks import record_start, retry_count, run_flow_class, task_input, task_output
 
 MODES = ("operator", "executor")
 POD_COMMAND = ["python", "-c", f"from {pod_runtime.__name__} import main; raise SystemExit(main())"]
@@ -68,21 +71,30 @@ def pod_kwargs(spec: Kubernetes, step: str, timeout_seconds: int | None) -> dict
 def pod_container(spec: Kubernetes):
     """The step's container: requests (limits too for qos='guaranteed'), GPUs, secrets, mounts, port."""
     from kubernetes.client import models as k8s
-    requests = {"cpu": f"{spec.cpu:g}", "memory": f"{spec.memory}M", "ephemeral-storage": f"{spec.disk}M"}
-    limits = dict(requests) if spec.qos == "guaranteed" else {}
-    if spec.gpu:
-        limits[f"{spec.gpu_vendor}.com/gpu"] = str(spec.gpu)
     mounts = [k8s.V1VolumeMount(name="tmpfs", mount_path=spec.tmpfs_path)] if spec.tmpfs_size else []
     if spec.shared_memory:
         mounts.append(k8s.V1VolumeMount(name="dshm", mount_path="/dev/shm"))
     mounts += [k8s.V1VolumeMount(name=claim, mount_path=path) for claim, path in spec.persistent_volume_claims.items()]
     return k8s.V1Container(
         name="base",
-        resources=k8s.V1ResourceRequirements(requests=requests, limits=limits or None),
+        resources=_requirements(spec.cpu, spec.memory, spec.disk, spec.gpu, spec.gpu_vendor, spec.qos == "guaranteed"),
         env_from=[k8s.V1EnvFromSource(secret_ref=k8s.V1SecretEnvSource(name=name)) for name in spec.secrets] or None,
         volume_mounts=mounts or None,
         ports=[k8s.V1ContainerPort(container_port=spec.port)] if spec.port else None,
         security_context=k8s.V1SecurityContext(**spec.security_context) if spec.security_context else None)
+
+
+def _requirements(cpu: float, memory: int, disk: int | None, gpu: int | None, vendor: str, guaranteed: bool):
+    """A container's requests (cpu cores, memory and ephemeral storage in MB), limits equal to them when
+    `guaranteed`, and a limit of `gpu` GPUs of `vendor`."""
+    from kubernetes.client import models as k8s
+    requests = {"cpu": f"{cpu:g}", "memory": f"{memory}M"}
+    if disk:
+        requests["ephemeral-storage"] = f"{disk}M"
+    limits = dict(requests) if guaranteed else {}
+    if gpu:
+        limits[f"{vendor}.com/gpu"] = str(gpu)
+    return k8s.V1ResourceRequirements(requests=requests, limits=limits or None)
 
 
 def _tolerations(spec: Kubernetes):
@@ -101,11 +113,16 @@ def pod_image(spec: Kubernetes, step: str) -> str:
     return image
 
 
-def check_pod_step(step: str, store_url: str) -> None:
-    """A step in a pod reads and writes artifacts from another machine: the store must be object storage."""
+def pod_mode() -> str:
+    """How a step with @kubernetes runs: 'operator' (a pod started by its task) or 'executor' (its task's pod)."""
     mode = config.get("kubernetes_mode")
     if mode not in MODES:
         raise FlowDefinitionError(f"[flow_triggers] kubernetes_mode = {mode!r} must be 'operator' or 'executor'.")
+    return mode
+
+
+def check_pod_step(step: str, store_url: str) -> None:
+    """A step in a pod reads and writes artifacts from another machine: the store must be object storage."""
     if "://" not in store_url or store_url.startswith("file://"):
         raise FlowDefinitionError(f"Step '{step}' runs in a Kubernetes pod, which cannot see the artifact root "
                                   f"{store_url} of this machine: set [flow_triggers] artifact_root to object storage "
@@ -113,18 +130,38 @@ def check_pod_step(step: str, store_url: str) -> None:
 
 
 def pod_step_task(flow_cls: type, deployment: Deployment, node, spec: Kubernetes, task_kwargs: dict, finish):
-    """The task of a step that runs in a pod: the provider's operator (or executor_config) with `spec`."""
-    from airflow.sdk import task
-    check_pod_step(node.name, config.get("artifact_root"))
-    timeout = task_kwargs.get("execution_timeout")
-    seconds = int(timeout.total_seconds()) if timeout else None
-    if config.get("kubernetes_mode") == "executor":
-        return task(**task_kwargs, executor_config={"pod_override": pod_override(spec, node.name, seconds)})(
-            step_callable(flow_cls, deployment, node.name, node.type, finish))
+    """The task of a step that runs in a pod started by it (kubernetes_mode operator): the provider's operator."""
     from airflow.providers.common.compat.sdk import task_decorator_factory
+    check_pod_step(node.name, config.get("artifact_root"))
     return task_decorator_factory(
         python_callable=_PodStep(flow_cls, deployment, node.name, node.type, finish).callable(),
-        decorated_operator_class=_operator_class(), **task_kwargs, **pod_kwargs(spec, node.name, seconds))
+        decorated_operator_class=_operator_class(), **task_kwargs,
+        **pod_kwargs(spec, node.name, _seconds(task_kwargs.get("execution_timeout"))))
+
+
+def executor_settings(step: str, spec: Kubernetes | None, needs: Resources | None, timeout) -> dict:
+    """The arguments that size the task of a step that runs in the worker its executor gives it:
+
+    - @kubernetes in kubernetes_mode executor: the pod of the step, as `executor_config={"pod_override": ...}`;
+    - @resources alone: Airflow's own `resources` of the task (cpus, ram, disk, gpus: shown with the task,
+      used by no executor of Airflow's), and for the KubernetesExecutor a pod_override of its container's
+      requests, which any other executor ignores (only where the cncf.kubernetes provider is installed).
+    """
+    if spec is not None:
+        check_pod_step(step, config.get("artifact_root"))
+        return {"executor_config": {"pod_override": pod_override(spec, step, _seconds(timeout))}}
+    if needs is None:
+        return {}
+    settings = {"resources": {name: value for name, value in (("cpus", needs.cpu), ("ram", needs.memory),
+                                                              ("disk", needs.disk), ("gpus", needs.gpu))
+                              if value is not None}}
+    if importlib.util.find_spec("airflow.providers.cncf.kubernetes") is not None:
+        settings["executor_config"] = {"pod_override": request_override(needs)}
+    return settings
+
+
+def _seconds(timeout) -> int | None:
+    return int(timeout.total_seconds()) if timeout else None
 
 
 def pod_override(spec: Kubernetes, step: str, timeout_seconds: int | None):
@@ -140,6 +177,18 @@ def pod_override(spec: Kubernetes, step: str, timeout_seconds: int | None):
                            service_account_name=kwargs["service_account_name"],
                            image_pull_secrets=kwargs["image_pull_secrets"],
                            active_deadline_seconds=timeout_seconds))
+
+
+def request_override(needs: Resources):
+    """The KubernetesExecutor's pod for a step's @resources: only its container's requests (GPUs as a limit) and
+    shared memory; the executor merges it into the pod it starts for the task (its container is 'base')."""
+    from kubernetes.client import models as k8s
+    shm = needs.shared_memory
+    container = k8s.V1Container(
+        name="base", resources=_requirements(needs.cpu, needs.memory, needs.disk, needs.gpu, "nvidia", False),
+        volume_mounts=[k8s.V1VolumeMount(name="dshm", mount_path="/dev/shm")] if shm else None)
+    volumes = [k8s.V1Volume(name="dshm", empty_dir=k8s.V1EmptyDirVolumeSource(medium="Memory", size_limit=f"{shm}M"))]
+    return k8s.V1Pod(spec=k8s.V1PodSpec(containers=[container], volumes=volumes if shm else None))
 
 
 class _PodStep:
@@ -168,7 +217,7 @@ class _PodStep:
                 "deployment": dataclasses.asdict(self.deployment), "run_id": context["run_id"], "step": self.step,
                 "inputs": [ref.to_dict() for ref in given.refs], "split_index": given.split_index,
                 "parameters": given.parameters, "events": given.events, "retry_count": retry_count(context),
-                "tags": given.tags}
+                "tags": given.tags, "decospecs": list(getattr(self.flow_cls, "_decospecs", ()))}
 
     def output(self, task: dict, context, store: ArtifactStore):
         from ..runtime.task import TaskRef

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from .. import config
 from ..deployments.loading import code_version, pinned_flow
+from ..flows.decospecs import attach_decorators
 from ..flows.parameters import flow_parameters
 from ..flows.triggers import event_parameters
 from ..naming import Deployment
@@ -63,7 +64,8 @@ def run_flow_class(flow_cls: type, deployment: Deployment, step: str, context, s
     redeployed while a run is under way changes the code of the next run, never of the steps still to run."""
     if step == "start":
         return flow_cls
-    return pinned_flow(flow_cls, run_code(store.run_path(deployment.project_flow_name, context["run_id"])))
+    pinned = pinned_flow(flow_cls, run_code(store.run_path(deployment.project_flow_name, context["run_id"])))
+    return flow_cls if pinned is flow_cls else attach_decorators(pinned, getattr(flow_cls, "_decospecs", ()))
 
 
 def flatten_branches(lists) -> list[dict]:
@@ -94,8 +96,12 @@ def pulled_inputs(ti, sources, step: str) -> list[dict]:
 
 
 def retry_count(context) -> int:
-    """`current.retry_count`: 0 on a task's first try, as Metaflow counts (Airflow's try_number starts at 1)."""
-    return max(context["ti"].try_number - 1, 0)
+    """`current.retry_count`: 0 on a task's first try, as Metaflow counts, and 0 again on its first try after
+    Airflow's clear (Airflow numbers a cleared task's tries on from its last one, and reckons the first try of
+    the current series from max_tries as here)."""
+    ti = context["ti"]
+    first_try = ti.max_tries - (ti.task.retries or 0) + 1
+    return max(ti.try_number - first_try, 0)
 
 
 def task_input(flow_cls: type, deployment: Deployment, step: str, inputs, context, store: ArtifactStore) -> TaskInput:

@@ -42,6 +42,7 @@ from ..deployments.signing import SIGNATURE
 from ..deployments.store import DeploymentStore
 from ..deployments.tokens import BranchRefused
 from ..errors import CommandLineError, FlowDefinitionError, FlowTriggersError
+from ..flows.decospecs import parse_decospec
 from ..flows.triggers import validate_branch
 from ..naming import Deployment, branch_kind, check_dag_id, sanitize_user, split_flow_name, validate_name
 from . import fates, metadata
@@ -64,6 +65,7 @@ class DeployRequest(Change):
     source: str = ""
     generate_new_token: bool = False
     git: dict | None = None             # {"commit", "dirty"} of the client's work tree (provenance.py)
+    decospecs: list[str] = []           # `airflow create --with DECO`: decorators for every step
 
 
 class PruneRequest(Change):
@@ -111,7 +113,8 @@ def create_deployment(request: DeployRequest, user: GetUserDep, session: Session
         upstreams = {_upstream_name(name) for name in request.triggered_by}
         store = DeploymentStore(session=session)
         created = store.create(deployment, package, upstreams, request.source, request.authorize,
-                               request.generate_new_token, checked_provenance(request.git), request.kind)
+                               request.generate_new_token, checked_provenance(request.git), request.kind,
+                               _decospecs(request))
         note = _parse_now(session, store, [deployment])
         _collect_garbage(session, store)
     return {"dag_id": created.dag_id, "location": created.location, "package_sha256": created.package_sha256,
@@ -266,6 +269,13 @@ def _decoded(files: dict[str, str]) -> dict[str, bytes]:
         return {path: base64.b64decode(content, validate=True) for path, content in files.items()}
     except (binascii.Error, ValueError):
         raise CommandLineError("The code package's files must be base64-encoded.") from None
+
+
+def _decospecs(request: DeployRequest) -> list[str]:
+    """`--with` decorators, checked as the client checked them: a bad one would break the DAG file's every parse."""
+    if request.decospecs and request.kind != "flow":
+        raise CommandLineError("--with adds decorators to a flow's steps; an Airflow DAG has none: leave it out.")
+    return [parse_decospec(text).text for text in request.decospecs]
 
 
 def _may(user, method: str, dag_id: str) -> bool:

@@ -1,26 +1,147 @@
-"""Read runs and artifacts back: Flow('F').latest_run.data.x, Run('F/run_id').successful, ...
+"""Read runs and artifacts back, as Metaflow's client does: `Flow('F').latest_run.data.x`, `Run('F/run_id')`,
+`Step('F/run_id/step')`, `Task('F/run_id/step/task_id')` (`.stdout`, `.stderr`, `.exception`, `.parent_tasks`,
+`task['x'].data`), `Run.add_tag(...)`.
 
 A bare flow name inside a running project flow means the same project branch; outside, it is a
 flow without @project. A fully qualified name ('project.branch.Flow') works anywhere.
 `current.trigger` and `Run.trigger` are a `Trigger`: the events that started a run, and their runs.
+The objects pickle (an artifact may hold one: `self.run_obj = current.run`) as where they are in the store.
 """
 from __future__ import annotations
 
 import datetime
 import functools
+import platform
 from collections import namedtuple
 
 from ..errors import RunNotFoundError
 from ..naming import split_flow_name
+from .client_store import client_store
+from .current import current
+from .logs import logged_attempts, read_log
 from .namespaces import get_namespace
-from .store import RUN_RECORD, TASK_RECORD, ArtifactStore, load_artifact, read_json
+from .store import (
+    RUN_RECORD,
+    TASK_RECORD,
+    ArtifactStore,
+    file_digest,
+    load_artifact,
+    reaching,
+    read_json,
+    task_order,
+)
+from .tagging import mutate_user_tags, one_or_many
+
+
+class NamespaceMismatch(RunNotFoundError):
+    """The object exists, in another namespace (Metaflow's MetaflowNamespaceMismatch)."""
+
+
+class InvalidPathspec(RunNotFoundError):
+    """A pathspec of the wrong shape for the object asked (Metaflow's MetaflowInvalidPathspec)."""
+
+
+class ChildNotFound(RunNotFoundError, KeyError):
+    """No step, task or artifact of that name: `run['nope']` is a KeyError, as in Metaflow."""
+
+
+Metadata = namedtuple("Metadata", ["name", "value", "created_at", "type", "task"])
+Metadata.__doc__ = "One metadata entry of a task, as Metaflow's: `created_at` in milliseconds since the epoch."
+
+
+_FORMS = {2: ("run", "'FlowName/run_id'"), 3: ("step", "'FlowName/run_id/step_name'"),
+          4: ("task", "'FlowName/run_id/step_name/task_id'"),
+          5: ("artifact", "'FlowName/run_id/step_name/task_id/name'")}
+
+
+def _split(pathspec, parts: int) -> list[str]:
+    ids = pathspec.split("/") if isinstance(pathspec, str) else []
+    if len(ids) != parts or not all(ids):
+        kind, form = _FORMS[parts]
+        raise InvalidPathspec(f"{pathspec!r} is not a {kind} pathspec: write it as {form}.")
+    return ids
+
+
+def _time(text: str | None) -> datetime.datetime | None:
+    return datetime.datetime.fromisoformat(text) if text else None
+
+
+class _ClientObject:
+    """What every object of the client has, as Metaflow's MetaflowObject: its id and pathspec, the tags of
+    its run, its parent; children by name (`obj[id]`, `id in obj`) and by iteration. Only runs and flows are
+    checked against the namespace: a run's steps, tasks and artifacts carry its tags."""
+
+    _KIND = "object"
+
+    def __repr__(self):
+        return f"{type(self).__name__}('{self.pathspec}')"
+
+    __str__ = __repr__
+
+    @property
+    def path_components(self) -> list[str]:
+        return self.pathspec.split("/")
+
+    @property
+    def parent(self):
+        """The object this one is in: a task's step, a step's run, a run's flow (a flow's: None)."""
+        return self._parent
+
+    @property
+    def origin_pathspec(self) -> str | None:
+        """What a resume cloned this from (Metaflow's): a resumed run's origin run, its steps' there, a cloned
+        task's origin task (a task that ran again has none); None outside a resumed run."""
+        if self._KIND == "run":
+            origin = self._record.get("origin_run_id")
+            return f"{self.parent.id}/{origin}" if origin else None
+        within = self.parent.origin_pathspec if self._KIND in ("step", "task") else None
+        if within is None:
+            return None
+        if self._KIND == "task":
+            return f"{within}/{self._get('origin_task_id')}" if self._get("origin_task_id") else None
+        return f"{within}/{self.id}"
+
+    @property
+    def tags(self) -> frozenset[str]:
+        return self.run.tags
+
+    @property
+    def system_tags(self) -> frozenset[str]:
+        return self.run.system_tags
+
+    @property
+    def user_tags(self) -> frozenset[str]:
+        return self.run.user_tags
+
+    def __contains__(self, id: str) -> bool:
+        try:
+            self[id]
+        except KeyError:
+            return False
+        return True
+
+    def __reduce__(self):
+        """Pickled as where it is; unpickled, it is found there again whatever the namespace (as Metaflow's)."""
+        return _stored, (type(self), self._stored_pathspec(), self.store.url)
+
+
+def _stored(kind: type, where: str, store_url: str):
+    """The object of `kind` at `where` (its pathspec with the qualified flow folder), unchecked."""
+    store = ArtifactStore(store_url)
+    if kind is Flow:
+        return Flow._of(where, store)
+    folder, run_id, *rest = where.split("/")
+    obj = Run.stored(f"{folder}/{run_id}", store)
+    for child_kind, name in zip((Step, Task, DataArtifact), rest, strict=False):
+        obj = child_kind._at(obj, name)
+    return obj
 
 
 class Metaflow:
     """The flows in the store (Metaflow's `Metaflow()`): those with a run in the current namespace."""
 
     def __init__(self, store: ArtifactStore | None = None):
-        self.store = store or ArtifactStore()
+        self.store = store or client_store()
 
     @property
     def flows(self) -> list[Flow]:
@@ -34,13 +155,18 @@ class Metaflow:
             if any(True for _ in flow):
                 yield flow
 
+    def __getitem__(self, name: str) -> Flow:
+        return Flow(name, self.store)
+
     def __repr__(self):
         return "Metaflow()"
 
 
-class Flow:
+class Flow(_ClientObject):
     """A flow by its class name, as Metaflow names it (`Flow('ClientFlow')`): its runs on every project branch,
     those of the current namespace. `Flow('project.branch.ClientFlow')` is one branch's."""
+
+    _KIND = "flow"
 
     def __init__(self, name: str, store: ArtifactStore | None = None, _namespace_check: bool = True):
         self._init(name, store, get_namespace() if _namespace_check else None)
@@ -60,16 +186,27 @@ class Flow:
         return flow
 
     def _init(self, name: str, store: ArtifactStore | None, namespace: str | None) -> None:
-        self.store = store or ArtifactStore()
+        self.store = store or client_store()
         project, _, self.id = split_flow_name(name)
         self.name = self.pathspec = self.id
         self._qualified = name if project else None
         self._namespace = namespace
+        self._parent = None
+
+    def _stored_pathspec(self) -> str:
+        return self._qualified or self.id
 
     @functools.cached_property
     def _folders(self) -> list[str]:
         """The store's folders of this flow: one branch's, or of every branch and without @project."""
         return [self._qualified] if self._qualified else self.store.flow_folders(self.id)
+
+    @property
+    def tags(self) -> frozenset[str]:
+        """A flow has no tags (its runs do), as in Metaflow."""
+        return frozenset()
+
+    system_tags = user_tags = tags
 
     def runs(self, *tags: str) -> list[Run]:
         """The runs of the current namespace that have all `tags`, newest first."""
@@ -94,18 +231,15 @@ class Flow:
     def __getitem__(self, run_id: str) -> Run:
         return Run._find(self, run_id, self._namespace is not None)
 
-    def __repr__(self):
-        return f"Flow('{self.pathspec}')"
 
-
-class Run:
+class Run(_ClientObject):
     """`Run('ClientFlow/<run id>')` (or `Run('project.branch.ClientFlow/<run id>')`): one run, in the current
     namespace."""
 
+    _KIND = "run"
+
     def __new__(cls, pathspec: str, store: ArtifactStore | None = None, _namespace_check: bool = True):
-        flow_name, _, run_id = pathspec.partition("/")
-        if not flow_name or not run_id or "/" in run_id:
-            raise RunNotFoundError(f"'{pathspec}' is not a run pathspec: write it as 'FlowName/run_id'.")
+        flow_name, run_id = _split(pathspec, 2)
         return cls._find(Flow._of(flow_name, store), run_id, _namespace_check, pathspec)
 
     @classmethod
@@ -116,7 +250,7 @@ class Run:
         run = cls._at(Flow._of(folder, store), folder, run_id) if folder and run_id and "/" not in run_id else None
         if run is None or run._record is None:
             raise RunNotFoundError(f"Run '{pathspec}' does not exist in the artifact store at "
-                                   f"{(store or ArtifactStore()).url}.")
+                                   f"{(store or client_store()).url}.")
         return run
 
     @classmethod
@@ -124,8 +258,8 @@ class Run:
         asked = asked or f"{flow.name}/{run_id}"
         found = [run for run in (cls._at(flow, folder, run_id) for folder in flow._folders) if run._record]
         if not found:
-            raise RunNotFoundError(f"Run '{asked}' does not exist in the artifact store at {flow.store.url}: "
-                                   f"check the flow name and run id (`Flow('{flow.name}').runs()` lists them).")
+            raise ChildNotFound(f"Run '{asked}' does not exist in the artifact store at {flow.store.url}: "
+                                f"check the flow name and run id (`Flow('{flow.name}').runs()` lists them).")
         namespace = get_namespace() if namespace_check else None
         mine = [run for run in found if run._in_namespace(namespace)]
         if not mine:
@@ -141,11 +275,19 @@ class Run:
     @classmethod
     def _at(cls, flow: Flow, folder: str, run_id: str) -> Run:
         run = object.__new__(cls)
-        run.flow, run.id, run.project_flow_name = flow, run_id, folder
+        run.flow, run.id, run.project_flow_name, run._parent = flow, run_id, folder, flow
+        run.store = flow.store
         run.pathspec = f"{flow.name}/{run_id}"
         run.path = flow.store.run_path(folder, run_id)
         run._record = read_json(run.path / RUN_RECORD)
         return run
+
+    def _stored_pathspec(self) -> str:
+        return self.qualified_pathspec
+
+    @property
+    def run(self) -> Run:
+        return self
 
     @property
     def qualified_pathspec(self) -> str:
@@ -179,6 +321,32 @@ class Run:
     def _in_namespace(self, namespace: str | None) -> bool:
         return namespace is None or namespace in self.tags
 
+    # -- tags, as Metaflow's Run changes them (runtime/tagging.py) --------------------------------
+
+    def add_tag(self, tag: str) -> None:
+        """Add a user tag; a tag that is already a system tag is left as it is, without an error."""
+        self.replace_tags([], one_or_many(tag))
+
+    def add_tags(self, tags) -> None:
+        self.replace_tags([], tags)
+
+    def remove_tag(self, tag: str) -> None:
+        """Remove a user tag (one the run does not have: nothing happens); a system tag cannot be removed."""
+        self.replace_tags(one_or_many(tag), [])
+
+    def remove_tags(self, tags) -> None:
+        self.replace_tags(tags, [])
+
+    def replace_tag(self, tag_to_remove: str, tag_to_add: str) -> None:
+        self.replace_tags(one_or_many(tag_to_remove), one_or_many(tag_to_add))
+
+    def replace_tags(self, tags_to_remove, tags_to_add) -> None:
+        """Remove, then add, in one change of the run's record."""
+        user_tags = mutate_user_tags(self.path / RUN_RECORD, tags_to_remove, tags_to_add)
+        self._record = dict(self._record, user_tags=sorted(user_tags))
+
+    # -- what the run holds -----------------------------------------------------------------------
+
     @property
     def parameters(self) -> dict:
         return dict(self._record["parameters"])
@@ -202,12 +370,13 @@ class Run:
     def end_task(self) -> Task | None:
         try:
             return self["end"].task
-        except RunNotFoundError:
+        except KeyError:
             return None
 
     @property
     def finished(self) -> bool:
-        return self.end_task is not None
+        end = self.end_task
+        return end is not None and end.finished
 
     @property
     def successful(self) -> bool:
@@ -225,77 +394,336 @@ class Run:
         end = self.end_task
         return end.data if end is not None else None
 
-    def steps(self) -> list[Step]:
-        return [Step(self, name) for name in self.flow.store.step_names(self.path)]
+    @functools.cached_property
+    def _graph(self) -> dict:
+        """{step: {"type", "next"}} as the run's start task recorded it ({} for a run made before it did)."""
+        return self._record.get("graph") or {}
+
+    def steps(self, *tags: str) -> list[Step]:
+        """The run's steps that have a task, newest first (as Metaflow orders them)."""
+        steps = [Step._at(self, name) for name in self.store.step_names(self.path) if not name.startswith("_")]
+        steps = [step for step in steps if step._task_ids]
+        return sorted(steps, key=lambda step: step._started, reverse=True) if self.has_tags(tags) else []
 
     def __iter__(self):
         return iter(self.steps())
 
     def __getitem__(self, step_name: str) -> Step:
-        return Step(self, step_name)
-
-    def __repr__(self):
-        return f"Run('{self.pathspec}')"
-
-
-class NamespaceMismatch(RunNotFoundError):
-    """The object exists, in another namespace (Metaflow's MetaflowNamespaceMismatch)."""
+        step = Step._at(self, step_name)
+        if not step._task_ids:
+            raise ChildNotFound(f"Run '{self.pathspec}' has no step '{step_name}' (none of its tasks has "
+                                f"started); it has: {', '.join(sorted(s.id for s in self)) or 'none'}.")
+        return step
 
 
-class Step:
-    def __init__(self, run: Run, name: str):
-        self.run, self.name, self.id = run, name, name
-        self.pathspec = f"{run.pathspec}/{name}"
-        self.path = run.path / name
+class Step(_ClientObject):
+    """`Step('ClientFlow/<run id>/start')`: a step of a run, and its tasks (one per foreach branch)."""
 
-    def tasks(self) -> list[Task]:
-        if not self.path.exists():
-            return []
-        return [Task(self, task_id) for task_id in self.run.flow.store.task_ids(self.path)]
+    _KIND = "step"
+
+    def __new__(cls, pathspec: str, store: ArtifactStore | None = None, _namespace_check: bool = True):
+        flow_name, run_id, name = _split(pathspec, 3)
+        run = Run._find(Flow._of(flow_name, store), run_id, _namespace_check, f"{flow_name}/{run_id}")
+        return run[name]
+
+    @classmethod
+    def _at(cls, run: Run, name: str) -> Step:
+        step = object.__new__(cls)
+        step.run, step.name, step.id, step.store, step._parent = run, name, name, run.store, run
+        step.pathspec = f"{run.pathspec}/{name}"
+        step.path = run.path / name
+        return step
+
+    def _stored_pathspec(self) -> str:
+        return f"{self.run.qualified_pathspec}/{self.id}"
+
+    @functools.cached_property
+    def _task_ids(self) -> list[str]:
+        """Its tasks that started: with a record, or with a log (running, or ended by a crash)."""
+        with reaching(self.path, "list"):
+            folders = [p for p in self.path.iterdir() if p.is_dir()] if self.path.exists() else []
+        started = [p.name for p in folders if (p / TASK_RECORD).exists() or logged_attempts(p)]
+        if (current.project_flow_name, current.run_id, current.step_name) == \
+                (self.run.project_flow_name, self.run.id, self.id) and current.task_id not in started:
+            started.append(current.task_id)       # this very task, running: no trace of it in the store yet
+        return sorted(started, key=task_order)
 
     @property
-    def task(self) -> Task:
-        tasks = self.tasks()
-        if not tasks:
-            raise RunNotFoundError(f"Step '{self.pathspec}' has no task.")
-        return tasks[0]
+    def _started(self) -> datetime.datetime:
+        """When its first task started (a task still without a record: now)."""
+        first = self.task
+        return (first and first.created_at) or datetime.datetime.now(datetime.timezone.utc)
+
+    def tasks(self, *tags: str) -> list[Task]:
+        """Its tasks, in the order of their ids ('0', '1', ... '10': foreach branches in order)."""
+        return [Task._at(self, task_id) for task_id in self._task_ids] if self.run.has_tags(tags) else []
+
+    @property
+    def task(self) -> Task | None:
+        """Its first task: the only one of a step outside a foreach."""
+        return next(iter(self.tasks()), None)
 
     def __iter__(self):
         return iter(self.tasks())
 
-    def __repr__(self):
-        return f"Step('{self.pathspec}')"
+    def __getitem__(self, task_id: str) -> Task:
+        if task_id not in self._task_ids:
+            raise ChildNotFound(f"Step '{self.pathspec}' has no task '{task_id}'; it has: "
+                                f"{', '.join(self._task_ids) or 'none'}.")
+        return Task._at(self, task_id)
+
+    @property
+    def created_at(self) -> datetime.datetime:
+        return self._started
+
+    @property
+    def finished_at(self) -> datetime.datetime | None:
+        """When its last task finished (None while one has not)."""
+        times = [task.finished_at for task in self]
+        return None if not times or None in times else max(times)
+
+    @property
+    def parent_steps(self) -> list[Step]:
+        graph = self.run._graph
+        return [self.run[name] for name, node in graph.items() if self.id in node["next"] and name in self.run]
+
+    @property
+    def child_steps(self) -> list[Step]:
+        following = self.run._graph.get(self.id, {}).get("next", [])
+        return [self.run[name] for name in following if name in self.run]
 
 
-class Task:
-    def __init__(self, step: Step, task_id: str):
-        self.step, self.id = step, task_id
-        self.pathspec = f"{step.pathspec}/{task_id}"
-        self._record = read_json(step.path / task_id / TASK_RECORD)
-        if self._record is None:
-            raise RunNotFoundError(f"Task '{self.pathspec}' does not exist.")
+class Task(_ClientObject):
+    """`Task('ClientFlow/<run id>/start/0')`: one task (one foreach branch) of a step; its artifacts
+    (`task['x'].data`, `task.data.x`), output (`stdout`, `stderr`), the exception it failed with, its
+    neighbours (`parent_tasks`, `child_tasks`). `attempt=` reads the output of an earlier attempt."""
+
+    _KIND = "task"
+
+    def __new__(cls, pathspec: str, attempt: int | None = None, store: ArtifactStore | None = None,
+                _namespace_check: bool = True):
+        flow_name, run_id, step_name, task_id = _split(pathspec, 4)
+        run = Run._find(Flow._of(flow_name, store), run_id, _namespace_check, f"{flow_name}/{run_id}")
+        task = run[step_name][task_id]
+        task._attempt = attempt
+        return task
+
+    @classmethod
+    def _at(cls, step: Step, task_id: str) -> Task:
+        task = object.__new__(cls)
+        task.step, task.id, task.store, task.run, task._parent = step, task_id, step.store, step.run, step
+        task.pathspec = f"{step.pathspec}/{task_id}"
+        task.path = step.path / task_id
+        task._attempt = None
+        return task
+
+    def _stored_pathspec(self) -> str:
+        return f"{self.step._stored_pathspec()}/{self.id}"
+
+    @functools.cached_property
+    def _record(self) -> dict | None:
+        """Its record; None while it runs (or when its process died before it could write one)."""
+        return read_json(self.path / TASK_RECORD)
+
+    def _get(self, key: str, default=None):
+        return (self._record or {}).get(key, default)
+
+    @property
+    def created_at(self) -> datetime.datetime | None:
+        return _time(self._get("started_at"))
 
     @property
     def successful(self) -> bool:
-        return bool(self._record["successful"])
+        return bool(self._get("successful"))
 
     @property
-    def finished_at(self) -> datetime.datetime:
-        return datetime.datetime.fromisoformat(self._record["finished_at"])
+    def finished(self) -> bool:
+        """Whether it ended well (Metaflow's `_task_ok`): False while it runs, and when it failed."""
+        return self.successful
+
+    @property
+    def finished_at(self) -> datetime.datetime | None:
+        """When it ended, successfully or not (None while it runs)."""
+        return _time(self._get("finished_at"))
+
+    @property
+    def exception(self):
+        """The exception it failed with, as Metaflow keeps it (`.type`, `.exception`, `.stacktrace`), else None."""
+        return self["_exception"].data if "_exception" in self._artifacts else None
+
+    @property
+    def index(self) -> int | None:
+        """Its index in the innermost foreach (None outside any)."""
+        stack = self._get("foreach_stack") or []
+        return stack[-1]["index"] if stack else None
+
+    @property
+    def current_attempt(self) -> int:
+        """The attempt its output is read from: `attempt=` if given, else the latest that started."""
+        if self._attempt is not None:
+            return int(self._attempt)
+        return max([self._get("attempt", 0), *logged_attempts(self.path)])
+
+    @property
+    def stdout(self) -> str:
+        return self.read_log("stdout")
+
+    @property
+    def stderr(self) -> str:
+        return self.read_log("stderr")
+
+    @property
+    def stdout_size(self) -> int:
+        return len(self.stdout.encode())
+
+    @property
+    def stderr_size(self) -> int:
+        return len(self.stderr.encode())
+
+    def read_log(self, stream: str, attempt: int | None = None) -> str:
+        """What it wrote to `stream` ('stdout' or 'stderr') in `attempt` (default: current_attempt), as Metaflow
+        returns it: every line ended by a newline."""
+        text = read_log(self.path, stream, self.current_attempt if attempt is None else attempt)
+        return text if not text or text.endswith("\n") else text + "\n"
+
+    @property
+    def runtime_name(self) -> str | None:
+        return next((tag.split(":", 1)[1] for tag in self.tags if tag.startswith("runtime:")), None)
+
+    # -- artifacts ----------------------------------------------------------------------------
+
+    @property
+    def _artifacts(self) -> dict[str, str]:
+        return self._get("artifacts") or {}
 
     @property
     def data(self) -> DataArtifacts:
-        return DataArtifacts(self.step.run.path, self._record["artifacts"], self.pathspec)
+        return DataArtifacts(self.run.path, self._artifacts, self.pathspec)
 
-    def __repr__(self):
-        return f"Task('{self.pathspec}')"
+    @property
+    def artifacts(self):
+        """Its DataArtifacts by name (Metaflow's MetaflowArtifacts)."""
+        found = list(self)
+        return namedtuple("MetaflowArtifacts", [a.id for a in found])._make(found)
+
+    def artifact_names(self, private: bool = False) -> list[str]:
+        """The names of its artifacts, sorted; the private ones (`_name`) too if `private`."""
+        return sorted(name for name in self._artifacts if private or not name.startswith("_"))
+
+    def __iter__(self):
+        """Its artifacts, but the private ones (`_name`), as Metaflow iterates them."""
+        return iter([DataArtifact._at(self, name) for name in sorted(self._artifacts) if not name.startswith("_")])
+
+    def __getitem__(self, name: str) -> DataArtifact:
+        if name not in self._artifacts:
+            raise ChildNotFound(f"Task '{self.pathspec}' has no artifact '{name}'; it has: "
+                                f"{', '.join(a.id for a in self) or 'none'}.")
+        return DataArtifact._at(self, name)
+
+    # -- its place in the run -------------------------------------------------------------------
+
+    @property
+    def parent_task_pathspecs(self) -> list[str]:
+        return [f"{self.run.pathspec}/{parent}" for parent in self._get("parents", [])]
+
+    @property
+    def parent_tasks(self) -> list[Task]:
+        return [self.run[step][task_id] for step, task_id in (p.split("/") for p in self._get("parents", []))]
+
+    @property
+    def child_task_pathspecs(self) -> list[str]:
+        return [task.pathspec for task in self.child_tasks]
+
+    @property
+    def child_tasks(self) -> list[Task]:
+        """The tasks that took this one as an input (a recursive switch's next run of this step, too)."""
+        mine = f"{self.step.id}/{self.id}"
+        return [task for step in self.step.child_steps for task in step if mine in task._get("parents", [])]
+
+    @property
+    def metadata(self) -> list[Metadata]:
+        """Metaflow's metadata of a task, as far as the store says it: attempt and its outcome, the store,
+        the runtime, the user, where in its foreaches it ran."""
+        stamp = int((self.finished_at or self.created_at or datetime.datetime.now()).timestamp() * 1000)
+        url = self.store.url
+        tags = {tag.split(":", 1)[0]: tag.split(":", 1)[1] for tag in self.system_tags if ":" in tag}
+        values = {"attempt": str(self.current_attempt),
+                  "ds-type": "local" if url.startswith("file://") else url.split("://", 1)[0],
+                  "ds-root": url.removeprefix("file://"), "runtime": tags.get("runtime"), "user": tags.get("user"),
+                  "python_version": tags.get("python_version", platform.python_version()),
+                  # a resumed run's (runtime/resume.py): its origin run, and for a cloned task the task cloned
+                  "origin-run-id": self.run._record.get("origin_run_id"), "origin-task-id": self._get("origin_task_id")}
+        if self._record is not None:
+            values.update({"attempt_ok": str(self.successful), "attempt-done": str(self._get("attempt", 0))})
+        stack = self._get("foreach_stack") or []
+        if stack:
+            values["foreach-execution-path"] = ",".join(f"{frame['step']}:{frame['index']}" for frame in stack)
+        return [Metadata(name, value, stamp, name, self) for name, value in values.items() if value is not None]
+
+    @property
+    def metadata_dict(self) -> dict[str, str]:
+        return {entry.name: entry.value for entry in self.metadata}
+
+
+class DataArtifact(_ClientObject):
+    """`task['x']` (or `DataArtifact('ClientFlow/<run id>/start/0/x')`): one artifact, `.data` its value."""
+
+    _KIND = "artifact"
+
+    def __new__(cls, pathspec: str, store: ArtifactStore | None = None, _namespace_check: bool = True):
+        *task, name = _split(pathspec, 5)
+        return Task("/".join(task), store=store, _namespace_check=_namespace_check)[name]
+
+    @classmethod
+    def _at(cls, task: Task, name: str) -> DataArtifact:
+        artifact = object.__new__(cls)
+        artifact.task = artifact._parent = task
+        artifact.id, artifact.store, artifact.run = name, task.store, task.run
+        artifact.pathspec = f"{task.pathspec}/{name}"
+        artifact.path = task.run.path / task._artifacts[name]
+        return artifact
+
+    def _stored_pathspec(self) -> str:
+        return f"{self.task._stored_pathspec()}/{self.id}"
+
+    @property
+    def data(self):
+        return load_artifact(self.path, self.id)
+
+    @property
+    def sha(self) -> str:
+        """The SHA-1 of its pickled value, as Metaflow identifies an artifact."""
+        return file_digest(self.path)
+
+    @property
+    def size(self) -> int:
+        """The size of its pickled value, in bytes."""
+        with reaching(self.path, "read"):
+            return self.path.stat().st_size
+
+    @property
+    def created_at(self) -> datetime.datetime | None:
+        return self.task.finished_at
+
+    @property
+    def finished_at(self) -> datetime.datetime | None:
+        return self.created_at
+
+    @property
+    def type(self) -> str | None:
+        """str() of its value's type, as the task that stored it recorded it (None if it did not)."""
+        step, task_id, _ = self.task._artifacts[self.id].split("/", 2)
+        record = read_json(self.run.path / step / task_id / TASK_RECORD) or {}
+        return (record.get("types") or {}).get(self.id)
 
 
 class DataArtifacts:
-    """A task's artifacts as attributes, each loaded when first read."""
+    """A task's artifacts as attributes (`task.data.x`), each loaded when first read; its private artifacts
+    (`_name`) are left out, as in Metaflow's MetaflowData."""
 
     def __init__(self, run_path, locations: dict[str, str], owner: str):
-        self._run_path, self._locations, self._owner = run_path, locations, owner
+        self._run_path, self._owner = run_path, owner
+        self._locations = {name: where for name, where in locations.items() if not name.startswith("_")}
 
     def __getattr__(self, name: str):
         if name.startswith("_"):
@@ -316,6 +744,22 @@ class DataArtifacts:
 
     def __repr__(self):
         return f"<data of {self._owner}: {', '.join(sorted(self._locations))}>"
+
+
+def find_run(flow_name: str, run_id: str, store: ArtifactStore | None = None) -> Run:
+    """Run `run_id` of `flow_name` whatever the namespace (a bare name: on whichever branch it is; a qualified one:
+    that branch's), as the command line's `logs`, `dump` and `tag list` read it."""
+    return Run._find(Flow._of(flow_name, store), run_id, namespace_check=False, asked=f"{flow_name}/{run_id}")
+
+
+def running_task(store: ArtifactStore, deployment, run_id: str, step: str, task_id: str) -> Task:
+    """`current.task`: the running task, found again whatever the namespace."""
+    return Task._at(Step._at(running_run(store, deployment, run_id), step), task_id)
+
+
+def running_run(store: ArtifactStore, deployment, run_id: str) -> Run:
+    """`current.run`: the running run, whatever the namespace."""
+    return Run.stored(f"{deployment.project_flow_name}/{run_id}", store)
 
 
 # -- current.trigger --------------------------------------------------------------------------

@@ -1,13 +1,14 @@
 """`current`: what the running step knows about itself, per thread of execution."""
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 
 from ..flows.graph import flow_graph
-from ..flows.parameters import flow_parameters
+from ..flows.mutators import parameter_names
 from ..naming import Deployment, namespace_of, run_user
 
 
@@ -22,6 +23,9 @@ class TaskContext:
     deployed: bool = False           # on Airflow (a worker or a pod), not a local run
     flow_cls: type | None = None
     tags: Callable[[], frozenset] = frozenset  # reads the run's user tags when asked
+    task_object: Callable[[], object] | None = None  # the client's Task of this task (current.task)
+    run_object: Callable[[], object] | None = None   # the client's Run of this run (current.run)
+    origin_run_id: Callable[[], str | None] = lambda: None  # reads the run a resume reuses, when asked
 
 
 _context: ContextVar[TaskContext | None] = ContextVar("flow_triggers_task", default=None)
@@ -56,29 +60,54 @@ def _from_context(read):
     return property(get)
 
 
-class Current:
-    """Read-only view of the running task; attributes are None outside a step."""
+# The flow a command runs, outside its steps (a parameter's default function): what `current` says of it there.
+_flow_outside_steps: ContextVar[Deployment | None] = ContextVar("flow_triggers_flow", default=None)
 
-    flow_name = _from_context(lambda c: c.deployment.flow_name)
+
+@contextlib.contextmanager
+def outside_steps(deployment: Deployment):
+    """While the command line runs flow code outside a step (default functions), `current` knows the flow's name
+    and project branch, as Metaflow's does; every other attribute stays None."""
+    token = _flow_outside_steps.set(deployment)
+    try:
+        yield
+    finally:
+        _flow_outside_steps.reset(token)
+
+
+def _from_deployment(read):
+    def get(self):
+        ctx = _active()
+        deployment = ctx.deployment if ctx is not None else _flow_outside_steps.get()
+        return None if deployment is None else read(deployment)
+    return property(get)
+
+
+class Current:
+    """Read-only view of the running task; attributes are None outside a step (but the flow's name and project
+    branch while a default function runs)."""
+
+    flow_name = _from_deployment(lambda d: d.flow_name)
     run_id = _from_context(lambda c: c.run_id)
     step_name = _from_context(lambda c: c.step_name)
     task_id = _from_context(lambda c: c.task_id)
     pathspec = _from_context(lambda c: f"{c.deployment.flow_name}/{c.run_id}/{c.step_name}/{c.task_id}")
-    project_name = _from_context(lambda c: c.deployment.project)
-    branch_name = _from_context(lambda c: c.deployment.branch)
-    is_user_branch = _from_context(lambda c: c.deployment.is_user_branch)
-    is_production = _from_context(lambda c: c.deployment.is_production)
-    project_flow_name = _from_context(lambda c: c.deployment.project_flow_name)
+    project_name = _from_deployment(lambda d: d.project)
+    branch_name = _from_deployment(lambda d: d.branch)
+    is_user_branch = _from_deployment(lambda d: d.is_user_branch)
+    is_production = _from_deployment(lambda d: d.is_production)
+    project_flow_name = _from_deployment(lambda d: d.project_flow_name)
     deployment = _from_context(lambda c: c.deployment)
     trigger = _from_context(lambda c: c.trigger())
     retry_count = _from_context(lambda c: c.retry_count)
-    origin_run_id = _from_context(lambda c: None)           # runs are never resumed here
+    origin_run_id = _from_context(lambda c: c.origin_run_id())  # the run a resume reuses, as Metaflow's
     namespace = _from_context(lambda c: namespace_of(c.deployment, c.deployed))
     username = _from_context(lambda c: run_user(c.deployment))
     tags = _from_context(lambda c: set(c.tags()))           # the run's own tags (--tag), as Metaflow's
-    parameter_names = _from_context(lambda c: sorted(p.attr_name for p in flow_parameters(c.flow_cls).values())
-                                    if c.flow_cls else [])
+    parameter_names = _from_context(lambda c: parameter_names(c.flow_cls) if c.flow_cls else [])
     graph = _from_context(lambda c: flow_graph(c.flow_cls).info() if c.flow_cls else None)
+    task = _from_context(lambda c: c.task_object() if c.task_object else None)
+    run = _from_context(lambda c: c.run_object() if c.run_object else None)
 
     @property
     def is_running_flow(self) -> bool:

@@ -5,9 +5,14 @@ A local run schedules its tasks from threads of the runner's process; each task 
 after another (a flow without splits or foreaches), or in a worker process. So sys.stdout/stderr are
 swapped, for the run, for streams that route each write to the writer of the task it belongs to (the
 task of the writing thread, a context variable), and a worker's output comes back through its pipe.
+
+Each task's own output is also kept with it in the store (`kept_output`, logs.py): the routing streams hand
+every write of the task's thread to its log; where nothing routes (an Airflow task, a pod) sys.stdout and
+sys.stderr are teed for the task's time, so Airflow's own task log still gets every line.
 """
 from __future__ import annotations
 
+import codecs
 import contextlib
 import datetime
 import io
@@ -17,7 +22,11 @@ import traceback
 from contextvars import ContextVar
 from pathlib import Path
 
+from ..errors import FlowTriggersError
+from .logs import TaskLog
+
 _task_prefix: ContextVar[str | None] = ContextVar("flow_triggers_output", default=None)
+_task_log: ContextVar[TaskLog | None] = ContextVar("flow_triggers_task_log", default=None)
 _lock = threading.Lock()
 _PACKAGE_DIR = str(Path(__file__).resolve().parent.parent)
 
@@ -42,7 +51,7 @@ class ProgressLog:
     @contextlib.contextmanager
     def capture(self):
         """Route print() of tasks through `line`, prefixed with the task writing it."""
-        streams = _RoutingStream(self, sys.stdout), _RoutingStream(self, sys.stderr)
+        streams = _RoutingStream(self, sys.stdout, "stdout"), _RoutingStream(self, sys.stderr, "stderr")
         saved = sys.stdout, sys.stderr
         sys.stdout, sys.stderr = streams
         try:
@@ -63,16 +72,88 @@ class ProgressLog:
             sys.stderr.flush()
 
 
-class _RoutingStream(io.TextIOBase):
-    def __init__(self, log: ProgressLog, fallback):
-        self.log, self.fallback = log, fallback
-        self.pending: dict[str, str] = {}
-        self.pending_lock = threading.Lock()
+@contextlib.contextmanager
+def kept_output(task_path, attempt: int):
+    """While the task runs, what it writes to stdout and stderr also goes to its log in the store; yields
+    the TaskLog (to add the failure it ends with)."""
+    log = TaskLog(task_path, attempt)
+    token = _task_log.set(log)
+    saved = sys.stdout, sys.stderr
+    if not isinstance(sys.stdout, _RoutingStream):
+        sys.stdout = _Tee(sys.stdout, log, "stdout")
+    if not isinstance(sys.stderr, _RoutingStream):
+        sys.stderr = _Tee(sys.stderr, log, "stderr")
+    try:
+        yield log
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        sys.stdout, sys.stderr = saved
+        _task_log.reset(token)
+        log.close()
+
+
+class _TextStream(io.TextIOBase):
+    """A text stream standing in for sys.stdout or sys.stderr: text only, with the real stream's encoding,
+    as a step's streams are in Metaflow."""
+
+    def __init__(self, fallback, name: str):
+        self.fallback, self.name = fallback, name
+
+    @property
+    def encoding(self):
+        return getattr(self.fallback, "encoding", None) or "utf-8"
+
+    @property
+    def errors(self):
+        return getattr(self.fallback, "errors", None) or "strict"
 
     def writable(self):
         return True
 
+    def isatty(self):
+        return self.fallback.isatty()
+
+    def fileno(self):
+        return self.fallback.fileno()
+
+    def _check(self, text) -> None:
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+
+
+class _Tee(_TextStream):
+    def __init__(self, fallback, log: TaskLog, name: str):
+        super().__init__(fallback, name)
+        self.log = log
+
     def write(self, text: str) -> int:
+        self._check(text)
+        self.log.write(self.name, text)
+        return self.fallback.write(text)
+
+    def flush(self):
+        self.fallback.flush()
+
+
+class _RoutingStream(_TextStream):
+    mode, line_buffering = "w", False
+
+    def __init__(self, log: ProgressLog, fallback, name: str):
+        super().__init__(fallback, name)
+        self.log = log
+        self.pending: dict[str, str] = {}
+        self.pending_lock = threading.Lock()
+        self.buffer = _RoutedBytes(self)
+
+    def isatty(self):
+        return False         # its lines go out prefixed, as a Metaflow step's go to a pipe
+
+    def write(self, text: str) -> int:
+        self._check(text)
+        task_log = _task_log.get()
+        if task_log is not None:
+            task_log.write(self.name, text)
         prefix = _task_prefix.get()
         if prefix is None:
             return self.fallback.write(text)
@@ -102,12 +183,40 @@ class _RoutingStream(io.TextIOBase):
             self.log.line(rest, prefix)
 
 
+class _RoutedBytes(io.RawIOBase):
+    """A routing stream's `buffer`, as a step's `sys.stdout.buffer` is in Metaflow: bytes, decoded in the
+    stream's encoding (a character split between writes too) and routed as its text."""
+
+    def __init__(self, text: _RoutingStream):
+        self.text = text
+        self.decoder = codecs.getincrementaldecoder(text.encoding)(errors="replace")
+
+    def writable(self):
+        return True
+
+    def write(self, data) -> int:
+        data = bytes(data)
+        self.text.write(self.decoder.decode(data))
+        return len(data)
+
+    def flush(self):
+        self.text.flush()
+
+    def fileno(self):
+        return self.text.fileno()
+
+
 def user_traceback(error: BaseException) -> str:
     """The traceback from the user's step code down, without this package's frames above it."""
     tb = error.__traceback__
     while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_PACKAGE_DIR):
         tb = tb.tb_next
     return "".join(traceback.format_exception(type(error), error, tb)).rstrip()
+
+
+def failure_report(error: BaseException) -> str:
+    """What a failed task says about its failure: our error's one sentence, else the user's traceback."""
+    return str(error) if isinstance(error, FlowTriggersError) else user_traceback(error)
 
 
 def foreach_yields(count: int) -> str:

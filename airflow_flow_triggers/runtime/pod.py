@@ -21,6 +21,7 @@ import zipfile
 from pathlib import Path
 
 from ..errors import ArtifactError, FlowTriggersError
+from ..flows.decospecs import attach_decorators
 from ..naming import Deployment
 from .output import user_traceback
 from .store import ArtifactStore, reaching
@@ -77,7 +78,8 @@ def load_flow(store: ArtifactStore, sha256: str, flow_file: str, module_name: st
 
 def run(task: dict) -> TaskRef:
     store = ArtifactStore(task["artifact_root"])
-    flow_cls = load_flow(store, task["code_sha256"], task["flow_file"], task["module"], task["flow"])
+    flow_cls = attach_decorators(load_flow(store, task["code_sha256"], task["flow_file"], task["module"], task["flow"]),
+                                 task.get("decospecs", ()))
     return execute_task(flow_cls, Deployment(**task["deployment"]), task["run_id"], task["step"],
                         [TaskRef.from_dict(ref) for ref in task["inputs"]], task["split_index"],
                         task["parameters"], store, origin="kubernetes", trigger_events=task["events"],

@@ -1,13 +1,13 @@
 """Local runs: the whole flow on this machine, split branches and foreach items at the same time.
 
-A flow with splits or foreaches runs its tasks in worker processes (workers.py), at most
-`max_workers` at a time (default: the number of cores), so CPU-bound steps use every core. A flow
-without any runs its tasks in this process, one after the other: no process would run at the same
-time as another, so starting one would only cost time. Threads walk the graph either way.
+Every task runs in a worker process (workers.py), never in this one, so that no step can take the run
+down with it (a segfault fails its task, as in Metaflow, where each task is a process of its own). A flow
+with splits or foreaches runs at most `max_workers` tasks at a time (default: the number of cores), so
+CPU-bound steps use every core; a flow without any runs its tasks one after the other in one worker.
+Threads walk the graph either way.
 """
 from __future__ import annotations
 
-import datetime
 import os
 import signal
 import threading
@@ -19,13 +19,17 @@ from ..flows.decorators import step_settings
 from ..flows.graph import flow_graph
 from ..naming import Deployment
 from .output import ProgressLog, foreach_yields, user_traceback
+from .resume import Resume
 from .store import ArtifactStore
 from .task import TaskRef
-from .workers import StepRaised, TaskSpec, WorkerDied, WorkerPool, run_here
+from .workers import StepRaised, TaskSpec, WorkerDied, WorkerPool
 
 
 class _Cancelled(Exception):
     """Another task failed, or the run was interrupted; this branch stops before its next task."""
+
+
+MAX_NUM_SPLITS = 100   # Metaflow's default for --max-num-splits: a foreach over more items is an error
 
 
 def new_run_id() -> str:
@@ -39,10 +43,13 @@ def default_workers() -> int:
 class LocalRun:
     def __init__(self, flow_cls: type, deployment: Deployment, parameters: dict, max_workers: int | None = None,
                  store: ArtifactStore | None = None, log: ProgressLog | None = None,
-                 trigger_events: list[dict] | None = None, tags: list[str] | None = None):
+                 trigger_events: list[dict] | None = None, tags: list[str] | None = None,
+                 max_num_splits: int = MAX_NUM_SPLITS, decospecs: tuple = (), resume: Resume | None = None):
         self.flow_cls, self.deployment, self.parameters = flow_cls, deployment, parameters
         self.trigger_events = trigger_events or []
         self.tags = tags or []
+        self.max_num_splits, self.decospecs = max_num_splits, tuple(decospecs)
+        self.resume = resume                # what this run reuses of an earlier one (`python flow.py resume`)
         self.graph = flow_graph(flow_cls)
         self.store = store or ArtifactStore()
         self.log = log or ProgressLog()
@@ -65,9 +72,12 @@ class LocalRun:
 
     def run(self) -> str:
         """Run the flow to its end; returns the run id or raises StepFailed (KeyboardInterrupt on Ctrl-C)."""
+        if self.resume is not None:
+            self.log.line("Gathering required information to resume run (this may take a bit of time)...")
         self.log.line(f"Workflow starting (run-id {self.run_id}):")
-        if self.parallel:
-            self.pool = WorkerPool(self.max_workers, self.log)
+        if self.resume is not None:
+            self.resume.clone_into(self.run_id, self.tags, self.log)
+        self.pool = WorkerPool(self.max_workers if self.parallel else 1, self.log, self.flow_cls)
         previous = self._stop_workers_on_ctrl_c()
         try:
             with self.log.capture():
@@ -106,6 +116,11 @@ class LocalRun:
             ref = self._task(step, inputs, split_index)
             if node.type == "end":
                 return ref
+            if node.type == "foreach" and ref.foreach_count > self.max_num_splits:
+                self._stop(StepFailed(
+                    f"Step '{step}' failed (task {self.pathspec}/{step}/{ref.task_id}): Foreach in step {step} "
+                    f"yielded {ref.foreach_count} child steps, which is more than the current maximum of "
+                    f"{self.max_num_splits} children: raise the maximum with --max-num-splits."))
             if node.type in ("split", "foreach"):
                 step, inputs = node.matching_join, self._branches(node, ref)
                 split_index = None
@@ -133,27 +148,34 @@ class LocalRun:
         return results
 
     def _task(self, step: str, inputs: list[TaskRef], split_index: int | None) -> TaskRef:
-        """Run one task, and again after a failure as often as its @retry says (Metaflow retries locally too)."""
+        """Run one task, and again after a failure as often as its @retry says, at once (Metaflow's local runtime
+        does not wait minutes_between_retries); with @catch, once more after a last attempt that crashed
+        (Metaflow's fallback: @catch then takes the crash)."""
+        reused = self.resume.reused(self.run_id, step, inputs, split_index) if self.resume is not None else None
+        if reused is not None:
+            return reused
         settings = step_settings(getattr(self.flow_cls, step))
         start = step == "start"
         with self.slots:
-            for retry_count in range(settings.retries + 1):
+            last = settings.retries + (settings.catch is not None)
+            for retry_count in range(last + 1):
                 if self.failed.is_set():
                     raise _Cancelled()
                 prefix = f"{self.run_id}/{step}"
                 spec = TaskSpec(self.flow_cls, self.deployment, self.run_id, step, inputs, split_index,
                                 self.parameters if start else None, self.store.url,
-                                self.trigger_events if start else None, retry_count, self.tags if start else None)
+                                self.trigger_events if start else None, retry_count, self.tags if start else None,
+                                self.resume.origin_run_id if start and self.resume is not None else None,
+                                self.decospecs)
                 try:
-                    ref, prefix = self.pool.run(spec) if self.pool is not None else \
-                        run_here(spec, self.store, self.log)
+                    ref, prefix = self.pool.run(spec)
                 except Exception as error:
                     prefix = getattr(error, "prefix", prefix)
-                    if retry_count == settings.retries or isinstance(error, FlowDefinitionError) or \
-                            (self.failed.is_set() and isinstance(error, WorkerDied)):
+                    crashed = isinstance(error, WorkerDied)
+                    if retry_count == last or (retry_count == settings.retries and not crashed) or \
+                            isinstance(error, FlowDefinitionError) or (self.failed.is_set() and crashed):
                         self._fail(step, prefix, error)
                     self._report(step, prefix, error)
-                    self.failed.wait((settings.retry_delay or datetime.timedelta(0)).total_seconds())
                     continue
                 if ref.foreach_count is not None:
                     self.log.line(foreach_yields(ref.foreach_count), prefix)
@@ -163,7 +185,10 @@ class LocalRun:
     def _fail(self, step: str, prefix: str, error: Exception):
         if self.failed.is_set() and isinstance(error, WorkerDied):
             raise _Cancelled()                  # the run was interrupted or failed: its workers were ended
-        failure = self._report(step, prefix, error)
+        self._stop(self._report(step, prefix, error))
+
+    def _stop(self, failure: FlowTriggersError):
+        """End the run with `failure` (the first one, if several branches fail): no new task starts."""
         with self.lock:
             if not self.failed.is_set():
                 self.failure = failure
@@ -178,11 +203,12 @@ class LocalRun:
             failure = error
         elif isinstance(error, WorkerDied):
             failure = StepFailed(f"Step '{step}' failed ({where}): the worker process running {error.task} "
-                                 f"{error.how} (a crash in a C extension, the system out of memory, or a kill).")
+                                 f"{error.how} ({error.why}).")
         else:
             kind, message, trace = (error.kind, error.message, error.traceback) if isinstance(error, StepRaised) \
                 else (type(error).__name__, str(error), user_traceback(error))
             self.log.line(trace, prefix)
             failure = StepFailed(f"Step '{step}' failed ({where}): {kind}: {message}")
-        self.log.line("Task failed.", prefix)
+        crash = isinstance(error, WorkerDied) and error.segfault
+        self.log.line("Task failed with a segmentation fault." if crash else "Task failed.", prefix)   # Metaflow's
         return failure

@@ -3,6 +3,7 @@
 Layout under the root (`[flow_triggers] artifact_root`):
 
     <project_flow_name>/<run_id>/_run.json
+    <project_flow_name>/<run_id>/_parameters.pickle
     <project_flow_name>/<run_id>/<step>/<task_id>/_task.json
     <project_flow_name>/<run_id>/<step>/<task_id>/<artifact>.pickle
 
@@ -22,6 +23,7 @@ from ..errors import ArtifactError
 
 RUN_RECORD = "_run.json"
 TASK_RECORD = "_task.json"
+RUN_PARAMETERS = "_parameters"  # <run_id>/_parameters.pickle: the run's parameter values, exactly (for resume)
 
 
 def storage_path(url: str):
@@ -81,7 +83,7 @@ class ArtifactStore:
 
     def task_ids(self, step_path) -> list[str]:
         with reaching(step_path, "list"):
-            return sorted((p.name for p in _listing(step_path) if (p / TASK_RECORD).exists()), key=_natural)
+            return sorted((p.name for p in _listing(step_path) if (p / TASK_RECORD).exists()), key=task_order)
 
 
 def _listing(path) -> list:
@@ -193,7 +195,7 @@ class _HashingWriter:
         return len(data)
 
 
-def _natural(task_id: str):
+def task_order(task_id: str):
     """'0-2' before '0-10'; a recursive switch's later runs ('0.1', '0.2') after its first ('0')."""
     return [[int(n) for n in part.split(".")] if part.replace(".", "").isdigit() else [-1, part]
             for part in task_id.split("-")]

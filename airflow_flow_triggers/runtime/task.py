@@ -6,6 +6,7 @@ a small `TaskRef` travels (in memory locally, as XCom on Airflow).
 from __future__ import annotations
 
 import contextlib
+import copy
 import datetime
 import functools
 import itertools
@@ -13,16 +14,30 @@ import os
 import traceback
 from dataclasses import asdict, dataclass
 
-from ..errors import ArtifactError, FlowDefinitionError
+from ..errors import (
+    ArtifactError,
+    FailureHandledByCatch,
+    FlowDefinitionError,
+    FlowTriggersError,
+    MissingInMergeArtifactsException,
+    UnhandledInMergeArtifactsException,
+)
+from ..flows.configs import config_artifacts, config_values, configured, flow_configs, plain
+from ..flows.configure import ensure_configured
 from ..flows.decorators import step_settings
 from ..flows.graph import flow_graph
+from ..flows.graph_info import flow_constants
 from ..flows.parameters import flow_parameters, resolve_parameter_values
+from ..flows.secrets import step_secrets
+from ..flows.user_decorators import run_step_code
 from ..naming import Deployment, namespace_of, system_tags
-from .client import Trigger
+from .client import Trigger, running_run, running_task
 from .current import TaskContext, enter_task, leave_task
 from .events import depth_of
-from .output import user_traceback
+from .output import failure_report, kept_output, user_traceback
+from .secrets import step_secret_values
 from .store import (
+    RUN_PARAMETERS,
     RUN_RECORD,
     TASK_RECORD,
     ArtifactStore,
@@ -33,6 +48,7 @@ from .store import (
     value_digest,
     write_json,
 )
+from .timeout import step_timeout
 
 _IMMUTABLE = (int, float, complex, bool, str, bytes, type(None), range, datetime.date, datetime.time,
               datetime.timedelta)
@@ -87,38 +103,57 @@ def prepare_task(flow_cls: type, deployment: Deployment, run_id: str, step_name:
                  inputs: list[TaskRef], split_index: int | None = None, parameters: dict | None = None,
                  store: ArtifactStore | None = None, origin: str = "local",
                  trigger_events: list[dict] | None = None, retry_count: int = 0,
-                 tags: list[str] | None = None, code: dict | None = None) -> TaskState:
+                 tags: list[str] | None = None, code: dict | None = None,
+                 origin_run_id: str | None = None) -> TaskState:
     """Load what the task needs (its inputs' records, its foreach branch) without running it.
 
     The start task also writes the run's record: parameters, the events that triggered it, its tags, and
     the code version it runs (`code`: its deployment's package; the run's later tasks run that version).
+    A resumed run's start (`origin_run_id`: the run it resumes) takes `parameters` as its origin's values.
     """
     store = store or ArtifactStore()
-    graph = flow_graph(flow_cls)
     run_path = store.run_path(deployment.project_flow_name, run_id)
+    if not configured(flow_cls):    # a process that imported the flow anew: the configs the run started with
+        ensure_configured(flow_cls, None if step_name == "start" else run_configs(run_path))
+    graph = flow_graph(flow_cls)
     if step_name != "start":
         task = _task_from_inputs(store, graph, flow_cls, deployment, run_path, step_name, inputs, split_index)
     else:
-        values = resolve_parameter_values(flow_cls, parameters or {})
-        write_run_record(run_path, deployment, run_id, values, origin, trigger_events or [], tags or [], code)
+        values = dict(parameters or {}) if origin_run_id else resolve_parameter_values(flow_cls, parameters or {})
+        write_run_record(run_path, deployment, run_id, values, origin, trigger_events or [], tags or [], code,
+                         graph=step_links(graph), origin_run_id=origin_run_id, configs=config_values(flow_cls))
         task = TaskState(store, deployment, run_path, step_name, {}, [], flow_cls)
-        task.parameters_to_save = values
+        # `name`: the flow's name, an artifact of every task as in Metaflow (run.data.name, `dump`)
+        task.parameters_to_save = {"name": flow_cls.__name__, **flow_constants(flow_cls), **values,
+                                   **config_artifacts(flow_cls)}
     task.retry_count, task.origin = retry_count, origin
+    task.parents = [f"{ref.step}/{ref.task_id}" for ref in inputs]
     return task
 
 
 def write_run_record(run_path, deployment: Deployment, run_id: str, values: dict, origin: str,
-                     trigger_events: list[dict], tags: list[str], code: dict | None = None, kind: str = "flow") -> None:
-    """A run's record (`_run.json`), by its first task: a flow's, or an Airflow DAG's of a project (`kind`)."""
+                     trigger_events: list[dict], tags: list[str], code: dict | None = None, kind: str = "flow",
+                     graph: dict | None = None, origin_run_id: str | None = None, configs: dict | None = None) -> None:
+    """A run's record (`_run.json`), by its first task: a flow's, or an Airflow DAG's of a project (`kind`), with
+    how its steps connect (`graph`, step_links: the client's Step.child_steps) and the run it resumes, if any.
+    The parameter values are pickled beside it too, exactly, for a resume of the run."""
     deployed = origin != "local"
+    if values:
+        save_artifact(run_path, "start", RUN_PARAMETERS, values)
     write_json(run_path / RUN_RECORD, {"kind": kind,
         "flow_name": deployment.flow_name, "project_flow_name": deployment.project_flow_name,
         "project": deployment.project, "branch": deployment.branch, "deployer": deployment.deployer,
         "run_id": run_id, "created_at": now(), "parameters": values, "origin": origin,
         "trigger": trigger_events, "trigger_depth": depth_of(trigger_events),
         "namespace": namespace_of(deployment, deployed), "system_tags": system_tags(deployment, deployed),
-        "user_tags": sorted(set(tags)), "code": code,
+        "user_tags": sorted(set(tags)), "code": code, "graph": graph, "origin_run_id": origin_run_id,
+        "configs": plain(configs or {}),
     })
+
+
+def step_links(graph) -> dict:
+    """{step: {"type", "next"}}: what a run keeps of its flow's graph."""
+    return {node.name: {"type": node.type, "next": list(node.out_funcs)} for node in graph}
 
 
 def _task_from_inputs(store, graph, flow_cls, deployment, run_path, step_name, inputs, split_index):
@@ -129,10 +164,11 @@ def _task_from_inputs(store, graph, flow_cls, deployment, run_path, step_name, i
         stack = list(parents[0]["foreach_stack"])
         if split.type == "foreach":
             stack.pop()
-        params = {p.attr_name for p in flow_parameters(flow_cls).values()}
+        params = {p.attr_name for p in flow_parameters(flow_cls).values()} | set(flow_configs(flow_cls)) | \
+            set(flow_constants(flow_cls)) | {"name"}      # a join passes them down, as Metaflow's
         artifacts = {k: v for k, v in parents[0]["artifacts"].items() if k in params}
         return TaskState(store, deployment, run_path, step_name, artifacts, stack, flow_cls,
-                         join_inputs=[InputView(run_path, p) for p in parents])
+                         join_inputs=[InputView(run_path, p, flow_cls) for p in parents])
     parent = parents[0]
     stack = list(parent["foreach_stack"])
     if parent["step"] == step_name:   # a recursive switch running again: the next task of the same step
@@ -169,6 +205,16 @@ def run_code(run_path) -> dict | None:
     return (read_json(run_path / RUN_RECORD) or {}).get("code")
 
 
+def run_origin(run_path) -> str | None:
+    """`current.origin_run_id`: the run this one resumes (None for a run that resumes none)."""
+    return (read_json(run_path / RUN_RECORD) or {}).get("origin_run_id")
+
+
+def run_configs(run_path) -> dict | None:
+    """The values of the flow's configs the run started with (its first task recorded them; None if it did not)."""
+    return (read_json(run_path / RUN_RECORD) or {}).get("configs")
+
+
 def run_tags(run_path) -> frozenset[str]:
     """`current.tags`: the run's own tags (`--tag`), as Metaflow's."""
     return frozenset((read_json(run_path / RUN_RECORD) or {}).get("user_tags", ()))
@@ -176,12 +222,14 @@ def run_tags(run_path) -> frozenset[str]:
 
 def write_task_record(path, step: str, task_id: str, successful: bool, started_at: str, artifacts: dict,
                       foreach_stack: list = (), foreach_count: int | None = None, next_step: str | None = None,
-                      iteration: int = 0) -> None:
-    """A task's record (`_task.json`): whether it succeeded, and where every artifact it sees is."""
+                      iteration: int = 0, attempt: int = 0, parents: list = (), types: dict | None = None) -> None:
+    """A task's record (`_task.json`): whether it succeeded, where every artifact it sees is, its attempt (the
+    retry count), its inputs (`parents`, 'step/task_id') and the types of the artifacts it stored itself."""
     write_json(path / TASK_RECORD, {
         "step": step, "task_id": task_id, "successful": successful, "started_at": started_at, "finished_at": now(),
         "artifacts": artifacts, "foreach_stack": list(foreach_stack), "foreach_count": foreach_count,
-        "next_step": next_step, "iteration": iteration,
+        "next_step": next_step, "iteration": iteration, "attempt": attempt, "parents": list(parents),
+        "types": types or {},
     })
 
 
@@ -205,6 +253,7 @@ class TaskState:
         self.task_id = task_id_for(foreach_stack) + (f".{iteration}" if iteration else "")
         self.flow_cls = flow_cls
         self.join_inputs = join_inputs
+        self.constants = flow_constants(flow_cls)     # read-only in the step (FlowSpec.__setattr__)
         self.assigned: set[str] = set()
         self.loaded_mutable: set[str] = set()  # may have been changed in place
         self.transition = None
@@ -212,6 +261,8 @@ class TaskState:
         self.parameters_to_save: dict | None = None
         self.retry_count = 0
         self.origin = "local"                        # or "airflow", "kubernetes": where the task runs
+        self.parents: list[str] = []                 # its inputs, 'step/task_id'
+        self.types: dict[str, str] = {}              # the type of each artifact it stores, for `dump`
 
     @property
     def path(self):
@@ -221,32 +272,54 @@ class TaskState:
         node = flow_graph(self.flow_cls)[self.step]
         flow = self.flow_cls(use_cli=False)
         object.__setattr__(flow, "_task", self)
+        object.__setattr__(flow, "_current_step", self.step)
+        for name, value in self.constants.items():    # each task its own copy, as Metaflow's own process has
+            object.__setattr__(flow, name, _own_copy(value))
         started_at = now()
+        where = (self.store, self.deployment, self.run_path.name)
         token = enter_task(TaskContext(self.deployment, self.run_path.name, self.step, self.task_id,
                                        functools.cache(functools.partial(run_trigger, self.run_path, self.store)),
                                        self.retry_count,
                                        self.origin != "local", self.flow_cls,
-                                       functools.partial(run_tags, self.run_path)))
+                                       functools.partial(run_tags, self.run_path),
+                                       task_object=functools.partial(running_task, *where, self.step, self.task_id),
+                                       run_object=functools.partial(running_run, *where),
+                                       origin_run_id=functools.cache(functools.partial(run_origin, self.run_path))))
         try:
-            self._run_step(flow, node)
-            foreach_count = self._check_transition(flow, node)
-            self._persist(flow)
-        except BaseException:
-            self._write_record(started_at, successful=False)
-            raise
+            with kept_output(self.path, self.retry_count) as output:
+                try:
+                    self._run_step(flow, node)
+                    foreach_count = self._check_transition(flow, node)
+                    self._persist(flow)
+                except BaseException as error:
+                    output.write("stderr", failure_report(error) + "\n\nTask failed.\n")   # Metaflow's last line
+                    self._keep_on_failure(flow, error)
+                    self._write_record(started_at, successful=False)
+                    raise
         finally:
             leave_task(token)
         self._write_record(started_at, successful=True, foreach_count=foreach_count)
         return TaskRef(self.step, self.task_id, foreach_count, self.next_step)
 
     def _run_step(self, flow, node) -> None:
-        """The user's step code, in its @environment; an exception that @catch takes (on the last attempt) is
-        printed and kept, and the flow goes on to the step's successors."""
-        settings = step_settings(getattr(self.flow_cls, self.step))
+        """The user's step code, in its @environment and with its @secrets; an exception that @catch takes (on the
+        last attempt) is printed and kept, and the flow goes on to the step's successors."""
+        func = getattr(self.flow_cls, self.step)
+        settings = step_settings(func)
         try:
-            with step_environment(settings.environment):
+            if settings.catch is not None and self.retry_count > settings.retries:   # @catch's fallback attempt
+                raise FailureHandledByCatch(f"Task execution kept failing over {self.retry_count} attempts. Your "
+                                            "code did not raise an exception. Something in the execution "
+                                            "environment caused the failure.")
+            with step_environment(settings.environment), \
+                    step_secret_values(step_secrets(func), os.environ, self.origin != "local") as secrets, \
+                    step_environment(secrets), \
+                    step_timeout(self.step, func, enforced=self.origin == "local"):
                 method = getattr(flow, self.step)
-                method(Inputs(self.join_inputs)) if node.type == "join" else method()
+                inputs = Inputs(self.join_inputs) if node.type == "join" else None
+                run_step_code(getattr(func, "wrappers", []), self.step, flow, inputs,
+                              lambda: method() if inputs is None else method(inputs),
+                              functools.partial(self._go_on, flow, node))
         except Exception as error:
             if settings.catch is None or self.retry_count < settings.retries:
                 raise
@@ -260,6 +333,14 @@ class TaskState:
             return
         if settings.catch is not None and settings.catch.var:
             setattr(flow, settings.catch.var, None)
+
+    def _go_on(self, flow, node, arguments: dict | None) -> None:
+        """A user step decorator skipped the step, replaced it or swallowed its exception: the step goes on as
+        its self.next() would (or with the self.next() `arguments` it gave)."""
+        self.transition, self.next_step = None, None
+        if node.out_funcs:
+            default = {"foreach": node.foreach_var} if node.foreach_var else {}
+            flow.next(*[getattr(flow, name) for name in node.out_funcs], **(arguments or default))
 
     # -- what FlowSpec calls --------------------------------------------------------------
 
@@ -308,30 +389,49 @@ class TaskState:
         frame = self._foreach_frame("self.input")
         return foreach_item(load_artifact(self.run_path / frame["location"], frame["var"]), frame["index"])
 
+    def foreach_frames(self, flow) -> list[tuple]:
+        """FlowSpec.foreach_stack(): (index, count, item) per level, each item read from the flow as the step
+        sees its list (as Metaflow reads it: None where the step cannot)."""
+        frames = []
+        for frame in self.foreach_stack:
+            try:
+                items = getattr(flow, frame["var"])
+            except AttributeError:
+                frames.append((frame["index"], frame["count"], None))
+                continue
+            frames.append((frame["index"], frame["count"], foreach_item(items, frame["index"])))
+        return frames
+
     def foreach_index(self) -> int:
         return self._foreach_frame("self.index")["index"]
 
     def merge(self, inputs, exclude, include):
+        """Metaflow's merge_artifacts: each artifact of the inputs that this join has not set (and that `include`
+        names, or `exclude` does not), when all inputs that have it agree on its value. A conflict, or an
+        `include` name no input has, sets nothing and raises."""
         if self.join_inputs is None:
             raise FlowDefinitionError(f"Step '{self.step}' calls self.merge_artifacts(), which only works "
                                       "in a join step (def step(self, inputs)).")
-        exclude, include = set(exclude), set(include)
-        candidates: dict[str, set[str]] = {}
+        exclude, include = list(exclude or ()), list(include or ())
+        if exclude and include:
+            raise FlowDefinitionError(f"self.merge_artifacts() in step '{self.step}' is given both exclude= and "
+                                      "include=, which exclude each other: give one of them.")
+        present = self.assigned | set(self.artifacts)
+        locations: dict[str, set[str]] = {}       # an artifact a branch did not change is at one location
         for view in inputs:
-            for name, location in view._record["artifacts"].items():
-                candidates.setdefault(name, set()).add(location)
-        missing = include - set(candidates)
+            for name, location in sorted(view._record["artifacts"].items()):
+                if not (name.startswith("_") or name in present or name in exclude or include and name not in include):
+                    locations.setdefault(name, set()).add(location)
+        unresolved = [name for name, found in locations.items()
+                      if len(found) > 1 and len({file_digest(self.run_path / where) for where in found}) > 1]
+        if unresolved:
+            raise UnhandledInMergeArtifactsException(_conflict(self.step, unresolved), unresolved)
+        missing = [name for name in include if name not in locations and name not in present]
         if missing:
-            raise FlowDefinitionError(f"self.merge_artifacts(include=...) in step '{self.step}' names "
-                                      f"'{sorted(missing)[0]}', which no input has.")
-        for name, locations in sorted(candidates.items()):
-            if name in exclude or name in self.assigned or (include and name not in include):
-                continue
-            if len(locations) > 1 and len({file_digest(self.run_path / loc) for loc in locations}) > 1:
-                raise ArtifactError(f"Step '{self.step}' cannot merge artifact '{name}': its value differs "
-                                    f"between the join's inputs; set self.{name} in the join before "
-                                    f"merging, or pass exclude=['{name}'].")
-            self.artifacts[name] = min(locations)
+            raise MissingInMergeArtifactsException(
+                f"self.merge_artifacts(include=...) in step '{self.step}' names {_quoted(missing)}, which no "
+                "input has.", missing)
+        self.artifacts.update({name: min(found) for name, found in locations.items()})
 
     # -- internals ------------------------------------------------------------------------
 
@@ -375,13 +475,49 @@ class TaskState:
             if value_digest(flow.__dict__[name]) != file_digest(self.run_path / self.artifacts[name]):
                 values[name] = flow.__dict__[name]  # changed in place
         for name, value in values.items():
-            file_name = save_artifact(self.path, self.step, name, value)
-            self.artifacts[name] = f"{self.step}/{self.task_id}/{file_name}"
+            self._save(name, value)
+
+    def _save(self, name: str, value) -> None:
+        file_name = save_artifact(self.path, self.step, name, value)
+        self.artifacts[name] = f"{self.step}/{self.task_id}/{file_name}"
+        self.types[name] = str(type(value))
+
+    def _keep_on_failure(self, flow, error: BaseException) -> None:
+        """What a failed task keeps, as Metaflow's does: the artifacts it set that can be stored, and the
+        exception it ended with (`_exception`, the client's Task.exception). The store failing now too must
+        not hide the step's own error, which is raised next."""
+        for name in sorted(self.assigned):
+            with contextlib.suppress(FlowTriggersError):
+                self._save(name, flow.__dict__[name])
+        with contextlib.suppress(FlowTriggersError):
+            self._save("_exception", CaughtException(error))
 
     def _write_record(self, started_at: str, successful: bool, foreach_count: int | None = None):
         write_task_record(self.path, self.step, self.task_id, successful, started_at,
-                          self.artifacts if successful else {}, self.foreach_stack, foreach_count, self.next_step,
-                          self.iteration)
+                          self.artifacts, self.foreach_stack, foreach_count, self.next_step,
+                          self.iteration, self.retry_count, self.parents, self.types)
+
+
+def _conflict(step: str, names: list[str]) -> str:
+    if len(names) == 1:
+        return (f"Step '{step}' cannot merge artifact '{names[0]}': its value differs between the join's inputs; "
+                f"set self.{names[0]} in the join before merging, or pass exclude=['{names[0]}'].")
+    return (f"Step '{step}' cannot merge artifacts {_quoted(names)}: their values differ between the join's inputs; "
+            f"set {' and '.join(f'self.{name}' for name in names)} in the join before merging, or pass "
+            f"exclude={names!r}.")
+
+
+def _quoted(names: list[str]) -> str:
+    return ", ".join(f"'{name}'" for name in names)
+
+
+def _own_copy(value):
+    if isinstance(value, _IMMUTABLE):
+        return value
+    try:
+        return copy.deepcopy(value)
+    except Exception:                  # a value that cannot be copied is shared, as the class shares it
+        return value
 
 
 class CaughtException(Exception):
@@ -425,8 +561,10 @@ def step_environment(variables: dict):
 class InputView:
     """One input of a join: its artifacts as attributes (`inputs.a.x`, `for i in inputs: i.x`)."""
 
-    def __init__(self, run_path, record: dict):
+    def __init__(self, run_path, record: dict, flow_cls: type | None = None):
         self._run_path, self._record = run_path, record
+        if flow_cls is not None:        # its configs read as in a step: ConfigValues (stored as plain dicts)
+            self.__dict__.update({attr: getattr(flow_cls, attr) for attr in flow_configs(flow_cls)})
 
     @property
     def step_name(self) -> str:

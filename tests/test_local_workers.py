@@ -134,3 +134,49 @@ def test_a_linear_flow_runs_its_tasks_in_one_worker_never_in_the_runner(write_fl
     assert result.returncode == 0, result.stderr
     [worker] = set(re.findall(r"(?:start|middle|end) in (\d+)", result.stdout))
     assert worker != re.search(r"runner (\d+)", result.stdout).group(1)
+
+
+FORKSERVER_CONFIG_FLOW = '''
+import airflow_flow_triggers.runtime.workers as workers
+workers.start_method = lambda: "forkserver"       # as on macOS: each worker imports the flow anew
+from airflow_flow_triggers import FlowSpec, step, Config, current
+
+
+class CfgFlow(FlowSpec):
+    settings = Config("settings", default_value={"n": 1})
+
+    @step
+    def start(self):
+        print("start n", self.settings.n, "try", current.retry_count)
+        if current.retry_count == 0:
+            raise ValueError("the first try fails")
+        self.items = [1, 2]
+        self.next(self.work, foreach="items")
+
+    @step
+    def work(self):
+        import os
+        print("work n", self.settings.n, os.environ.get("GREETING"))
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    CfgFlow()
+'''
+
+
+def test_workers_started_by_forkserver_see_the_runs_configs_and_with_decorators(write_flow, airflow_home):
+    result = run_flow(write_flow(FORKSERVER_CONFIG_FLOW), "--config-value", "settings", '{"n": 7}', "run",
+                      "--with", "retry:times=1", "--with", 'environment:vars={"GREETING": "hi"}',
+                      airflow_home=airflow_home)
+    assert result.returncode == 0, result.stderr
+    printed = [line.split("] ", 1)[1] for line in result.stdout.splitlines() if " n " in line]
+    assert sorted(printed) == ["start n 7 try 0", "start n 7 try 1", "work n 7 hi", "work n 7 hi"]

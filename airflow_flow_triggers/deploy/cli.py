@@ -69,7 +69,7 @@ def _parser(flow_cls: type) -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     parser.set_defaults(handler=show_and_check.check, warnings=False)   # no command: check, as Metaflow
 
-    run = commands.add_parser("run", help="run the flow locally, in this process")
+    run = commands.add_parser("run", help="run the flow locally, its tasks in worker processes")
     _parameter_options(run, flow_cls)
     resume = run_commands.add_resume(commands, flow_cls)
     from ..runtime.runner import default_workers

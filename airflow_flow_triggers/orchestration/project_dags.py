@@ -71,10 +71,11 @@ class Loading:
     deployer: str | None = None
     code: dict | None = None
     enrolled: list = field(default_factory=list)
+    branch_of_file: dict = field(default_factory=dict)   # DAG file -> (its last project DAG, id, project, branch)
 
 
 _loading: ContextVar[Loading | None] = ContextVar("flow_triggers_loading", default=None)
-_branch_of_file: dict[tuple, tuple] = {}  # (DAG file, import) -> (its project DAG enrolled last, id, project, branch)
+_branch_of_file: dict[str, tuple] = {}     # the same, for a file imported outside loading_as (a dags folder's)
 
 
 @contextlib.contextmanager
@@ -333,13 +334,14 @@ def _check_one_branch(dag, deployment: Deployment) -> None:
     """Two project DAGs of one file on different branches: the file could be in one branch's folder only."""
     if deployment.project is None:
         return
-    key = (dag.fileloc, id(_loading.get()))           # one import of the file: `airflow create` imports it twice
-    seen = _branch_of_file.get(key)
+    loading = _loading.get()                          # one import of the file: `airflow create` imports it twice
+    branch_of_file = _branch_of_file if loading is None else loading.branch_of_file
+    seen = branch_of_file.get(dag.fileloc)
     if seen is not None and seen[0] is not dag and (seen[2], seen[3]) != (deployment.project, deployment.branch):
         raise FlowDefinitionError(f"This file defines project DAGs on two branches, {seen[0].dag_id} and "
                                   f"{deployment.project_flow_name}: a DAG file deploys to one branch; give them the "
                                   "same @project settings, or put them in two files.")
-    _branch_of_file[key] = (dag, deployment.project_flow_name, deployment.project, deployment.branch)
+    branch_of_file[dag.fileloc] = (dag, deployment.project_flow_name, deployment.project, deployment.branch)
 
 
 def _unregister(dag_id: str) -> None:

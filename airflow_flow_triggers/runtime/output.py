@@ -1,10 +1,10 @@
 """Metaflow-style progress lines for local runs: each task's output prefixed with time and pathspec, and
 the traceback a failing step prints (from the user's code down).
 
-A local run schedules its tasks from threads of the runner's process; each task runs either there, one
-after another (a flow without splits or foreaches), or in a worker process. So sys.stdout/stderr are
-swapped, for the run, for streams that route each write to the writer of the task it belongs to (the
-task of the writing thread, a context variable), and a worker's output comes back through its pipe.
+A local run schedules its tasks from threads of the runner's process; each task runs in a worker process
+(workers.py), which runs one task at a time. sys.stdout/stderr are swapped, in the runner and in each
+worker, for streams that route each write to the writer of the task it belongs to (the task of the
+writing thread, a context variable).
 
 Each task's own output is also kept with it in the store (`kept_output`, logs.py): the routing streams hand
 every write of the task's thread to its log; where nothing routes (an Airflow task, a pod) sys.stdout and

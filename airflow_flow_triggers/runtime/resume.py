@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 
 from ..errors import CommandLineError, RunNotFoundError
+from ..flows.configs import config_values
 from ..flows.graph import flow_graph
 from ..naming import Deployment, run_user
 from .output import ProgressLog
@@ -62,7 +63,8 @@ class Resume:
         """Write the new run's record, then clone every task of the origin that does not run again."""
         run_path = self.store.run_path(self.deployment.project_flow_name, run_id)
         write_run_record(run_path, self.deployment, run_id, self.parameters, "local", self.trigger_events, tags,
-                         graph=step_links(self.graph), origin_run_id=self.origin_run_id)
+                         graph=step_links(self.graph), origin_run_id=self.origin_run_id,
+                         configs=config_values(self.flow_cls))
         origin = f"{self.deployment.flow_name}/{self.origin_run_id}"
         log.line(f"Cloning {origin}")
         ran = set(self.store.step_names(self.origin_path))

@@ -26,7 +26,10 @@ import threading
 from dataclasses import dataclass
 
 from ..errors import FlowTriggersError, told_in_one_sentence
+from ..flows.configs import config_values, configured
+from ..flows.configure import ensure_configured
 from ..flows.decorators import step_settings
+from ..flows.decospecs import attach_decorators
 from .logs import append_stderr
 from .output import ProgressLog, user_traceback
 from .output import _lock as _output_lock
@@ -114,7 +117,8 @@ class WorkerPool:
         """A new worker. The output lock is held across the fork, so that no other thread of the runner holds
         it at that moment (a child would inherit it held, forever); the child releases its copy."""
         parent_end, child_end = self.context.Pipe()
-        process = self.context.Process(target=_serve, args=(child_end, self.flow_cls), daemon=True)
+        configured_as = (config_values(self.flow_cls), tuple(getattr(self.flow_cls, "_decospecs", ())))
+        process = self.context.Process(target=_serve, args=(child_end, self.flow_cls, configured_as), daemon=True)
         with _output_lock:
             process.start()
         child_end.close()
@@ -197,8 +201,15 @@ class WorkerPool:
             connection.close()
 
 
-def _serve(connection, flow_cls: type) -> None:
-    """A worker's loop: run one task at a time until told to stop (None) or the run goes away."""
+def _serve(connection, flow_cls: type, configured_as: tuple[dict, tuple]) -> None:
+    """A worker's loop: run one task at a time until told to stop (None) or the run goes away.
+
+    A forked worker has the runner's flow class as it is; one started by forkserver (macOS) imported the flow
+    anew, so it configures it as the runner did (`configured_as`: the configs' values and the `--with` texts).
+    """
+    if not configured(flow_cls):
+        configs, decospecs = configured_as
+        attach_decorators(ensure_configured(flow_cls, configs), list(decospecs))
     if _output_lock.locked():                   # held by the parent across the fork (WorkerPool._start)
         _output_lock.release()
     signal.signal(signal.SIGINT, signal.SIG_IGN)      # Ctrl-C is the parent's to handle: it ends us

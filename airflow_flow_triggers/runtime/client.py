@@ -642,8 +642,9 @@ class Task(_ClientObject):
 
     @property
     def metadata(self) -> list[Metadata]:
-        """Metaflow's metadata of a task, as far as the store says it: attempt and its outcome, the store,
-        the runtime, the user, where in its foreaches it ran."""
+        """Metaflow's metadata of a task, as far as the store says it: its attempts (one `attempt` entry each,
+        or only the one asked for with `attempt=`) and the outcome, the store, the runtime, the user, where in its
+        foreaches it ran."""
         stamp = int((self.finished_at or self.created_at or datetime.datetime.now()).timestamp() * 1000)
         url = self.store.url
         tags = {tag.split(":", 1)[0]: tag.split(":", 1)[1] for tag in self.system_tags if ":" in tag}
@@ -658,7 +659,11 @@ class Task(_ClientObject):
         stack = self._get("foreach_stack") or []
         if stack:
             values["foreach-execution-path"] = ",".join(f"{frame['step']}:{frame['index']}" for frame in stack)
-        return [Metadata(name, value, stamp, name, self) for name, value in values.items() if value is not None]
+        earlier = [] if self._attempt is not None else \
+            sorted({*logged_attempts(self.path), self._get("attempt", 0)} - {self.current_attempt})
+        return [*(Metadata("attempt", str(attempt), stamp, "attempt", self) for attempt in earlier),   # as Metaflow:
+                *(Metadata(name, value, stamp, name, self)                                     # one per attempt
+                  for name, value in values.items() if value is not None)]
 
     @property
     def metadata_dict(self) -> dict[str, str]:

@@ -34,6 +34,9 @@ for task in sorted(ok["work"], key=lambda t: t.index):
 b = next(task for task in ok["work"] if task.index == 1)
 first = Task(b.pathspec, attempt=0)
 print("attempt 0", repr(first.stdout), first.stderr.strip().splitlines()[-1], first.current_attempt)
+print("attempts", [sorted(m.value for m in task.metadata if m.type == "attempt")
+                   for task in sorted(ok["work"], key=lambda t: t.index)],
+      [m.value for m in first.metadata if m.type == "attempt"])
 join = ok["join"].task
 print("join parents", sorted(where(t) for t in join.parent_tasks), sorted(where(t) for t in join.child_tasks))
 print("start children", sorted(where(t) for t in start.child_tasks), list(start.parent_tasks))

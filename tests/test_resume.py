@@ -80,16 +80,25 @@ def stamped(steps: dict, origin: str) -> dict:
 
 @pytest.mark.parametrize("flow, run_args, resume_args", CASES, ids=[case[0][:-8] for case in CASES])
 def test_resume_does_what_metaflow_does(flow, run_args, resume_args, tmp_path):
+    """Metaflow runs again (at most 3 times) while it differs: when a task fails, its runtime kills the tasks
+    still running, so whether a sibling branch got past a step before the failure (the failing steps sleep
+    to let it) depends on the machine's load; a real difference shows every time."""
     ours = session("ours", flow, run_args, resume_args, tmp_path / "ours")
-    theirs = session("metaflow", flow, run_args, resume_args, tmp_path / "metaflow")
+    for attempt in range(3):
+        theirs = session("metaflow", flow, run_args, resume_args, tmp_path / f"metaflow{attempt}")
+        if compared(ours) == compared(theirs):
+            break
     for outcome in (ours, theirs):
         assert outcome["resumed"] == outcome["workflow"] != outcome["origin"], outcome["stdout"]
         assert set(outcome["clones of"]) <= {outcome["origin"]}, outcome["stdout"]
         stamps = re.findall(r"stamp ([0-9a-f]{32})", outcome["run stdout"] + outcome["stdout"])
         assert len(set(stamps)) <= 1, stamps                 # a stamp the resumed run prints is the origin's
-    compared = ("status", "cloned", "ran", "run printed", "resume printed")
-    assert {key: ours[key] for key in compared} == {key: theirs[key] for key in compared}, \
-        (ours["run stdout"], ours["stdout"], theirs["run stdout"], theirs["stdout"])
+    assert compared(ours) == compared(theirs), (ours["run stdout"], ours["stdout"], theirs["run stdout"],
+                                                theirs["stdout"])
+
+
+def compared(outcome: dict) -> dict:
+    return {key: outcome[key] for key in ("status", "cloned", "ran", "run printed", "resume printed")}
 
 
 FOREACH = (FLOWS / "foreach_inner_flow.py").read_text().replace("from metaflow import",

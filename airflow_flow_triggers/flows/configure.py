@@ -55,27 +55,23 @@ def _settle_parameters(flow_cls: type, seen: dict[str, Any]) -> None:
 def _mutate(flow_cls: type, seen: dict[str, Any], steps: dict, pre: bool) -> None:
     """Every FlowMutator's pre_mutate (or mutate), then every StepMutator's, each seeing what those before did;
     a mutator added meanwhile runs too."""
-    done = []
-    while True:
-        waiting = [m for m in flow_mutators(flow_cls) if m not in done]
-        if not waiting:
-            break
-        mutator = waiting[0]
-        done.append(mutator)
+    for mutator in _each_new(lambda: flow_mutators(flow_cls)):
         mutator.external_init(seen)
         _refuse_packaging(mutator)
         getattr(mutator, "pre_mutate" if pre else "mutate")(MutableFlow(flow_cls, pre, mutator))
     for func in steps.values():
-        done = []
-        while True:
-            waiting = [m for m in getattr(func, "step_mutators", []) if m not in done]
-            if not waiting:
-                break
-            mutator = waiting[0]
-            done.append(mutator)
+        for mutator in _each_new(lambda: getattr(func, "step_mutators", [])):
             mutator.external_init(seen)
             _refuse_packaging(mutator)
             getattr(mutator, "pre_mutate" if pre else "mutate")(MutableStep(flow_cls, func, pre, mutator))
+
+
+def _each_new(mutators):
+    """The mutators `mutators()` lists, one at a time, asking again after each: one added meanwhile comes too."""
+    done = []
+    while waiting := [m for m in mutators() if m not in done]:
+        done.append(waiting[0])
+        yield waiting[0]
 
 
 def _refuse_packaging(mutator) -> None:

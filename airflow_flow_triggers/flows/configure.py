@@ -60,7 +60,7 @@ def _mutate(flow_cls: type, seen: dict[str, Any], steps: dict, pre: bool) -> Non
         _refuse_packaging(mutator)
         getattr(mutator, "pre_mutate" if pre else "mutate")(MutableFlow(flow_cls, pre, mutator))
     for func in steps.values():
-        for mutator in _each_new(lambda: getattr(func, "step_mutators", [])):
+        for mutator in _each_new(lambda func=func: getattr(func, "step_mutators", [])):
             mutator.external_init(seen)
             _refuse_packaging(mutator)
             getattr(mutator, "pre_mutate" if pre else "mutate")(MutableStep(flow_cls, func, pre, mutator))

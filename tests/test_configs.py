@@ -484,3 +484,41 @@ def test_a_flow_without_configs_deploys_its_package_unchanged(tmp_path):
                       airflow_home=tmp_path / "home")
     assert result.returncode == 0, result.stderr
     assert not list((tmp_path / "dags").rglob("*.deploy-time.json"))
+
+
+ARGUMENTS_WITHOUT_INIT = '''
+from airflow_flow_triggers import FlowSpec, step, FlowMutator, UserStepDecorator
+
+class Mutator(FlowMutator):
+    pass
+
+class Decorator(UserStepDecorator):
+    pass
+
+{flow_decorator}
+class NoInitFlow(FlowSpec):
+    {step_decorator}
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+if __name__ == '__main__':
+    NoInitFlow()
+'''
+
+
+@pytest.mark.parametrize("flow_decorator, step_decorator, message", [
+    ("@Mutator(a=1)", "", "10: FlowMutator(__main__.Mutator) is used with arguments but does not implement init(): "
+                          "define init(self, *args, **kwargs) to take them."),
+    ("", "@Decorator(b=2)", "12: Decorator(__main__.Decorator) is used with arguments but does not implement "
+                            "init(): define init(self, **kwargs) to take them."),
+])
+def test_arguments_to_a_class_without_init_are_one_sentence(flow_decorator, step_decorator, message, tmp_path):
+    path = tmp_path / "flow.py"
+    path.write_text(ARGUMENTS_WITHOUT_INIT.format(flow_decorator=flow_decorator, step_decorator=step_decorator))
+    result = run_flow(path, "run", airflow_home=tmp_path / "home")
+    assert result.returncode == 1 and result.stderr == f"error: {path}:{message}\n", result.stderr

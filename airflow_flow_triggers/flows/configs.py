@@ -191,6 +191,25 @@ def resolve_deferred(value, values: dict[str, Any], to_dict: bool = True):
     return value
 
 
+def init_with_config_values(user_object, values: dict[str, Any], bases: tuple, takes: str) -> None:
+    """Metaflow's init() of a user's decorator or mutator: resolve its arguments' config values and call
+    `user_object.init()` with them, once (when the flow is configured). Arguments given to a class whose init()
+    is only one of `bases`' are refused, saying to define `takes`."""
+    if user_object._initialized:
+        return
+    user_object._initialized = True
+    try:
+        args, kwargs = resolve_arguments(user_object._args, user_object._kwargs, values, to_dict=False)
+        user_object._args, user_object._kwargs = args, kwargs
+        own_init = any("init" in vars(klass) for klass in type(user_object).__mro__ if klass not in (*bases, object))
+        if (args or kwargs) and not own_init:
+            raise FlowDefinitionError(f"{user_object} is used with arguments but does not implement init(): define "
+                                      f"{takes} to take them.")
+        user_object.init(*args, **kwargs)
+    except FlowTriggersError as error:
+        raise type(error)(error.message, *user_object._where) from None
+
+
 def resolve_arguments(args: tuple, kwargs: dict, values: dict[str, Any], to_dict: bool = True) -> tuple[tuple, dict]:
     """A call's arguments with their DeferredValues resolved; `**config` (a key UNPACK_KEY...) unpacked."""
     resolved = {}

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..errors import FlowDefinitionError, FlowTriggersError, caller_location
 from . import unsupported
-from .configs import DECORATORS, flow_configs, resolve_arguments, seen_config_values
+from .configs import DECORATORS, flow_configs, init_with_config_values, seen_config_values
 from .flowspec import FlowSpec
 from .parameters import Parameter, flow_parameters
 from .user_decorators import StepMutator, UserStepDecoratorBase, user_decorator_class
@@ -62,18 +62,7 @@ class FlowMutator:
         """Take the mutator's arguments (written `@MyMutator(a=1)`); replaces __init__, as in Metaflow."""
 
     def external_init(self, values: dict[str, Any]) -> None:
-        if self._initialized:
-            return
-        self._initialized = True
-        try:
-            self._args, self._kwargs = resolve_arguments(self._args, self._kwargs, values, to_dict=False)
-            if (self._args or self._kwargs) and \
-                    not any("init" in vars(k) for k in type(self).__mro__ if k not in (FlowMutator, object)):
-                raise FlowDefinitionError(f"{self} is used with arguments but does not implement init(): define "
-                                          "init(self, *args, **kwargs) to take them.")
-            self.init(*self._args, **self._kwargs)
-        except FlowTriggersError as error:
-            raise type(error)(error.message, *self._where) from None
+        init_with_config_values(self, values, (FlowMutator,), "init(self, *args, **kwargs)")
 
     def pre_mutate(self, mutable_flow: MutableFlow) -> None:
         """Called first, when the configs are known: may add parameters and flow decorators."""

@@ -12,8 +12,8 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from ..errors import FlowDefinitionError, FlowTriggersError, caller_location
-from .configs import plain, resolve_arguments
+from ..errors import FlowDefinitionError, caller_location
+from .configs import init_with_config_values, plain
 from .decorators import require_step
 
 USER_SKIP_STEP: dict = {}     # yielded by a @user_step_decorator: skip the step, going on as its self.next() would
@@ -66,19 +66,8 @@ class UserStepDecoratorBase:
 
     def external_init(self, values: dict[str, Any]) -> None:
         """Resolve the arguments' config values and call init() with them, once (when the flow is configured)."""
-        if self._initialized:
-            return
-        self._initialized = True
-        try:
-            self._args, self._kwargs = resolve_arguments(self._args, self._kwargs, values, to_dict=False)
-            own_init = any("init" in vars(klass) for klass in type(self).__mro__
-                           if klass not in (UserStepDecoratorBase, UserStepDecorator, StepMutator))
-            if (self._args or self._kwargs) and not own_init:
-                raise FlowDefinitionError(f"{self} is used with arguments but does not implement init(): define "
-                                          "init(self, **kwargs) to take them.")
-            self.init(*self._args, **self._kwargs)
-        except FlowTriggersError as error:
-            raise type(error)(error.message, *self._where) from None
+        init_with_config_values(self, values, (UserStepDecoratorBase, UserStepDecorator, StepMutator),
+                                "init(self, **kwargs)")
         self._initial_skip = getattr(self, "_skip_step", False)
 
     def get_args_kwargs(self) -> tuple[list, dict]:

@@ -52,8 +52,17 @@ def steps_printed(result) -> dict:
 def same_as_metaflow(source: str, tmp_path: Path, *args: str, in_order: bool = True):
     """Our run of `source`, after checking it prints per step what Metaflow's prints, with the same exit status
     (`in_order=False`: each task's lines as a set, where it writes both streams: Metaflow reads its task's two
-    pipes as they come, so their lines interleave as they may)."""
-    ours, theirs = run("ours", source, tmp_path, *args), run("metaflow", source, tmp_path, *args)
+    pipes as they come, so their lines interleave as they may).
+
+    Metaflow runs again (at most 3 times) while it differs: its runtime drains a failed attempt's pipes
+    best-effort, so on a busy machine it now and then lacks a line the attempt printed (seen in CI: `attempt 1`
+    of a @retry step; see test_metaflow_oracle.oracle); a real difference shows every time."""
+    ours = run("ours", source, tmp_path, *args)
+    for attempt in range(3):
+        theirs = run("metaflow", source, tmp_path / f"try{attempt}", *args)
+        if theirs.returncode == ours.returncode and \
+                _lines(steps_printed(ours), in_order) == _lines(steps_printed(theirs), in_order):
+            break
     assert steps_printed(ours) and ours.returncode == theirs.returncode, \
         (ours.stdout + ours.stderr, theirs.stdout + theirs.stderr)
     assert _lines(steps_printed(ours), in_order) == _lines(steps_printed(theirs), in_order), \
@@ -247,7 +256,7 @@ def test_segfaults_retried_in_a_foreach_then_caught_as_metaflows_fallback(tmp_pa
     assert steps_printed(result)["work"] == 3 * [(
         "attempt 0", "Task failed with a segmentation fault.", "attempt 1", "Task failed with a segmentation fault.",
         "Task fallback is starting to handle the failure.")]
-    assert result.elapsed < 60
+    assert result.elapsed < 120                      # the two minutes a bare @retry names were not waited
 
 
 # -- @timeout is enforced in local runs (Metaflow: TimeoutDecoratorTest) -------------------------------------
@@ -353,7 +362,7 @@ def test_retry_runs_the_next_attempt_at_once_as_metaflows_local_runtime(tmp_path
     result = same_as_metaflow(RETRY, tmp_path, "run")
     assert steps_printed(result)["start"] == [("attempt 0", "failed> ConnectionError: attempt 0 fails", "attempt 1",
                                                "failed> ConnectionError: attempt 1 fails", "attempt 2")]
-    assert result.elapsed < 60
+    assert result.elapsed < 120                      # the two minutes a bare @retry names were not waited
 
 
 def test_more_retries_than_metaflows_maximum_is_one_error(tmp_path):

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from airflow.dag_processing.bundles.base import BaseDagBundle
 
+from ..runtime.store import write_file
 from . import layout
 
 # the store's generation this folder was last brought level with, and what each file was fetched from (size, ETag)
@@ -100,14 +101,14 @@ def fetch_store(remote, local: Path) -> None:
     for name, content in (fs.cat(list(wanted), on_error="return") if wanted else {}).items():
         relative = wanted.get(name)
         if relative is not None and not isinstance(content, Exception):
-            layout.write_file(local / relative, content)
+            write_file(local / relative, content)
             present[relative] = listed[relative]
         else:
             complete = False                              # gone since listed (or failed): list again next time
     for relative in set(fetched) - set(listed):
         (local / relative).unlink(missing_ok=True)
     state = {"generation": generation if complete else None, "listed_at": listed_at, "files": present}
-    layout.write_file(state_file, json.dumps(state).encode())
+    write_file(state_file, json.dumps(state).encode())
 
 
 def local_root() -> Path:

@@ -15,7 +15,7 @@ import functools
 import json
 
 from ..naming import Deployment
-from .layout import write_file
+from ..runtime.store import write_file
 from .tokens import BranchOwner
 
 TOKEN_FILE = ".production_token.json"

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 import uuid
 from pathlib import Path
 
@@ -102,23 +101,6 @@ def store_root_of_entry(entry: Path, project: str | None) -> Path:
 def path_escapes(relative: str) -> bool:
     """Whether a path read from the store would lead out of the folder it is copied into."""
     return relative.startswith("/") or ".." in relative.split("/")
-
-
-def write_file(path, data: bytes) -> None:
-    """Write `path` whole: beside it under a name Airflow does not parse, then renamed over it (local)."""
-    if not isinstance(path, Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".deploying-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def mark_changed(root) -> None:

@@ -15,6 +15,7 @@ from .. import config
 from ..errors import CommandLineError, FlowDefinitionError
 from ..flows.triggers import trigger_loop
 from ..naming import Deployment, branch_kind, branch_options, split_flow_name
+from ..runtime.store import write_file
 from . import layout, packages, signing
 from .guards import DatabaseGuard, FolderGuard
 from .packages import CodePackage
@@ -119,9 +120,9 @@ class DeploymentStore:
                 write_package()
             if new_token is not None:
                 self.guard.set_owner(deployment, BranchOwner(deployment.deployer, hash_token(new_token)))
-            layout.write_file(layout.record_path(self.root, deployment), _json(record))
+            write_file(layout.record_path(self.root, deployment), _json(record))
             entry = layout.entry_path(self.root, deployment)
-            layout.write_file(entry, layout.entry_source(dag_id).encode())
+            write_file(entry, layout.entry_source(dag_id).encode())
             layout.mark_changed(self.root)
         return Created(dag_id, str(entry), sha256, new_token)
 
@@ -218,11 +219,11 @@ class DeploymentStore:
         folder = layout.package_folder(self.root, package.sha256)
         ignore = self.root / layout.PACKAGES / ".airflowignore"
         if not ignore.exists():
-            layout.write_file(ignore, layout.IGNORE_ALL.encode())
+            write_file(ignore, layout.IGNORE_ALL.encode())
         if folder.exists() and packages.digest(packages.read_folder(folder)) == package.sha256:
             return
         for path, content in package.files.items():
-            layout.write_file(folder / path, content)
+            write_file(folder / path, content)
 
     def _refuse_trigger_loop(self, dag_id: str, upstreams: set[str]) -> None:
         loop = trigger_loop(_Upstreams(self.root, dag_id, upstreams), dag_id)

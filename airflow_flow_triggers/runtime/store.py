@@ -15,7 +15,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import pickle
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from .. import config
@@ -126,6 +129,25 @@ def write_json(path, data: dict) -> None:
     with reaching(path, "write"):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(data, indent=1, default=str))
+
+
+def write_file(path, data: bytes) -> None:
+    """Write `path` whole, so a reader sees the old file or the new one, never part: on a local path (pathlib or
+    file://) beside it under a name Airflow does not parse, then renamed over it; an object store's put is whole."""
+    local = Path(path.path) if getattr(path, "protocol", None) in ("file", "local") else path
+    if not isinstance(local, Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        return
+    local.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=local.parent, prefix=".deploying-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, local)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def read_json(path) -> dict | None:

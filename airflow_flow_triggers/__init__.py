@@ -12,7 +12,7 @@ from .errors import (
 )
 from .flows.compute import kubernetes, resources
 from .flows.configs import Config, ConfigValue, config_expr
-from .flows.decorators import airflow_dag, catch, environment, project, retry, schedule, step, timeout
+from .flows.decorators import airflow_dag, card, catch, environment, project, retry, schedule, step, timeout
 from .flows.flowspec import FlowSpec, set_command_line
 from .flows.mutators import FlowMutator, MutableFlow, MutableStep
 from .flows.parameters import IncludeFile, JSONType, Parameter, ParameterContext, set_artifact_root_reader
@@ -20,7 +20,6 @@ from .flows.secrets import secrets
 from .flows.triggers import trigger, trigger_on_finish
 from .flows.unsupported import (
     batch,
-    card,
     conda,
     conda_base,
     exit_hook,
@@ -32,6 +31,7 @@ from .flows.unsupported import (
 from .flows.user_decorators import USER_SKIP_STEP, StepMutator, UserStepDecorator, user_step_decorator
 from .orchestration import project_dags as _project_dags  # noqa: F401  (@project on Airflow DAGs)
 from .orchestration.dag_factory import build_dag
+from .runtime.card_client import get_cards
 from .runtime.client import DataArtifact, Flow, Metaflow, MetaflowEvent, Run, Step, Task
 from .runtime.client_store import default_metadata, get_metadata, metadata
 from .runtime.current import current
@@ -39,11 +39,11 @@ from .runtime.events import namespaced_event_name
 from .runtime.namespaces import default_namespace, get_namespace, namespace
 
 __all__ = ["AirflowEvent", "Flow", "FlowSpec", "FlowTriggersError", "IncludeFile", "JSONType", "Metaflow",
-           "MetaflowEvent", "Parameter", "Run", "Step", "Task", "airflow_dag", "build_dag", "catch", "current",
+           "MetaflowEvent", "Parameter", "Run", "Step", "Task", "airflow_dag", "build_dag", "card", "catch", "current",
            "default_namespace", "environment", "get_namespace", "kubernetes", "namespace", "namespaced_event_name",
            "project", "resources", "retry", "schedule", "secrets", "step", "timeout", "trigger", "trigger_on_finish",
            # the client's whole surface, as Metaflow's
-           "DataArtifact", "default_metadata", "get_metadata", "metadata",
+           "DataArtifact", "default_metadata", "get_metadata", "metadata", "get_cards",
            # configs and custom decorators (Metaflow 2.13+, 2.16+)
            "Config", "ConfigValue", "config_expr", "FlowMutator", "MutableFlow", "MutableStep", "ParameterContext",
            "StepMutator", "USER_SKIP_STEP", "UserStepDecorator", "user_step_decorator",
@@ -51,7 +51,7 @@ __all__ = ["AirflowEvent", "Flow", "FlowSpec", "FlowTriggersError", "IncludeFile
            "FailureHandledByCatch", "MissingInMergeArtifactsException", "TimeoutException",
            "UnhandledInMergeArtifactsException",
            # Metaflow's, not supported: using one is an error saying what to use instead
-           "batch", "card", "conda", "conda_base", "exit_hook", "parallel", "pypi", "pypi_base", "pytorch_parallel"]
+           "batch", "conda", "conda_base", "exit_hook", "parallel", "pypi", "pypi_base", "pytorch_parallel"]
 __version__ = "0.1.0"
 
 set_command_line(_command_line)

@@ -315,11 +315,11 @@ if __name__ == '__main__':
     ("mutate", "mutable_flow.add_parameter('x', Parameter('x', default=1))",
      "Adding parameter 'x' from FlowMutator(__main__.Mutator) is only allowed in its pre_mutate() method, not in "
      "mutate() (as in Metaflow)."),
-    ("mutate", "mutable_flow.start.add_decorator('card')",
-     "@card is a Metaflow decorator that airflow_flow_triggers does not support: cards are Metaflow's own UI; print "
-     "what you want to see (it is in the task's log in Airflow's UI) or keep it as an artifact."),
+    ("mutate", "mutable_flow.start.add_decorator('conda')",
+     "@conda is a Metaflow decorator that airflow_flow_triggers does not support: install the step's packages into "
+     "the Airflow workers' environment, or run the step in a pod with @kubernetes(image=...) that has them."),
     ("mutate", "mutable_flow.start.add_decorator('nothing')",
-     "add_decorator takes a step decorator of the package (catch, environment, kubernetes, resources, retry, "
+     "add_decorator takes a step decorator of the package (card, catch, environment, kubernetes, resources, retry, "
      "secrets, timeout), its name, or a user decorator class; not 'nothing'."),
     ("add_to_package", "return []",
      "FlowMutator(__main__.Mutator) defines add_to_package(), which airflow_flow_triggers does not call: put the "

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_flow_triggers.deployments.layout import write_file
+from airflow_flow_triggers.runtime.store import write_file
 
 ORACLE = Path(__file__).resolve().parent / "oracle"
 LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} \[(\d+)/(\w+)/([\w.-]+)(?: \(pid \d+\))?\] (.*)$")

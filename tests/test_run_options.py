@@ -158,7 +158,7 @@ def test_run_id_file_in_a_missing_folder_is_one_sentence(tmp_path, airflow_home)
 @pytest.mark.parametrize("args, message", [
     (["run", "--with", "nope"], "--with nope: there is no step decorator @nope"),
     (["run", "--with", "retry:times=x"], "--with retry:times=x: @retry(times='x') needs a whole number"),
-    (["run", "--with", "card"], "@card is a Metaflow decorator that airflow_flow_triggers does not support"),
+    (["run", "--with", "conda"], "@conda is a Metaflow decorator that airflow_flow_triggers does not support"),
     (["run", "--max-num-splits", "0"], "argument --max-num-splits: expected a positive whole number, got '0'"),
 ])
 def test_bad_run_options_are_one_sentence(args, message, tmp_path, airflow_home):

@@ -12,7 +12,15 @@ from ..flows.configure import configure_flow
 from ..flows.decorators import deployment_of
 from ..flows.graph import flow_graph
 from ..flows.parameters import flow_parameters
-from . import airflow_commands, metaflow_options, read_commands, run_commands, show_and_check, tag_commands
+from . import (
+    airflow_commands,
+    card_commands,
+    metaflow_options,
+    read_commands,
+    run_commands,
+    show_and_check,
+    tag_commands,
+)
 
 
 def main(flow_cls: type, argv: list[str] | None = None) -> None:
@@ -91,6 +99,7 @@ def _parser(flow_cls: type) -> argparse.ArgumentParser:
         handler=functools.partial(show_and_check.print_help, parser))
     read_commands.add_read_commands(commands)
     tag_commands.add_tag_commands(commands)
+    card_commands.add_card_commands(commands)
 
     airflow = commands.add_parser("airflow", help="deploy this flow's project branch to Airflow, start it, remove it")
     actions = airflow.add_subparsers(dest="airflow_command", required=True, metavar="ACTION")

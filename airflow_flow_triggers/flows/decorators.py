@@ -9,6 +9,7 @@ import datetime
 import functools
 import inspect
 import os
+import re
 from dataclasses import dataclass, field
 
 from ..errors import FlowDefinitionError, caller_location, located, located_at, source_location
@@ -48,6 +49,23 @@ class StepSettings:
     timeout: datetime.timedelta | None = None
     catch: Catch | None = None
     environment: dict = field(default_factory=dict)     # @environment(vars=...): set for this step only
+    cards: tuple = ()                                   # its @card decorators' CardSpecs, top first
+
+
+CARD_TYPES = ("default", "blank")       # Metaflow's built-in card types a user edits (ALLOW_USER_COMPONENTS)
+
+
+@dataclass(frozen=True)
+class CardSpec:
+    """One @card of a step, with Metaflow's arguments."""
+
+    type: str = "default"
+    id: str | None = None
+    options: dict = field(default_factory=dict)
+    timeout: float = 45                 # seconds rendering may take
+    save_errors: bool = True            # a card that fails to render shows the error instead of vanishing
+    customize: bool = False             # this card is the one current.card.append edits
+    refresh_interval: float = 5         # at most one refresh() render per this many seconds
 
 
 def step_settings(func) -> StepSettings:
@@ -151,6 +169,38 @@ def environment(vars: dict | None = None):
     def decorate(func):
         record_decorator(func, "environment", {"vars": dict(vars)})
         return _with_settings(func, "@environment", environment={**step_settings(func).environment, **values})
+
+    return decorate
+
+
+@bare_or_called
+def card(type: str = "default", id: str | None = None, options: dict | None = None, timeout: float = 45,
+         save_errors: bool = True, customize: bool = False, refresh_interval: float = 5, scope: str = "task",
+         rank: str | None = None):
+    """A report of the step's results: one self-contained HTML card per @card, kept with the task (Metaflow's
+    @card). 'default' shows the task's artifacts, parameters and the flow's graph; 'blank' only what the step
+    adds through current.card."""
+    with located(caller_location()):
+        if type not in CARD_TYPES:
+            raise FlowDefinitionError(f"@card(type={type!r}) names a card type this package does not have: use "
+                                      "type='default' or type='blank' (and components from "
+                                      "airflow_flow_triggers.cards).")
+        if id is not None and not (isinstance(id, str) and re.fullmatch(r"[A-Za-z0-9_]+", id)):
+            raise FlowDefinitionError(f"@card(id={id!r}) needs letters, digits and underscores only, as Metaflow's.")
+        if options is not None and not isinstance(options, dict):
+            raise FlowDefinitionError(f"@card(options={options!r}) needs a dict, e.g. options={{'title': 'Loss'}}.")
+        _require_duration("@card", "timeout", timeout)
+        _require_duration("@card", "refresh_interval", refresh_interval)
+        if timeout <= 0:
+            raise FlowDefinitionError(f"@card(timeout={timeout!r}) needs a positive number of seconds.")
+    spec = CardSpec(type, id, dict(options or {}), timeout, bool(save_errors), bool(customize), refresh_interval)
+
+    def decorate(func):
+        record_decorator(func, "card", {"type": type, "id": id, "options": dict(options or {}), "timeout": timeout,
+                                        "save_errors": save_errors, "customize": customize,
+                                        "refresh_interval": refresh_interval, "scope": scope, "rank": rank})
+        # decorators apply bottom up; the cards list top first, as they are written
+        return _with_settings(func, "@card", cards=(spec, *step_settings(func).cards))
 
     return decorate
 

@@ -6,8 +6,6 @@ from __future__ import annotations
 from ..errors import FlowDefinitionError, caller_location, located
 
 INSTEAD = {
-    "card": "cards are Metaflow's own UI; print what you want to see (it is in the task's log in Airflow's UI) or "
-            "keep it as an artifact",
     "conda": "install the step's packages into the Airflow workers' environment, or run the step in a pod with "
              "@kubernetes(image=...) that has them",
     "conda_base": "install the flow's packages into the Airflow workers' environment, or use an image with them "
@@ -34,5 +32,5 @@ def unsupported(name: str):
     return decorator
 
 
-card, conda, conda_base, pypi, pypi_base, batch, parallel, pytorch_parallel, exit_hook = (
+conda, conda_base, pypi, pypi_base, batch, parallel, pytorch_parallel, exit_hook = (
     unsupported(name) for name in INSTEAD)

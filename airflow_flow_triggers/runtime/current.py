@@ -26,6 +26,7 @@ class TaskContext:
     task_object: Callable[[], object] | None = None  # the client's Task of this task (current.task)
     run_object: Callable[[], object] | None = None   # the client's Run of this run (current.run)
     origin_run_id: Callable[[], str | None] = lambda: None  # reads the run a resume reuses, when asked
+    card: object | None = None       # current.card: the step's CardCollector, None without @card
 
 
 _context: ContextVar[TaskContext | None] = ContextVar("flow_triggers_task", default=None)
@@ -108,6 +109,15 @@ class Current:
     graph = _from_context(lambda c: flow_graph(c.flow_cls).info() if c.flow_cls else None)
     task = _from_context(lambda c: c.task_object() if c.task_object else None)
     run = _from_context(lambda c: c.run_object() if c.run_object else None)
+
+    @property
+    def card(self):
+        """The step's cards (Metaflow's current.card); only in a step with @card."""
+        ctx = _active()
+        if ctx is None or ctx.card is None:
+            raise AttributeError("current.card is only there in a step with @card: decorate the step with @card "
+                                 "(or @card(type='blank')).")
+        return ctx.card
 
     @property
     def is_running_flow(self) -> bool:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import datetime
 import functools
 import itertools
@@ -27,10 +28,12 @@ from ..flows.configure import ensure_configured
 from ..flows.decorators import step_settings
 from ..flows.graph import flow_graph
 from ..flows.graph_info import flow_constants
+from ..flows.mutators import parameter_names
 from ..flows.parameters import flow_parameters, resolve_parameter_values
 from ..flows.secrets import step_secrets
 from ..flows.user_decorators import run_step_code
 from ..naming import Deployment, namespace_of, system_tags
+from .cards import TaskFacts, step_cards, store_final_cards
 from .client import Trigger, running_run, running_task
 from .current import TaskContext, enter_task, leave_task
 from .events import depth_of
@@ -277,6 +280,9 @@ class TaskState:
             object.__setattr__(flow, name, _own_copy(value))
         started_at = now()
         where = (self.store, self.deployment, self.run_path.name)
+        facts = TaskFacts(f"{self.deployment.flow_name}/{self.run_path.name}/{self.step}/{self.task_id}", self.step,
+                          flow_graph(self.flow_cls).info(), started_at)
+        cards = step_cards(step_settings(getattr(self.flow_cls, self.step)).cards, self.path, facts)
         token = enter_task(TaskContext(self.deployment, self.run_path.name, self.step, self.task_id,
                                        functools.cache(functools.partial(run_trigger, self.run_path, self.store)),
                                        self.retry_count,
@@ -284,13 +290,16 @@ class TaskState:
                                        functools.partial(run_tags, self.run_path),
                                        task_object=functools.partial(running_task, *where, self.step, self.task_id),
                                        run_object=functools.partial(running_run, *where),
-                                       origin_run_id=functools.cache(functools.partial(run_origin, self.run_path))))
+                                       origin_run_id=functools.cache(functools.partial(run_origin, self.run_path)),
+                                       card=cards))
         try:
             with kept_output(self.path, self.retry_count) as output:
                 try:
                     self._run_step(flow, node)
                     foreach_count = self._check_transition(flow, node)
                     self._persist(flow)
+                    if cards is not None:
+                        store_final_cards(cards, self.path, self._card_facts(flow, facts))
                 except BaseException as error:
                     output.write("stderr", failure_report(error) + "\n\nTask failed.\n")   # Metaflow's last line
                     self._keep_on_failure(flow, error)
@@ -476,6 +485,15 @@ class TaskState:
                 values[name] = flow.__dict__[name]  # changed in place
         for name, value in values.items():
             self._save(name, value)
+
+    def _card_facts(self, flow, facts: TaskFacts) -> TaskFacts:
+        """`facts` completed with what the default card shows: the task's artifacts and the run's parameters."""
+        names = parameter_names(self.flow_cls)
+        values = {name: flow.__dict__[name] if name in self.assigned else self.load(name, changeable=False)
+                  for name in sorted(self.artifacts) if not name.startswith("_") and name not in names}
+        parameters = {name: self.parameter(name) for name in names if name in self.artifacts or
+                      name in (self.parameters_to_save or {})}
+        return dataclasses.replace(facts, finished_at=now(), parameters=parameters, artifacts=values)
 
     def _save(self, name: str, value) -> None:
         file_name = save_artifact(self.path, self.step, name, value)

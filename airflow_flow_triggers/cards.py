@@ -1,0 +1,40 @@
+"""Card components for steps' code, and reading a task's cards, as Metaflow's `metaflow.cards`:
+
+    from airflow_flow_triggers.cards import Markdown, Table, get_cards
+    current.card.append(Markdown("# Results"))
+    get_cards("ReportFlow/1733/start/0")[0].view()
+"""
+from .reports.components import (
+    Artifact,
+    Error,
+    Image,
+    JSONViewer,
+    Markdown,
+    MetaflowCardComponent,
+    ProgressBar,
+    PythonCode,
+    Table,
+    ValueBox,
+    VegaChart,
+    YAMLViewer,
+)
+from .runtime.card_client import Card, CardContainer, get_cards
+
+__all__ = [
+    "Card",
+    "CardContainer",
+    "get_cards",
+    "Artifact",
+    "Error",
+    "Image",
+    "JSONViewer",
+    "Markdown",
+    "MetaflowCardComponent",
+    "ProgressBar",
+    "PythonCode",
+    "Table",
+    "ValueBox",
+    "VegaChart",
+    "YAMLViewer",
+]
+

@@ -1,0 +1,81 @@
+"""A task's @cards: made while the step runs (`current.card`), rendered and stored when it succeeds, as
+Metaflow's. A card never fails its task: one that raises while rendering, or takes longer than its timeout,
+is stored as a card showing why (or not at all with save_errors=False), and the task goes on.
+"""
+from __future__ import annotations
+
+import sys
+import threading
+import traceback
+from dataclasses import dataclass, field
+
+from ..reports.collector import CardCollector, CardComponents
+from ..reports.components import error_log, rendered
+from ..reports.default_card import default_card_components
+from ..reports.html import card_html
+from .card_files import CardFile, write_card
+
+
+@dataclass
+class TaskFacts:
+    """What a card tells of its task; artifacts and parameters are read when the card renders (`read`)."""
+
+    pathspec: str
+    step: str
+    graph: dict
+    started_at: str
+    finished_at: str | None = None
+    parameters: dict = field(default_factory=dict)
+    artifacts: dict = field(default_factory=dict)
+
+
+def step_cards(specs: tuple, task_path, facts: TaskFacts) -> CardCollector | None:
+    """The step's `current.card`, None when it has no @card; a refresh() stores the card at once (live)."""
+    if not specs:
+        return None
+    return CardCollector(specs, lambda card, final: _store(card, task_path, facts, final=False))
+
+
+def store_final_cards(collector: CardCollector | None, task_path, facts: TaskFacts) -> None:
+    """Render and store every card of the task, each within its @card(timeout=...)."""
+    for card in collector.cards if collector else ():
+        _store(card, task_path, facts, final=True)
+
+
+def _store(card: CardComponents, task_path, facts: TaskFacts, final: bool) -> None:
+    outcome: dict = {}
+    worker = threading.Thread(target=_render, args=(card, facts, final, outcome), daemon=True,
+                              name=f"card {card.position}")
+    worker.start()
+    worker.join(card.spec.timeout)
+    if worker.is_alive():
+        outcome = {"error": f"Rendering the card took longer than @card(timeout={card.spec.timeout:g}) seconds: "
+                            "give it a longer timeout, or fewer or smaller components."}
+    if "error" in outcome:
+        print(f"[@card WARNING] The {card.spec.type} card of {facts.pathspec} could not be rendered: "
+              f"{outcome['error'].strip().splitlines()[-1]}", file=sys.stderr)
+        if not card.spec.save_errors:
+            return
+        components = [error_log("Card render failed", outcome["error"])]
+        outcome = {"components": components, "html": _html(card, facts, components, final)}
+    write_card(task_path, CardFile(card.position, card.spec.type, card.spec.id), outcome["html"],
+               {"type": card.spec.type, "id": card.spec.id, "final": final, "components": outcome["components"]})
+
+
+def _render(card: CardComponents, facts: TaskFacts, final: bool, outcome: dict) -> None:
+    try:
+        components = [rendered(component) for component in card.components]
+        if card.spec.type == "default" and final:
+            components = default_card_components(
+                pathspec=facts.pathspec, step=facts.step, parameters=facts.parameters, artifacts=facts.artifacts,
+                graph=facts.graph, started_at=facts.started_at, finished_at=facts.finished_at) + components
+        outcome.update(components=components, html=_html(card, facts, components, final))
+    except Exception:
+        outcome["error"] = traceback.format_exc()
+
+
+def _html(card: CardComponents, facts: TaskFacts, components: list[dict], final: bool) -> str:
+    title = card.spec.options.get("title") or f"{facts.pathspec} · {card.spec.id or card.spec.type}"
+    return card_html(components, title=str(title), card_type=card.spec.type, live=not final,
+                     task={"pathspec": facts.pathspec, "started_at": facts.started_at,
+                           "finished_at": facts.finished_at})

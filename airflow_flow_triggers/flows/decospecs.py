@@ -18,8 +18,8 @@ from .user_decorators import UserStepDecoratorBase, user_decorator_class
 
 
 def _step_decorators() -> dict:
-    return {"retry": decorators.retry, "timeout": decorators.timeout, "catch": decorators.catch, "card": decorators.card,
-            "environment": decorators.environment, "resources": compute.resources,
+    return {"retry": decorators.retry, "timeout": decorators.timeout, "catch": decorators.catch,
+            "card": decorators.card, "environment": decorators.environment, "resources": compute.resources,
             "kubernetes": compute.kubernetes, "secrets": secrets.secrets,
             **{name: getattr(unsupported, name) for name in unsupported.INSTEAD}}
 

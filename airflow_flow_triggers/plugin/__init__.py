@@ -25,6 +25,12 @@ class FlowTriggersPlugin(AirflowPlugin):
     }]
 
     @functools.cached_property
+    def operator_extra_links(self) -> list:
+        """The "Card" link of flow step tasks (orchestration/card_link.py), known to Airflow by its class."""
+        from ..orchestration.card_link import CardLink
+        return [CardLink()]
+
+    @functools.cached_property
     def fastapi_apps(self) -> list[dict]:
         from .api import create_app
         return [{"app": create_app(), "url_prefix": URL_PREFIX, "name": "Flow branches"}]

@@ -7,6 +7,7 @@
     GET /flow-triggers/api/dags/{dag_id}/runs/{run_id}/why         why a run started, what its finish started
     GET /flow-triggers/api/dags/{dag_id}/missed                     finishes it missed while paused (replayable)
     .../api/identity, .../api/deployments                         deploying from anywhere (deployments.py)
+    .../cards/..., .../api/cards/...                              a task instance's cards (cards.py)
 
 Authentication is Airflow's own (a JWT as Bearer header, or the UI's `_token` cookie); a user sees
 only the DAGs the auth manager lets them read. Data comes from Airflow's metadata (metadata.py),
@@ -14,9 +15,7 @@ never from the dags folder.
 """
 from __future__ import annotations
 
-import functools
 from pathlib import Path
-from urllib.parse import quote
 
 from airflow.api_fastapi.app import get_auth_manager
 from airflow.api_fastapi.common.db.common import SessionDep
@@ -28,8 +27,11 @@ from ..deployments.store import DeploymentStore
 from ..errors import FlowTriggersError
 from ..flows.triggers import validate_branch
 from ..naming import Deployment, branch_kind, validate_name
-from . import deployments, fates, metadata
+from . import cards, deployments, fates, metadata
+from .access import readable as _readable
+from .access import require_readable as _require_readable
 from .branches import branch_view, graph_layout, projects_view
+from .pages import render as _render
 from .urls import URL_PREFIX
 
 HERE = Path(__file__).resolve().parent
@@ -46,6 +48,7 @@ def create_app() -> FastAPI:
                       response_class=HTMLResponse)
     app.add_api_route("/static/icon.svg", icon, methods=["GET"], include_in_schema=False)
     deployments.add_routes(app)
+    cards.add_routes(app)
     app.add_exception_handler(HTTPException, _login_for_pages)
     return app
 
@@ -56,8 +59,9 @@ def projects(user: GetUserDep, session: SessionDep) -> dict:
     return projects_view([row for row in metadata.flow_dags(session) if row.dag_id in readable])
 
 
-def branch_detail(project: str, branch: str, user: GetUserDep, session: SessionDep) -> dict:
-    """One project branch: each deployment's DAG, flow, owner, state, trigger edges, last run and finish."""
+def branch_detail(request: Request, project: str, branch: str, user: GetUserDep, session: SessionDep) -> dict:
+    """One project branch: each deployment's DAG, flow, owner, state, trigger edges, last run (and its tasks'
+    cards) and finish."""
     readable = _readable(user, session)
     rows = [row for row in metadata.branch_dags(session, project, branch) if row.dag_id in readable]
     if not rows:
@@ -66,8 +70,22 @@ def branch_detail(project: str, branch: str, user: GetUserDep, session: SessionD
     dag_ids = {row.dag_id for row in rows}
     edges, runs = metadata.trigger_edges(session, dag_ids), metadata.last_runs(session, dag_ids)
     records = _records(session, project, branch)
-    return branch_view(project, branch, rows, edges, runs, metadata.finish_assets(session, dag_ids), readable,
+    view = branch_view(project, branch, rows, edges, runs, metadata.finish_assets(session, dag_ids), readable,
                        fates.causes(session, runs), fates.edge_fates(session, edges), records)
+    return with_cards(view, session, request.scope.get("root_path", ""))
+
+
+def with_cards(view: dict, session, here: str) -> dict:
+    """The branch's view with the cards of each last run's tasks (`cards_error`: why none could be read)."""
+    runs = {d["dag_id"]: d["last_run"]["run_id"] for d in view["deployments"] if d["last_run"]}
+    try:
+        found, error = cards.run_cards(session, here, runs), None
+    except HTTPException as failure:    # the store is down: the page without cards, saying so
+        found, error = {}, failure.detail
+    for deployment in view["deployments"]:
+        if deployment["last_run"]:
+            deployment["last_run"]["cards"] = found.get(deployment["dag_id"], [])
+    return {**view, "cards_error": error}
 
 
 def _records(session, project: str, branch: str) -> list[dict]:
@@ -88,7 +106,7 @@ def index_page(request: Request, user: GetUserDep, session: SessionDep) -> HTMLR
 
 
 def branch_page(request: Request, project: str, branch: str, user: GetUserDep, session: SessionDep) -> HTMLResponse:
-    view = branch_detail(project, branch, user, session)
+    view = branch_detail(request, project, branch, user, session)
     return _render(request, "branch.html", view=view, layout=graph_layout(view))
 
 
@@ -108,29 +126,8 @@ def missed(dag_id: str, user: GetUserDep, session: SessionDep) -> dict:
     return {"dag_id": dag_id, "missed": fates.missed_finishes(session, dag_id)}
 
 
-def _require_readable(user, session, dag_id: str) -> None:
-    if dag_id not in _readable(user, session):
-        raise HTTPException(404, f"There is no DAG {dag_id!r} you can read: check its id (`airflow dags list`).")
-
-
 def icon() -> FileResponse:
     return FileResponse(HERE / "static" / "icon.svg", media_type="image/svg+xml")
-
-
-def _readable(user, session) -> set[str]:
-    return get_auth_manager().get_authorized_dag_ids(user=user, method="GET", session=session)
-
-
-def _render(request: Request, template: str, **values) -> HTMLResponse:
-    root = request.scope.get("root_path", "")
-    return HTMLResponse(_templates().get_template(template).render(
-        here=root, airflow=root.removesuffix(URL_PREFIX), quote=quote, **values))
-
-
-@functools.cache
-def _templates():
-    import jinja2
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True)
 
 
 async def _login_for_pages(request: Request, error: HTTPException):

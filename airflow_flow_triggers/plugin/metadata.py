@@ -90,6 +90,30 @@ def last_runs(session, dag_ids: set[str]) -> dict[str, dict]:
                      "end_date": _iso(end)} for dag_id, run_id, state, start, end in rows}
 
 
+def task_instance_state(session, dag_id: str, run_id: str, task_id: str, map_index: int) -> tuple[bool, str | None]:
+    """(whether the task instance exists, its state: None before the scheduler gives it one)."""
+    from airflow.models.taskinstance import TaskInstance
+    row = session.execute(
+        select(TaskInstance.state).where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id,
+                                         TaskInstance.task_id == task_id, TaskInstance.map_index == map_index)
+    ).first()
+    return (False, None) if row is None else (True, _state(row.state))
+
+
+def run_task_instances(session, runs: dict[str, str]) -> list[tuple[str, str, int, str | None]]:
+    """(dag_id, task_id, map_index, state) of every task instance of the runs `runs` ({dag_id: run_id})."""
+    from airflow.models.taskinstance import TaskInstance
+    from sqlalchemy import tuple_
+    if not runs:
+        return []
+    rows = session.execute(
+        select(TaskInstance.dag_id, TaskInstance.task_id, TaskInstance.map_index, TaskInstance.state)
+        .where(tuple_(TaskInstance.dag_id, TaskInstance.run_id).in_(list(runs.items())))
+        .order_by(TaskInstance.dag_id, TaskInstance.task_id, TaskInstance.map_index)
+    ).all()
+    return [(dag_id, task_id, map_index, _state(state)) for dag_id, task_id, map_index, state in rows]
+
+
 def finish_assets(session, dag_ids: set[str]) -> dict[str, dict]:
     """Each of `dag_ids`' finish asset (id, for the asset page) and its newest event."""
     from airflow.models.asset import AssetEvent, AssetModel
@@ -195,6 +219,10 @@ def _dag_rows(rows) -> list[DagRow]:
             tags.setdefault(dag_id, set()).add(tag)
     return [DagRow(dag_id, owners, paused, frozenset(tags.get(dag_id, ()))) for dag_id, (owners, paused)
             in sorted(dags.items())]
+
+
+def _state(state) -> str | None:
+    return None if state is None else str(getattr(state, "value", state))
 
 
 def _iso(value) -> str | None:

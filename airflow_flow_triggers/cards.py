@@ -4,6 +4,7 @@
     current.card.append(Markdown("# Results"))
     get_cards("ReportFlow/1733/start/0")[0].view()
 """
+from .flows.card_types import MetaflowCard
 from .reports.components import (
     Artifact,
     Error,
@@ -24,6 +25,7 @@ __all__ = [
     "Card",
     "CardContainer",
     "get_cards",
+    "MetaflowCard",
     "Artifact",
     "Error",
     "Image",

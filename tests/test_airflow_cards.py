@@ -6,6 +6,7 @@ A module-scoped Airflow of its own runs the simple auth manager through tests/re
 admin, bob may read only branch test.new_model's DAGs, so not alice's CardFlow.
 """
 import json
+import os
 import re
 import shutil
 import time
@@ -23,6 +24,7 @@ from airflow_flow_triggers.sandbox.harness import AirflowHarness
 
 pytestmark = pytest.mark.e2e
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+DOCS = Path(__file__).resolve().parent.parent / "docs"
 DAG_ID = "cards_demo.user.alice.CardFlow"
 TICKS = 8
 
@@ -59,8 +61,10 @@ class CardFlow(FlowSpec):
         current.card.append(Markdown(f'item-{{self.input}}'))
         self.next(self.join)
 
+    @card
     @step
     def join(self, inputs):
+        self.merge_artifacts(inputs)
         self.next(self.end)
 
     @step
@@ -181,6 +185,10 @@ def test_a_progress_bar_is_seen_changing_while_its_task_runs(cards_airflow, brow
             except Exception:       # the frame is being reloaded
                 pass
         time.sleep(0.5)
+    if os.environ.get("FLOW_TRIGGERS_SCREENSHOTS") == "1":     # docs/cards.md's picture of the viewer, live
+        page.set_viewport_size({"width": 1200, "height": 800})
+        page.frame_locator("iframe.card").locator("progress").wait_for(timeout=10000)
+        page.screenshot(path=str(DOCS / "cards-airflow.png"))
     context.close()
     assert len(etags) >= 2 and len(from_api) >= 2, (etags, from_api)
     assert len(in_browser) >= 2, f"the viewer showed only ticks {in_browser} while the task ran"
@@ -290,3 +298,16 @@ def test_map_indexes_name_foreach_branches_of_the_store(tmp_path):
     assert [task_id("inner", i) for i in (0, 2, 3, 4, 13, 14)] == ["0-0", "0-2", "1-0", "1-1", "1-10", None]
     assert [task_id("inner_join", i) for i in (0, 1)] == ["0", "1"] and task_id("join", -1) == "0"
     assert task_id("inner", 0) is not None and store_task_id(store, "F", "other_run", "inner", 0) is None
+
+
+def test_the_client_reads_an_airflow_runs_cards_as_a_local_runs(finished):
+    """get_cards() on a task of the Airflow run, from another machine's point of view: the store only."""
+    from airflow_flow_triggers import Task, get_cards
+    joined = get_cards(Task(f"CardFlow/{finished.run_id}/join/0", store=finished.store(), _namespace_check=False))
+    assert [(card.type, card.id) for card in joined] == [("default", None)]
+    page = joined[0].html
+    for shown in ("items", "[10, 11, 12]", "progress", "each", "join", "CardFlow"):
+        assert shown in page, shown
+    started = get_cards(Task(f"CardFlow/{finished.run_id}/start/0", store=finished.store(), _namespace_check=False))
+    assert "alpha-cell" in started[0].html and started[0].get_data()["final"] is True
+

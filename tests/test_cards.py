@@ -201,7 +201,7 @@ def test_card_commands_list_get_and_view(tmp_path):
     assert listed.returncode == 0, listed.stderr
     assert [(c["type"], c["id"]) for c in json.loads(listed.stdout)["cards"]] == [("blank", "report"),
                                                                                  ("default", None)]
-    got = card("get", "start", str(tmp_path / "report.html"), "--id", "report")      # STEP: the latest run
+    got = card("get", "start", "--id", "report", str(tmp_path / "report.html"))      # STEP: the latest run
     assert got.returncode == 0, got.stderr
     assert "Scores" in (tmp_path / "report.html").read_text()
     opener = tmp_path / "browser.sh"
@@ -212,12 +212,98 @@ def test_card_commands_list_get_and_view(tmp_path):
     opened = (tmp_path / "opened").read_text().strip()
     assert opened.startswith("file://") and "Scores" in open(opened[len("file://"):]).read()
     missing = card("get", f"{run_id}/end")
-    assert missing.returncode == 1 and missing.stderr.strip().endswith(f"has no card: list its cards with `card "
-                                                                       f"list {run_id}/end/0`.")
+    assert missing.returncode == 1 and missing.stderr.strip().endswith(
+        f"Card not found in datastore: task ReportFlow/{run_id}/end/0 has no card; list its cards with `card list "
+        f"{run_id}/end/0`.")
+
+
+USERS_CARDS = '''
+import json
+from airflow_flow_triggers import FlowSpec, card, current, step
+from airflow_flow_triggers.cards import MetaflowCard, MetaflowCardComponent
+
+
+class Words(MetaflowCardComponent):
+    def __init__(self, text):
+        self.text = text
+
+    def render(self):
+        return self.text
+
+
+class SummaryCard(MetaflowCard):
+    type = "summary"
+    ALLOW_USER_COMPONENTS = True
+
+    def __init__(self, options=None, components=None, **kwargs):
+        self.heading = (options or {}).get("heading", "Summary")
+        self.components = components or []
+
+    def render(self, task):
+        return f"<h1>{self.heading}</h1><p>{task.pathspec} rows={task['rows'].data}</p>" + "|".join(self.components)
+
+
+class LiveCard(MetaflowCard):
+    type = "live"
+    RUNTIME_UPDATABLE = True
+
+    def render(self, task):
+        return f"final {json.dumps(self.runtime_data['user'])}"
+
+    def render_runtime(self, task, data):
+        return f"running {json.dumps(data['user'])}"
+
+
+class BrokenCard(MetaflowCard):
+    type = "broken"
+
+    def render(self, task):
+        raise RuntimeError("this card type is broken")
+
+
+class UsersCardsFlow(FlowSpec):
+    @card(type="broken")
+    @card(type="live", id="live")
+    @card(type="summary", options={"heading": "Rows"})
+    @step
+    def start(self):
+        self.rows = 42
+        current.card.append(Words("first"))
+        current.card.append(Words("second"))
+        current.card["live"].refresh({"done": 1}, force=True)
+        from airflow_flow_triggers import get_cards
+        self.while_running = get_cards(current.pathspec, id="live")[0].html
+        current.card["live"].refresh({"done": 2}, force=True)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    UsersCardsFlow()
+'''
+
+
+def test_a_card_type_of_the_users_renders_the_finished_task(tmp_path):
+    """A MetaflowCard subclass defined before the flow is a card type: render(task) gets the finished task's client
+    Task, ALLOW_USER_COMPONENTS makes current.card.append add to it, RUNTIME_UPDATABLE renders it on refresh(data);
+    one that raises is a card showing the error, and the task succeeds."""
+    result = run("ours", USERS_CARDS, tmp_path, "run")
+    assert result.returncode == 0, result.stdout + result.stderr
+    from airflow_flow_triggers import Flow, get_cards
+    store = ArtifactStore(f"file://{tmp_path}/ours/airflow_home/flow_triggers/artifacts")
+    start = Flow("UsersCardsFlow", store=store, _namespace_check=False).latest_run["start"].task
+    broken, live, summary = get_cards(start)                # as written, top first
+    assert (broken.type, live.type, summary.type) == ("broken", "live", "summary")
+    assert summary.html == f"<h1>Rows</h1><p>{start.pathspec} rows=42</p>first|second"
+    assert start.data.while_running == 'running {"done": 1}' and live.html == 'final {"done": 2}'
+    assert "this card type is broken" in broken.html
 
 
 @pytest.mark.parametrize("arguments, message", [
-    ({"type": "fancy"}, "@card(type='fancy') names a card type this package does not have"),
+    ({"type": "fancy"}, "@card(type='fancy') names no card type: use 'default', 'blank'"),
     ({"id": "a-b"}, "@card(id='a-b') needs letters, digits and underscores only"),
     ({"timeout": 0}, "@card(timeout=0) needs a positive number of seconds"),
 ])

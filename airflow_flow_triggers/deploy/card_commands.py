@@ -24,19 +24,28 @@ def add_card_commands(commands) -> None:
                                      ("get", get, "write a task's card (HTML) to FILE, or print it"),
                                      ("list", list_cards, "list a run's, a step's or a task's cards")):
         action = actions.add_parser(name, help=help_text)
-        # one positional list, so options may come between PATHSPEC and FILE (as with Metaflow's click)
+        # one positional list; words after an option join it (take_paths), as Metaflow's click takes them
         action.add_argument("paths", nargs="*", metavar="[RUN_ID/]STEP[/TASK_ID]" + (" [FILE]" if name == "get"
                                                                                       else ""))
+        action.add_argument("--type", default=None, help="only cards of this type (default, blank, yours)")
         if name == "list":
             action.add_argument("--as-json", action="store_true", help="print the list as JSON")
             action.add_argument("--file", default=None, help="write the JSON list to FILE")
         else:
             action.add_argument("--id", default=None, help="the card with this @card(id=...)")
-            action.add_argument("--type", default=None, help="the card of this type (default, blank)")
-            action.add_argument("--hash", default=None, help="the card with this hash (card list shows them)")
+            action.add_argument("--hash", default=None, help="the card with this hash, or its start (card list)")
             action.add_argument("--follow-resumed", default=True, action="store_true")
             action.add_argument("--no-follow-resumed", dest="follow_resumed", action="store_false")
         action.set_defaults(handler=handler)
+
+
+def take_paths(args, stray: list[str]) -> bool:
+    """Whether `stray` words argparse left are a card command's PATHSPEC/FILE written after an option
+    (`card get start --id x out.html`, as Metaflow's click takes them); if so they join args.paths."""
+    if getattr(args, "card_command", None) is None or any(word.startswith("-") for word in stray):
+        return False
+    args.paths += stray
+    return True
 
 
 def _paths(args, most: int, least: int) -> None:
@@ -50,8 +59,11 @@ def _paths(args, most: int, least: int) -> None:
 def view(flow_cls, deployment, args) -> int:
     _paths(args, most=1, least=1)
     card = _one_card(flow_cls, deployment, args)
-    echo(args, f"Opening {card.path} in your web browser.")
-    card.view()
+    opened = card.view()
+    if opened is None:
+        raise CommandLineError(f"No web browser to open {card.path} with: set BROWSER, or write the card to a file "
+                               "with `card get`.")
+    echo(args, f"Opened {opened} (a copy of {card.path}) in your web browser.")
     return 0
 
 
@@ -71,7 +83,7 @@ def list_cards(flow_cls, deployment, args) -> int:
     _paths(args, most=1, least=0)
     listed = [{"pathspec": task.pathspec,
                "cards": [{"id": c.id, "hash": c.hash, "type": c.type, "filename": c.path.rsplit("/", 1)[-1]}
-                         for c in get_cards(task)]}
+                         for c in get_cards(task, type=args.type)]}
               for task in _tasks(flow_cls, deployment, args, every_task=True)]
     if args.as_json or args.file:
         text = json.dumps(listed[0] if len(listed) == 1 else listed, indent=4)
@@ -91,12 +103,13 @@ def list_cards(flow_cls, deployment, args) -> int:
 def _one_card(flow_cls, deployment, args):
     task = _tasks(flow_cls, deployment, args, every_task=False)[0]
     cards = [card for card in get_cards(task, id=args.id, type=args.type, follow_resumed=args.follow_resumed)
-             if args.hash is None or card.hash == args.hash]
+             if args.hash is None or card.hash.startswith(args.hash)]
     if not cards:
-        asked = "".join(f" {name}={value}" for name, value in
+        asked = "".join(f" with {name} {value}" for name, value in
                         (("--id", args.id), ("--type", args.type), ("--hash", args.hash)) if value)
-        raise CommandLineError(f"Task {task.pathspec} has no card{asked}: list its cards with "
-                               f"`card list {task.pathspec.split('/', 1)[1]}`.")
+        # Metaflow's headline first: scripts look for it
+        raise CommandLineError(f"Card not found in datastore: task {task.pathspec} has no card{asked}; list its "
+                               f"cards with `card list {task.pathspec.split('/', 1)[1]}`.")
     return cards[0]
 
 

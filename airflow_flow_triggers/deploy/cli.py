@@ -34,7 +34,9 @@ def run_cli(flow_cls: type, argv: list[str]) -> int:
             known, _ = _parser(flow_cls).parse_known_args(argv)     # the configs first: the flow depends on them
             configure_flow(flow_cls, run_commands.resumed_configs(flow_cls, known), known.config, known.config_value)
             flow_graph(flow_cls)
-        args = _parser(flow_cls).parse_args(argv)
+        args, stray = _parser(flow_cls).parse_known_args(argv)
+        if stray and not card_commands.take_paths(args, stray):
+            _parser(flow_cls).parse_args(argv)      # argparse's own error for what it does not know
         metaflow_options.read_environment(args, flow_cls)
         metaflow_options.check_top_level(args)
         deployment = deployment_of(flow_cls, args.branch, args.production)

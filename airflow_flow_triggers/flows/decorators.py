@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from ..errors import FlowDefinitionError, caller_location, located, located_at, source_location
 from ..naming import Deployment, validate_name
+from .card_types import defined_names, is_card_type
 from .configs import DECORATORS, deferrable
 from .flowspec import FlowSpec
 
@@ -50,9 +51,6 @@ class StepSettings:
     catch: Catch | None = None
     environment: dict = field(default_factory=dict)     # @environment(vars=...): set for this step only
     cards: tuple = ()                                   # its @card decorators' CardSpecs, top first
-
-
-CARD_TYPES = ("default", "blank")       # Metaflow's built-in card types a user edits (ALLOW_USER_COMPONENTS)
 
 
 @dataclass(frozen=True)
@@ -181,10 +179,11 @@ def card(type: str = "default", id: str | None = None, options: dict | None = No
     @card). 'default' shows the task's artifacts, parameters and the flow's graph; 'blank' only what the step
     adds through current.card."""
     with located(caller_location()):
-        if type not in CARD_TYPES:
-            raise FlowDefinitionError(f"@card(type={type!r}) names a card type this package does not have: use "
-                                      "type='default' or type='blank' (and components from "
-                                      "airflow_flow_triggers.cards).")
+        if not is_card_type(type):
+            yours = "".join(f", '{name}'" for name in defined_names())
+            raise FlowDefinitionError(f"@card(type={type!r}) names no card type: use 'default', 'blank'{yours}, or "
+                                      f"define a MetaflowCard subclass with type = {type!r} (airflow_flow_triggers."
+                                      "cards) before the flow.")
         if id is not None and not (isinstance(id, str) and re.fullmatch(r"[A-Za-z0-9_]+", id)):
             raise FlowDefinitionError(f"@card(id={id!r}) needs letters, digits and underscores only, as Metaflow's.")
         if options is not None and not isinstance(options, dict):

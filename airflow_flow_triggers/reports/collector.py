@@ -6,13 +6,17 @@
 - `current.card['id']` is the card given that id (a card's components as a list, with `refresh()`); an id no
   card has warns and gives a detached empty list. `current.card['id'] = [...]` replaces its components.
 - `current.card.get(type='blank')` lists the components of every card of that type.
+
+A warning is also added to every card, as Metaflow's, unless METAFLOW_CARD_NO_WARNING is true.
 """
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Callable
 
+from ..flows.card_types import editable
 from ..flows.decorators import CardSpec
 from .components import MetaflowCardComponent, error_log
 
@@ -22,9 +26,11 @@ class CardComponents:
 
     def __init__(self, spec: CardSpec, position: int, publish: Callable[[CardComponents, bool], None]):
         self.spec, self.position, self._publish = spec, position, publish
+        self.editable = editable(spec.type)
         self._components: list = []
         self._last_refresh = float("-inf")
         self.changed_since_refresh = True
+        self.user_data = None             # what the last refresh(data) gave, for a card type of the user's
 
     def append(self, component, id: str | None = None) -> None:
         if id is not None:
@@ -41,12 +47,15 @@ class CardComponents:
         self.changed_since_refresh = True
 
     @property
-    def components(self) -> list:
-        return self._components
+    def components(self) -> CardComponents:
+        """The card's components, by position or by id (`components['loss'].update(...)`), as Metaflow's."""
+        return self
 
     def refresh(self, data=None, force: bool = False) -> None:
         """Render the card now and store it, so a viewer sees the step's progress while it runs; at most once per
         refresh_interval seconds (Metaflow's rate limit), unless `force`."""
+        if data is not None:
+            self.user_data = data
         now = time.monotonic()
         if force or now - self._last_refresh >= self.spec.refresh_interval:
             self._last_refresh = now
@@ -80,6 +89,9 @@ class CardComponents:
 
     def __len__(self) -> int:
         return len(self._components)
+
+    def __repr__(self) -> str:
+        return f"<{self.spec.type} card{f' {self.spec.id!r}' if self.spec.id else ''}: {self._components!r}>"
 
 
 class CardCollector:
@@ -125,22 +137,27 @@ class CardCollector:
 
     @property
     def components(self):
-        return self._default.components if self._editable("components") else None
+        return self._default if self._editable("components") else None
 
     def refresh(self, *args, **kwargs) -> None:
         if self._default is not None:
             self._default.refresh(*args, **kwargs)
 
     def get(self, type: str | None = None) -> list:
-        return [card.components for card in self.cards if card.spec.type == type]
+        return [card for card in self.cards if card.spec.type == type]
 
     def _editable(self, doing: str) -> bool:
         if self._default is not None:
             return True
-        self._warn(doing, f"`current.card.{doing}` cannot disambiguate between multiple @card decorators. "
-                          "Components will not be added and this will not work for any call during this runtime "
-                          "execution. To fix this set the `id` argument in all @card when using multiple @card "
-                          "decorators over a single @step.")
+        if len(self.cards) == 1:
+            self._warn(doing, f"Card of type `{self.cards[0].spec.type}` is not an editable card. Components will "
+                              f"not be added and `current.card.{doing}` will not work for any call during this "
+                              "runtime execution. Please use an editable card.")
+        else:
+            self._warn(doing, f"`current.card.{doing}` cannot disambiguate between multiple @card decorators. "
+                              "Components will not be added and this will not work for any call during this "
+                              "runtime execution. To fix this set the `id` argument in all @card when using "
+                              "multiple @card decorators over a single @step.")
         return False
 
     def _warn(self, key: str, message: str) -> None:
@@ -148,9 +165,9 @@ class CardCollector:
             return
         self._warned.add(key)
         print(f"[@card WARNING] {message}", file=sys.stderr)
-        from .components import Error  # Metaflow shows the warning in the cards too
-        for card in self.cards:
-            card.append(Error(message, "@card WARNING"))
+        if os.environ.get("METAFLOW_CARD_NO_WARNING", "").lower() not in ("1", "true"):
+            for card in self.cards:         # Metaflow shows the warning in the cards too, unless told not to
+                card.append(_Warning(message))
 
 
 class _Warning(MetaflowCardComponent):
@@ -173,7 +190,9 @@ def _unique_ids(cards: list[CardComponents]) -> dict[str, CardComponents]:
 
 
 def _default_editable(cards: list[CardComponents]) -> CardComponents | None:
-    """Metaflow's rule: the only card; else the one customize=True card; else the one card without an id."""
+    """Metaflow's rule, among the editable cards: the only one; else the one with customize=True; else the one
+    without an id."""
+    cards = [card for card in cards if card.editable]
     if len(cards) == 1:
         return cards[0]
     customized = [card for card in cards if card.spec.customize]

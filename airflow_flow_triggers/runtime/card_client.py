@@ -42,12 +42,12 @@ class Card:
         """What the card holds: its type, id and its components as rendered data."""
         return read_card_data(self._task.path, self._card)
 
-    def view(self) -> str:
-        """Open the card in the local web browser (Python's webbrowser); returns the file it opened."""
+    def view(self) -> str | None:
+        """Open the card in the local web browser (Python's webbrowser); returns the file it opened, None when
+        there is no browser to open it with."""
         with tempfile.NamedTemporaryFile("w", suffix=".html", prefix="card-", delete=False) as handle:
             handle.write(self.get())
-        webbrowser.open(f"file://{handle.name}")
-        return handle.name
+        return handle.name if webbrowser.open(f"file://{handle.name}") else None
 
     def _repr_html_(self) -> str:
         # a notebook shows the card in a sandboxed frame of its own, as the plugin's page does

@@ -7,8 +7,10 @@ from __future__ import annotations
 import sys
 import threading
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ..flows.card_types import card_type
 from ..reports.collector import CardCollector, CardComponents
 from ..reports.components import error_log, rendered
 from ..reports.default_card import default_card_components
@@ -27,13 +29,21 @@ class TaskFacts:
     finished_at: str | None = None
     parameters: dict = field(default_factory=dict)
     artifacts: dict = field(default_factory=dict)
+    task: Callable[[], object] | None = None     # the client's Task of this task, for a card type of the user's
 
 
 def step_cards(specs: tuple, task_path, facts: TaskFacts) -> CardCollector | None:
-    """The step's `current.card`, None when it has no @card; a refresh() stores the card at once (live)."""
+    """The step's `current.card`, None when it has no @card; a refresh() stores the card at once (live), but a
+    card type of the user's that is not RUNTIME_UPDATABLE, which only renders when the task succeeded."""
     if not specs:
         return None
-    return CardCollector(specs, lambda card, final: _store(card, task_path, facts, final=False))
+
+    def publish(card: CardComponents, final: bool) -> None:
+        made = card_type(card.spec.type)
+        if made is None or made.RUNTIME_UPDATABLE:
+            _store(card, task_path, facts, final=False)
+
+    return CardCollector(specs, publish)
 
 
 def store_final_cards(collector: CardCollector | None, task_path, facts: TaskFacts) -> None:
@@ -65,6 +75,10 @@ def _store(card: CardComponents, task_path, facts: TaskFacts, final: bool) -> No
 def _render(card: CardComponents, facts: TaskFacts, final: bool, outcome: dict) -> None:
     try:
         components = [rendered(component) for component in card.components]
+        made = card_type(card.spec.type)
+        if made is not None:
+            outcome.update(components=components, html=_users_card(made, card, facts, components, final))
+            return
         if card.spec.type == "default" and final:
             components = default_card_components(
                 pathspec=facts.pathspec, step=facts.step, parameters=facts.parameters, artifacts=facts.artifacts,
@@ -72,6 +86,19 @@ def _render(card: CardComponents, facts: TaskFacts, final: bool, outcome: dict) 
         outcome.update(components=components, html=_html(card, facts, components, final))
     except Exception:
         outcome["error"] = traceback.format_exc()
+
+
+def _users_card(made: type, card: CardComponents, facts: TaskFacts, components: list, final: bool) -> str:
+    """The HTML a card type of the user's makes: render(task) once the task succeeded, render_runtime(task, data)
+    on a refresh (a RUNTIME_UPDATABLE type only; the other keep their last card)."""
+    instance = made(options=dict(card.spec.options), components=components, graph=facts.graph, flow=None)
+    data = {"user": card.user_data, "components": components, "mode": "render" if final else "runtime"}
+    instance.runtime_data = data
+    html = instance.render(facts.task()) if final else instance.render_runtime(facts.task(), data)
+    if not isinstance(html, str):
+        raise TypeError(f"{made.__name__}.{'render' if final else 'render_runtime'}() returned a "
+                        f"{type(html).__name__}, not the card's HTML as a str.")
+    return html
 
 
 def _html(card: CardComponents, facts: TaskFacts, components: list[dict], final: bool) -> str:

@@ -280,15 +280,16 @@ class TaskState:
             object.__setattr__(flow, name, _own_copy(value))
         started_at = now()
         where = (self.store, self.deployment, self.run_path.name)
+        task_object = functools.partial(running_task, *where, self.step, self.task_id)
         facts = TaskFacts(f"{self.deployment.flow_name}/{self.run_path.name}/{self.step}/{self.task_id}", self.step,
-                          flow_graph(self.flow_cls).info(), started_at)
+                          flow_graph(self.flow_cls).info(), started_at, task=task_object)
         cards = step_cards(step_settings(getattr(self.flow_cls, self.step)).cards, self.path, facts)
         token = enter_task(TaskContext(self.deployment, self.run_path.name, self.step, self.task_id,
                                        functools.cache(functools.partial(run_trigger, self.run_path, self.store)),
                                        self.retry_count,
                                        self.origin != "local", self.flow_cls,
                                        functools.partial(run_tags, self.run_path),
-                                       task_object=functools.partial(running_task, *where, self.step, self.task_id),
+                                       task_object=task_object,
                                        run_object=functools.partial(running_run, *where),
                                        origin_run_id=functools.cache(functools.partial(run_origin, self.run_path)),
                                        card=cards))
@@ -298,16 +299,16 @@ class TaskState:
                     self._run_step(flow, node)
                     foreach_count = self._check_transition(flow, node)
                     self._persist(flow)
-                    if cards is not None:
-                        store_final_cards(cards, self.path, self._card_facts(flow, facts))
                 except BaseException as error:
                     output.write("stderr", failure_report(error) + "\n\nTask failed.\n")   # Metaflow's last line
                     self._keep_on_failure(flow, error)
                     self._write_record(started_at, successful=False)
                     raise
+                self._write_record(started_at, successful=True, foreach_count=foreach_count)
+                if cards is not None:      # as Metaflow's, once the task succeeded: a card type reads the task
+                    store_final_cards(cards, self.path, self._card_facts(flow, facts))
         finally:
             leave_task(token)
-        self._write_record(started_at, successful=True, foreach_count=foreach_count)
         return TaskRef(self.step, self.task_id, foreach_count, self.next_step)
 
     def _run_step(self, flow, node) -> None:

@@ -33,6 +33,10 @@ class CardComponents:
         self.user_data = None             # what the last refresh(data) gave, for a card type of the user's
 
     def append(self, component, id: str | None = None) -> None:
+        if not isinstance(component, MetaflowCardComponent):      # as Metaflow's: a warning, the step goes on
+            print(f"[@card WARNING] Component ({component}) is not a valid MetaflowCardComponent. It will not be "
+                  "stored.", file=sys.stderr)
+            return
         if id is not None:
             component.component_id = id
         self._components.append(component)

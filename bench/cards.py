@@ -273,9 +273,10 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="cardbench-") as tmp:
         parent = Path(tmp)
+        load_before = os.getloadavg()[0]
         runs = overhead(args.repeat, parent)
         print(f"## Cards on {os.cpu_count()} cores (median of {args.repeat}; `start` sets 100 artifacts, "
-              f"{has_pandas})\n")
+              f"{has_pandas}; load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after)\n")
         print("| `start` task / whole run | without @card | with @card | ratio (target <= 1.2) |")
         print("|---|---|---|---|")
         for package, label in (("airflow_flow_triggers", "airflow_flow_triggers"), ("metaflow", "Metaflow")):

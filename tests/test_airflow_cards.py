@@ -8,7 +8,6 @@ admin, bob may read only branch test.new_model's DAGs, so not alice's CardFlow.
 import json
 import os
 import re
-import shutil
 import time
 import urllib.error
 import urllib.parse
@@ -16,6 +15,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from card_pictures import CHROMIUM, CHROMIUM_ARGS, EVERY_COMPONENT_STEP, check_every_component
 
 from airflow_flow_triggers.orchestration.card_link import CARD_PAGES
 from airflow_flow_triggers.plugin.urls import URL_PREFIX
@@ -23,7 +23,6 @@ from airflow_flow_triggers.runtime.card_files import CardFile, read_card_html, t
 from airflow_flow_triggers.sandbox.harness import AirflowHarness
 
 pytestmark = pytest.mark.e2e
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 DAG_ID = "cards_demo.user.alice.CardFlow"
 TICKS = 8
@@ -65,7 +64,11 @@ class CardFlow(FlowSpec):
     @step
     def join(self, inputs):
         self.merge_artifacts(inputs)
-        self.next(self.end)
+        self.next(self.every)
+
+    @card(type='blank')
+    @step
+    def every(self):{EVERY_COMPONENT_STEP}        self.next(self.end)
 
     @step
     def end(self):
@@ -118,9 +121,7 @@ def finished(cards_airflow):
 def browser():
     playwright_api = pytest.importorskip("playwright.sync_api")
     with playwright_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
             yield launched
         finally:
@@ -199,7 +200,7 @@ def test_the_card_link_opens_the_card_in_a_browser(finished, browser):
     links = airflow.api("GET", f"dags/{DAG_ID}/dagRuns/{airflow.run_id}/taskInstances/start/links")["extra_links"]
     assert links["Card"] == f"{airflow.url}{cards_url(airflow, 'start')}"
     assert airflow.api("GET", f"dags/{DAG_ID}/dagRuns/{airflow.run_id}/taskInstances/end/links")["extra_links"] == \
-        {"Card": None}                              # no @card: no link (the UI shows none)
+        {}                                          # no @card: no link
     mapped = airflow.api("GET", f"dags/{DAG_ID}/dagRuns/{airflow.run_id}/taskInstances/each/links?map_index=1")
     assert mapped["extra_links"]["Card"].endswith(cards_url(airflow, "each", 1))
 
@@ -310,4 +311,21 @@ def test_the_client_reads_an_airflow_runs_cards_as_a_local_runs(finished):
         assert shown in page, shown
     started = get_cards(Task(f"CardFlow/{finished.run_id}/start/0", store=finished.store(), _namespace_check=False))
     assert "alpha-cell" in started[0].html and started[0].get_data()["final"] is True
+
+
+def test_every_component_through_the_card_link(finished, browser):
+    """The card of every component, opened through the task's Card link: Chromium draws the table's cells, the
+    image and the chart's bars inside the viewer's sandboxed frame."""
+    airflow = finished
+    link = airflow.api("GET", f"dags/{DAG_ID}/dagRuns/{airflow.run_id}/taskInstances/every/links")["extra_links"]
+    context = signed_in(browser, airflow)
+    context.set_default_timeout(30_000)
+    page = context.new_page()
+    page.set_viewport_size({"width": 1280, "height": 3200})       # the frame (75% of it) holds the whole card
+    page.goto(link["Card"])
+    page.wait_for_load_state("load")
+    frame = next(f for f in page.frames if f.url.split("?")[0].endswith("/raw"))
+    frame.wait_for_load_state("load")
+    check_every_component(frame, page.screenshot(full_page=True))
+    context.close()
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+from card_pictures import CHROMIUM, CHROMIUM_ARGS, EVERY_COMPONENT_STEP, check_every_component
 from test_step_semantics import run
 
 from airflow_flow_triggers import card
@@ -300,6 +301,34 @@ def test_a_card_type_of_the_users_renders_the_finished_task(tmp_path):
     assert summary.html == f"<h1>Rows</h1><p>{start.pathspec} rows=42</p>first|second"
     assert start.data.while_running == 'running {"done": 1}' and live.html == 'final {"done": 2}'
     assert "this card type is broken" in broken.html
+
+
+def test_a_local_runs_card_of_every_component_in_a_browser(tmp_path):
+    """A local run's card of every component, read with `card get` and opened in headless Chromium offline."""
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    source = ("from airflow_flow_triggers import FlowSpec, card, current, step\n\n\n"
+              "class EveryComponentFlow(FlowSpec):\n    @card(type='blank')\n    @step\n    def start(self):"
+              + EVERY_COMPONENT_STEP + "        self.next(self.end)\n\n    @step\n    def end(self):\n"
+              "        pass\n\n\nif __name__ == '__main__':\n    EveryComponentFlow()\n")
+    assert run("ours", source, tmp_path, "run").returncode == 0
+    folder, page_file = tmp_path / "ours", tmp_path / "card.html"
+    got = subprocess.run([sys.executable, "flow.py", "card", "get", "start", str(page_file)], cwd=folder,
+                         capture_output=True, text=True, timeout=120,
+                         env={"PATH": "/usr/bin:/bin", "HOME": str(folder), "USER": "alice", "METAFLOW_USER": "alice",
+                              "AIRFLOW_HOME": str(folder / "airflow_home")})
+    assert got.returncode == 0, got.stderr
+    url, elsewhere = page_file.as_uri(), []
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1000, "height": 800})
+            page.route("**/*", lambda route: route.continue_() if route.request.url == url else
+                       (elsewhere.append(route.request.url), route.abort()))
+            page.goto(url)
+            check_every_component(page, page.screenshot(full_page=True))
+        finally:
+            browser.close()
+    assert elsewhere == []
 
 
 @pytest.mark.parametrize("arguments, message", [

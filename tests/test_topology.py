@@ -2,6 +2,8 @@
 PostgreSQL, Redis, CeleryExecutor with two workers that share no artifact directory, artifacts in S3 (SeaweedFS)."""
 import io
 import shutil
+import urllib.parse
+import urllib.request
 import zipfile
 
 import pytest
@@ -181,6 +183,45 @@ def test_a_fifty_way_foreach_lands_on_both_workers(topology, tmp_path):
     assert len(mapped) == 50
     assert {ti["hostname"] for ti in mapped} == {"worker1", "worker2"}
     assert len(Run(f"{dag_id}/{run_id}", store=s3_store()).data.values) == 50
+
+
+CARD_FLOW = '''
+from airflow_flow_triggers import FlowSpec, build_dag, card, current, step
+from airflow_flow_triggers.cards import Table
+
+
+class CardOnWorkerFlow(FlowSpec):
+    @card(type="blank")
+    @step
+    def start(self):
+        current.card.append(Table([["made-on-a-worker", 1]], headers=["where", "n"]))
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+dag = build_dag(CardOnWorkerFlow)
+'''
+
+
+def test_a_card_made_on_a_celery_worker_is_read_from_s3_by_the_client_and_the_api_server(topology):
+    airflow = topology.airflow
+    airflow.drop("card_on_worker_flow.py", CARD_FLOW)
+    airflow.wait_for_dag("CardOnWorkerFlow")
+    run_id = airflow.post_run("CardOnWorkerFlow")
+    assert airflow.wait_for_run("CardOnWorkerFlow", run_id)["state"] == "success"
+    assert f"artifacts/flows/CardOnWorkerFlow/{run_id}/start/0/_cards/0.blank.html" in topology.s3.objects()
+    from airflow_flow_triggers import Task, get_cards
+    [made] = get_cards(Task(f"CardOnWorkerFlow/{run_id}/start/0", store=s3_store(), _namespace_check=False))
+    assert "made-on-a-worker" in made.html
+    quoted = urllib.parse.quote(run_id, safe="")
+    request = urllib.request.Request(f"{airflow.url}/flow-triggers/cards/CardOnWorkerFlow/{quoted}/start/0/raw",
+                                     headers={"Authorization": f"Bearer {airflow.token()}"})
+    with urllib.request.urlopen(request, timeout=30) as response:          # the api-server reads it from S3
+        assert "made-on-a-worker" in response.read().decode()
+        assert response.headers["Content-Security-Policy"].startswith("sandbox;")
 
 
 SLOW_CHAIN = '''

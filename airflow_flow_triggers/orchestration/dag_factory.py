@@ -312,6 +312,7 @@ def _step_task(flow_cls, deployment, graph, node):
     from .card_link import with_card_link
     func = getattr(flow_cls, node.name)
     settings = step_settings(func)
+    linked = with_card_link if settings.cards else (lambda decorated: decorated)   # a step with @card: its link
     finish = finish_asset(deployment) if node.type == "end" else None
     kwargs = {"task_id": node.name, "retries": settings.retries, "outlets": [finish] if finish else []}
     if settings.retry_delay is not None:
@@ -321,15 +322,15 @@ def _step_task(flow_cls, deployment, graph, node):
     pod = pod_settings(func)
     with located((node.file, node.line)):
         if pod is not None and pod_mode() == "operator":
-            return with_card_link(pod_step_task(flow_cls, deployment, node, pod, kwargs, finish))
+            return linked(pod_step_task(flow_cls, deployment, node, pod, kwargs, finish))
         kwargs.update(executor_settings(node.name, pod, resource_request(func), settings.timeout))
     pull = None
     if _after_switch(graph, node):   # runs after whichever cases ran, the others skipped
         kwargs["trigger_rule"] = "none_failed_min_one_success"
         pull = [(p, SWITCH_REF if graph[p].type == "switch" else "return_value") for p in node.in_funcs]
     if node.type == "switch":        # Airflow's branching: the cases not taken show as skipped
-        return with_card_link(task.branch(**kwargs)(step_callable(flow_cls, deployment, node.name, node.type, finish)))
-    return with_card_link(task(**kwargs)(step_callable(flow_cls, deployment, node.name, node.type, finish, pull)))
+        return linked(task.branch(**kwargs)(step_callable(flow_cls, deployment, node.name, node.type, finish)))
+    return linked(task(**kwargs)(step_callable(flow_cls, deployment, node.name, node.type, finish, pull)))
 
 
 def _switch_ref(called, node):

@@ -56,3 +56,26 @@ def check_every_component(frame, screenshot: bytes) -> None:
     counts = {colour: count for count, colour in colours}
     assert counts.get(IMAGE_COLOUR, 0) >= 100 * 60      # the image, drawn at its size
     assert counts.get(CHART_COLOUR, 0) >= 500           # the chart's bars
+
+
+def check_card_file_offline(path) -> bytes:
+    """Open the card file `path` in headless Chromium with every other request refused, check it shows every
+    component (check_every_component) and loaded nothing else; returns its screenshot."""
+    import pytest
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    url, elsewhere = path.as_uri(), []
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1000, "height": 800})
+            page.route("**/*", lambda route: route.continue_() if route.request.url == url else
+                       (elsewhere.append(route.request.url), route.abort()))
+            page.goto(url)
+            page.wait_for_load_state("load")
+            screenshot = page.screenshot(full_page=True)
+            check_every_component(page, screenshot)
+        finally:
+            browser.close()
+    assert elsewhere == []
+    return screenshot
+

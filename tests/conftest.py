@@ -129,3 +129,16 @@ def write_feature_flow(folder: Path, project: str, version: str) -> Path:
     (folder / "lib" / "features.py").write_text(f"VERSION = {version!r}\n")
     (folder / "feature_flow.py").write_text(FEATURE_FLOW.format(project=project))
     return folder / "feature_flow.py"
+
+
+def restricted_airflow(base: Path):
+    """An Airflow (not started) whose simple auth manager is tests/restricted_auth.py's: alice is an admin, bob may
+    read only branch test.new_model's DAGs."""
+    from airflow_flow_triggers.sandbox.harness import AirflowHarness
+    return AirflowHarness(
+        base,
+        AIRFLOW__CORE__AUTH_MANAGER="restricted_auth.RestrictedAuthManager",
+        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS="False",
+        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="admin:admin,alice:admin,bob:viewer",
+        PYTHONPATH=str(Path(__file__).resolve().parent))
+

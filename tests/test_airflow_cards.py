@@ -12,18 +12,17 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from pathlib import Path
 
 import pytest
 from card_pictures import CHROMIUM, CHROMIUM_ARGS, EVERY_COMPONENT_STEP, check_every_component
+from conftest import REPO, restricted_airflow
 
 from airflow_flow_triggers.orchestration.card_link import CARD_PAGES
 from airflow_flow_triggers.plugin.urls import URL_PREFIX
 from airflow_flow_triggers.runtime.card_files import CardFile, read_card_html, task_cards, write_card
-from airflow_flow_triggers.sandbox.harness import AirflowHarness
 
 pytestmark = pytest.mark.e2e
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+DOCS = REPO / "docs"
 DAG_ID = "cards_demo.user.alice.CardFlow"
 TICKS = 8
 
@@ -94,12 +93,7 @@ HOSTILE = """<!doctype html><html><head><title>hostile-card</title></head><body>
 @pytest.fixture(scope="module")
 def cards_airflow(tmp_path_factory):
     """The restricted Airflow with CardFlow deployed and one run of it started (not waited for)."""
-    harness = AirflowHarness(
-        tmp_path_factory.mktemp("cards_airflow"),
-        AIRFLOW__CORE__AUTH_MANAGER="restricted_auth.RestrictedAuthManager",
-        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS="False",
-        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="admin:admin,alice:admin,bob:viewer",
-        PYTHONPATH=str(Path(__file__).resolve().parent))
+    harness = restricted_airflow(tmp_path_factory.mktemp("cards_airflow"))
     try:
         harness.start()
         harness.drop("cards_demo/user.alice/card_flow.py", FLOW)

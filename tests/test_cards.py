@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from card_pictures import CHROMIUM, CHROMIUM_ARGS, EVERY_COMPONENT_STEP, check_every_component
+from card_pictures import EVERY_COMPONENT_STEP, check_card_file_offline
 from test_step_semantics import run
 
 from airflow_flow_triggers import card
@@ -305,7 +305,6 @@ def test_a_card_type_of_the_users_renders_the_finished_task(tmp_path):
 
 def test_a_local_runs_card_of_every_component_in_a_browser(tmp_path):
     """A local run's card of every component, read with `card get` and opened in headless Chromium offline."""
-    playwright_api = pytest.importorskip("playwright.sync_api")
     source = ("from airflow_flow_triggers import FlowSpec, card, current, step\n\n\n"
               "class EveryComponentFlow(FlowSpec):\n    @card(type='blank')\n    @step\n    def start(self):"
               + EVERY_COMPONENT_STEP + "        self.next(self.end)\n\n    @step\n    def end(self):\n"
@@ -317,18 +316,7 @@ def test_a_local_runs_card_of_every_component_in_a_browser(tmp_path):
                          env={"PATH": "/usr/bin:/bin", "HOME": str(folder), "USER": "alice", "METAFLOW_USER": "alice",
                               "AIRFLOW_HOME": str(folder / "airflow_home")})
     assert got.returncode == 0, got.stderr
-    url, elsewhere = page_file.as_uri(), []
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1000, "height": 800})
-            page.route("**/*", lambda route: route.continue_() if route.request.url == url else
-                       (elsewhere.append(route.request.url), route.abort()))
-            page.goto(url)
-            check_every_component(page, page.screenshot(full_page=True))
-        finally:
-            browser.close()
-    assert elsewhere == []
+    check_card_file_offline(page_file)
 
 
 @pytest.mark.parametrize("arguments, message", [

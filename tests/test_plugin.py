@@ -7,12 +7,9 @@ import json
 import shutil
 import sys
 import urllib.error
-from pathlib import Path
 
 import pytest
-from conftest import REPO
-
-from airflow_flow_triggers.sandbox.harness import AirflowHarness
+from conftest import REPO, restricted_airflow
 
 pytestmark = pytest.mark.e2e
 DAGS = REPO / "dags"
@@ -73,12 +70,7 @@ waits = build_dag(WaitsFlow, user='alice')
 
 @pytest.fixture(scope="module")
 def secured(tmp_path_factory):
-    harness = AirflowHarness(
-        tmp_path_factory.mktemp("secured_airflow"),
-        AIRFLOW__CORE__AUTH_MANAGER="restricted_auth.RestrictedAuthManager",
-        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS="False",
-        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="admin:admin,alice:admin,bob:viewer",
-        PYTHONPATH=str(Path(__file__).resolve().parent))
+    harness = restricted_airflow(tmp_path_factory.mktemp("secured_airflow"))
     try:
         harness.start()
         for branch_args, folder in (("user='alice'", "user.alice"), ("branch='new_model'", "test.new_model")):

@@ -30,9 +30,11 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(VENV)/bin/python -m pytest -q -n 3 --dist loadfile --no-loadscope-reorder --durations=30
 
-# docs/flow-branches.png and docs/airflow-assets.png, taken in headless Chromium by the plugin's browser test
+# docs/flow-branches.png, docs/airflow-assets.png and docs/cards-*.png, taken in headless Chromium by the browser
+# tests (cards-report.png and cards-default.png are docs/cards.md's local run of dags/card_report.py)
 screenshots: $(VENV)/.installed
-	$(VENV)/bin/python -m pytest -q tests/test_plugin.py -k browser
+	FLOW_TRIGGERS_SCREENSHOTS=1 $(VENV)/bin/python -m pytest -q tests/test_plugin.py tests/test_card_components.py \
+		tests/test_airflow_cards.py -k "browser or offline or progress_bar"
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/lint-imports --no-logo

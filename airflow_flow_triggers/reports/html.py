@@ -40,6 +40,14 @@ def json_safe(value):
     return repr(value)
 
 
+def prepare() -> None:
+    """Load what rendering a card needs (Jinja2 and its compiled templates, markdown-it) now: a process that
+    forks workers calls it first, so each task's card costs its rendering alone."""
+    for name in ("card.html", "components.html"):
+        _environment().get_template(name)
+    _markdown_renderer()
+
+
 @functools.cache
 def _environment():
     import jinja2

@@ -18,6 +18,7 @@ from ..errors import FlowDefinitionError, FlowTriggersError, StepFailed
 from ..flows.decorators import step_settings
 from ..flows.graph import flow_graph
 from ..naming import Deployment
+from .cards import prepare_renderer
 from .output import ProgressLog, foreach_yields, user_traceback
 from .resume import Resume
 from .store import ArtifactStore
@@ -77,6 +78,7 @@ class LocalRun:
         self.log.line(f"Workflow starting (run-id {self.run_id}):")
         if self.resume is not None:
             self.resume.clone_into(self.run_id, self.tags, self.log)
+        prepare_renderer(self.flow_cls)
         self.pool = WorkerPool(self.max_workers if self.parallel else 1, self.log, self.flow_cls)
         previous = self._stop_workers_on_ctrl_c()
         try:

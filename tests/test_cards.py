@@ -186,8 +186,7 @@ def test_cards_by_metaflows_rules_never_fail_the_task(tmp_path):
 
 
 def test_card_commands_list_get_and_view(tmp_path):
-    result = run("ours", CARDS_FLOW.replace("from metaflow.cards", "from airflow_flow_triggers.cards"), tmp_path,
-                 "run")
+    result = run("ours", CARDS_FLOW, tmp_path, "run")
     assert result.returncode == 0, result.stderr
     run_id = re.search(r"run-id (\d+)", result.stdout)[1]
     folder = tmp_path / "ours"

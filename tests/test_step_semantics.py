@@ -33,6 +33,7 @@ def run(tool: str, source: str, tmp_path: Path, *args: str, timeout: int = RUN_T
     folder.mkdir(parents=True, exist_ok=True)
     if tool == "ours":
         source = source.replace("from metaflow.exception import", "from airflow_flow_triggers import") \
+                       .replace("from metaflow.cards import", "from airflow_flow_triggers.cards import") \
                        .replace("from metaflow import", "from airflow_flow_triggers import")
     (folder / "flow.py").write_text(source)
     env = {"PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin", "USER": "alice", "METAFLOW_USER": "alice",

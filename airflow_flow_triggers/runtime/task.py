@@ -281,9 +281,11 @@ class TaskState:
         started_at = now()
         where = (self.store, self.deployment, self.run_path.name)
         task_object = functools.partial(running_task, *where, self.step, self.task_id)
-        facts = TaskFacts(f"{self.deployment.flow_name}/{self.run_path.name}/{self.step}/{self.task_id}", self.step,
-                          flow_graph(self.flow_cls).info(), started_at, task=task_object)
-        cards = step_cards(step_settings(getattr(self.flow_cls, self.step)).cards, self.path, facts)
+        card_specs = step_settings(getattr(self.flow_cls, self.step)).cards
+        facts = card_specs and TaskFacts(f"{self.deployment.flow_name}/{self.run_path.name}/{self.step}/"
+                                         f"{self.task_id}", self.step, flow_graph(self.flow_cls).info(), started_at,
+                                         task=task_object)
+        cards = step_cards(card_specs, self.path, facts)
         token = enter_task(TaskContext(self.deployment, self.run_path.name, self.step, self.task_id,
                                        functools.cache(functools.partial(run_trigger, self.run_path, self.store)),
                                        self.retry_count,

@@ -25,7 +25,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from ..errors import ArtifactError
 from ..orchestration.store_tasks import NOT_MAPPED, mapped_task_ids, store_task_id
-from ..runtime.card_files import CardFile, read_card_html, task_cards
+from ..runtime.card_files import CardFile, card_version, read_card_html, task_cards
 from ..runtime.store import ArtifactStore
 from . import metadata
 from .access import require_readable
@@ -105,7 +105,7 @@ def listing(task: TaskCards, here: str) -> dict:
     """What the card list endpoint answers, and the viewer page shows."""
     cards = []
     for card in _cards(task):
-        etag = hashlib.sha256(_read(task, card).encode()).hexdigest()[:16]
+        etag = hashlib.sha256(_version(task, card).encode()).hexdigest()[:16]
         cards.append({"position": card.position, "type": card.type, "id": card.id, "etag": etag,
                       "url": f"{here}/cards/{task_url(task, f'/{card.position}/raw')}"})
     return {"dag_id": task.dag_id, "run_id": task.run_id, "task_id": task.task_id, "map_index": task.map_index,
@@ -147,6 +147,13 @@ def _read(task: TaskCards, card: CardFile) -> str:
         return _resolved(read_card_html, task.task_path, card)
     except FileNotFoundError:           # removed since it was listed: the task is being run again
         raise HTTPException(404, f"Card {card.stem} of task {task.task_id} is gone: reload the card list.") from None
+
+
+def _version(task: TaskCards, card: CardFile) -> str:
+    try:
+        return _resolved(card_version, task.task_path, card)
+    except FileNotFoundError:           # removed since it was listed: the task is being run again
+        return "gone"
 
 
 def _resolved(function, *args):

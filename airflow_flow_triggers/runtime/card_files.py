@@ -58,6 +58,16 @@ def read_card_html(task_path, card: CardFile) -> str:
         return path.read_bytes().decode("utf-8")
 
 
+def card_version(task_path, card: CardFile) -> str:
+    """What changes whenever the card is rewritten, without reading it: its HTML file's size and time (the
+    store's own metadata: a local file's, or an object's LastModified, which counts seconds: two rewrites of one
+    size within a second look alike until the next)."""
+    path = card.html_path(task_path)
+    with reaching(path, "read"):
+        found = path.stat()
+    return f"{found.st_size}-{found.st_mtime}"
+
+
 def read_card_data(task_path, card: CardFile) -> dict:
     path = card.data_path(task_path)
     try:

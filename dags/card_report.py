@@ -1,4 +1,5 @@
-"""Cards (@card): a training report in two cards of the `train` step (docs/cards.md). Needs matplotlib.
+"""Cards (@card): a training report in two cards of the `train` step (docs/cards.md); with matplotlib
+installed, a figure too.
 
     python card_report.py run
     python card_report.py card list train
@@ -6,8 +7,6 @@
 """
 import random
 import time
-
-import matplotlib.pyplot as plt
 
 from airflow_flow_triggers import FlowSpec, Parameter, card, current, project, step
 from airflow_flow_triggers.cards import Image, Markdown, ProgressBar, Table, VegaChart
@@ -63,14 +62,22 @@ class CardReportFlow(FlowSpec):
             'encoding': {'x': {'field': 'epoch', 'type': 'quantitative'},
                          'y': {'field': 'loss', 'type': 'quantitative', 'scale': {'zero': False}}},
         }))
+        report.append(self.figure(slope, intercept))
+        self.next(self.end)
+
+    def figure(self, slope, intercept):
+        """The data and the fitted line, drawn by matplotlib where the workers have it."""
+        try:
+            import matplotlib.pyplot as plt
+        except ImportError:
+            return Markdown("_Install matplotlib on the workers to see the data and the fitted line here._")
         figure, axes = plt.subplots(figsize=(6, 3.5))
         axes.scatter(self.xs, self.ys, s=8, alpha=0.5, label='data')
         axes.plot([0, 4], [intercept, 4 * slope + intercept], color='crimson', label='model')
         axes.set_xlabel('x')
         axes.set_ylabel('y')
         axes.legend()
-        report.append(Image.from_matplotlib(figure, label='The fitted line'))
-        self.next(self.end)
+        return Image.from_matplotlib(figure, label='The fitted line')
 
     @step
     def end(self):

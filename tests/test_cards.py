@@ -9,6 +9,7 @@ import sys
 
 import pytest
 from card_pictures import EVERY_COMPONENT_STEP, check_card_file_offline
+from conftest import REPO
 from test_step_semantics import run
 
 from airflow_flow_triggers import card
@@ -316,6 +317,21 @@ def test_a_local_runs_card_of_every_component_in_a_browser(tmp_path):
                               "AIRFLOW_HOME": str(folder / "airflow_home")})
     assert got.returncode == 0, got.stderr
     check_card_file_offline(page_file)
+
+
+def test_the_example_flow_makes_its_two_cards(tmp_path):
+    """dags/card_report.py, as docs/cards.md shows it: a default card with the live ProgressBar, and the metrics
+    card with its table, chart and figure."""
+    source = (REPO / "dags" / "card_report.py").read_text()
+    assert run("ours", source, tmp_path, "run", "--epochs", "3").returncode == 0
+    from airflow_flow_triggers import Flow, get_cards
+    store = ArtifactStore(f"file://{tmp_path}/ours/airflow_home/flow_triggers/artifacts")
+    train = Flow("CardReportFlow", store=store, _namespace_check=False).latest_run["train"].task
+    default, metrics = get_cards(train)
+    assert (default.type, metrics.id) == ("default", "metrics")
+    assert "Epochs" in default.html and "3 / 3" in default.html and "history" in default.html
+    data = [component["type"] for component in metrics.get_data()["components"]]
+    assert data == ["markdown", "table", "vegaChart", "image"] and "Training report" in metrics.html
 
 
 @pytest.mark.parametrize("arguments, message", [

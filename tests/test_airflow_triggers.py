@@ -5,6 +5,7 @@ import re
 import subprocess
 import sys
 import time
+import urllib.parse
 
 import pytest
 from conftest import REPO, run_flow
@@ -292,6 +293,49 @@ def test_a_burst_of_finishes_starts_one_run_each(airflow):
     assert sorted(data.event_id for data in seen) == sorted(f"BurstUp/{up}/end/0" for up in ups)
     assert sorted(data.rows for data in seen) == [10, 20, 30, 40]
     assert sorted(run["partition_key"] for run in downs) == sorted(f"BurstUp/{up}" for up in ups)
+
+
+ANY_DOWN = '''
+from airflow_flow_triggers import FlowSpec, step, trigger_on_finish, current, build_dag
+
+@trigger_on_finish(flows=['AnyA', 'AnyB'], any=True)
+class AnyC(FlowSpec):
+    @step
+    def start(self):
+        self.upstreams = [r.pathspec for r in current.trigger.runs]
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+dag = build_dag(AnyC)
+'''
+
+
+def test_any_of_two_flows_starts_one_run_per_finish_of_either(airflow):
+    """@trigger_on_finish(flows=[...], any=True): a burst of finishes of both upstreams starts one run each,
+    whose trigger is that one finish; `why` names it, and each finish's fate is the run it started (no gate)."""
+    for name in ("AnyA", "AnyB"):
+        airflow.drop(f"{name}.py", PLAIN.format(name=name))
+    airflow.drop("any_c.py", ANY_DOWN)
+    for dag_id in ("AnyA", "AnyB", "AnyC"):
+        airflow.wait_for_dag(dag_id)
+    ups = [(name, airflow.post_run(name)) for name in ("AnyA", "AnyB", "AnyA", "AnyB")]
+    assert all(run["state"] == "success" for name in ("AnyA", "AnyB") for run in airflow.wait_for_runs(name, 2))
+    downs = airflow.wait_for_runs("AnyC", 4)
+    airflow.quiet()
+    assert len(airflow.runs("AnyC")) == 4 and all(run["state"] == "success" for run in downs)
+    started_by = sorted(Run(f"AnyC/{run['dag_run_id']}", store=airflow.store()).data.upstreams[0] for run in downs)
+    assert started_by == sorted(f"{name}/{run_id}" for name, run_id in ups)
+    assert all(len(Run(f"AnyC/{run['dag_run_id']}", store=airflow.store()).data.upstreams) == 1 for run in downs)
+    quoted = urllib.parse.quote(downs[0]["dag_run_id"], safe="")
+    why = airflow.request("GET", f"/flow-triggers/api/dags/AnyC/runs/{quoted}/why")
+    assert len(why["cause"]["started_by"]) == 1 and why["cause"]["verdict"] == "started"
+    name, run_id = ups[0]
+    fates = airflow.request("GET", f"/flow-triggers/api/dags/{name}/runs/{urllib.parse.quote(run_id, safe='')}/why")
+    [fate] = fates["finish"]["fates"]
+    assert (fate["consumer"], fate["via_gate"], fate["fate"]) == ("AnyC", False, "started")
 
 
 def test_finishes_while_the_consumer_is_paused_start_no_run(airflow):

@@ -117,10 +117,13 @@ def test_trigger_names_resolve_as_for_flows(airflow_home):
         as_dict = project(name="proj")(trigger_on_finish(
             flow={"name": "Train", "project": "other", "project_branch": "prod"})(report_dag("as_dict")))()
         both = project(name="proj")(trigger_on_finish(flows=["Train", "bare"], within=3600)(report_dag("both")))()
+        first = project(name="proj")(trigger_on_finish(flows=["Train", "bare"], any=True)(report_dag("first")))()
     assert bare.timetable.asset_condition.name == "proj.test.new_model.Train"
     assert pinned.timetable.asset_condition.name == "proj.user.alice.Train"
     assert as_dict.timetable.asset_condition.name == "other.prod.Train"
     assert both.timetable.asset_condition.name == "proj.test.new_model.both.wait_for_all"
+    assert [a.name for a in first.timetable.asset_condition.objects] == ["proj.test.new_model.Train",
+                                                                        "proj.test.new_model.bare"]
 
 
 def test_a_dag_without_project_keeps_its_id(airflow_home):

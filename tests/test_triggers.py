@@ -212,6 +212,19 @@ class {name}(FlowSpec):
 '''
 
 
+@pytest.mark.parametrize("arguments, message", [
+    ({"flow": "A", "any": True}, "@trigger_on_finish(any=True) starts on the first of several flows: name them with "
+                                 "flows=['FlowA', 'FlowB']."),
+    ({"flows": ["A"], "any": True}, "@trigger_on_finish(any=True) starts on the first of several flows"),
+    ({"flows": ["A", "B"], "any": True, "within": 60}, "@trigger_on_finish(any=True, within=...): within= is how "
+                                                       "close together all of the flows must finish"),
+    ({"flows": ["A", "B"], "any": "yes"}, "@trigger_on_finish(any='yes') must be True or False."),
+])
+def test_bad_any_of(arguments, message):
+    with pytest.raises(FlowDefinitionError, match=re.escape(message)):
+        trigger_on_finish(**arguments)
+
+
 def write(folder, name, decorators, build, branch_folder=""):
     """A DAG file; a project branch's DAG goes into that branch's folder (the cluster policy's rule)."""
     path = folder / branch_folder / f"{name}.py"
@@ -230,6 +243,7 @@ def test_schedules_from_triggers(tmp_path, monkeypatch):
           "d = build_dag(OneFlow, user='alice')", "p/user.alice")
     write(tmp_path, "AndFlow", "@trigger_on_finish(flows=['A', 'q.prod.B'])", "d = build_dag(AndFlow)")
     write(tmp_path, "WinFlow", "@trigger_on_finish(flows=['A', 'B'], within=3600)", "d = build_dag(WinFlow)")
+    write(tmp_path, "AnyFlow", "@trigger_on_finish(flows=['A', 'B'], any=True)", "d = build_dag(AnyFlow)")
     write(tmp_path, "EventFlow", "@trigger(event='data_updated', parameters=['alpha'])\n@project(name='p')",
           "d = build_dag(EventFlow, branch='x')", "p/test.x")
     write(tmp_path, "ScopedFlow", "@trigger(events=['a', namespaced_event_name('b')])\n@project(name='p')",
@@ -250,6 +264,10 @@ def test_schedules_from_triggers(tmp_path, monkeypatch):
         assert uris(gate.timetable.asset_condition) == upstreams
         assert gate.max_active_runs == 1 and gate.is_paused_upon_creation is False
         assert [o.uri for o in gate.get_task("match_finishes").outlets] == [f"x-flow-all-finished://{consumer}"]
+    first = dags["AnyFlow"].timetable                                   # any=True: each finish its own run, no gate
+    assert type(first).__name__ == "PartitionedAssetTimetable" and type(first.asset_condition).__name__ == "AssetAny"
+    assert uris(first.asset_condition) == ["x-flow-finished://A", "x-flow-finished://B"]
+    assert "AnyFlow.wait_for_all" not in dags
     assert uris(dags["p.test.x.EventFlow"].timetable.asset_condition) == ["x-flow-event://data_updated"]
     assert uris(dags["p.test.x.ScopedFlow"].timetable.asset_condition) == ["x-flow-event://a",
                                                                          "x-flow-event://mfns.p.test.x.b"]

@@ -20,6 +20,7 @@ from .parameters import flow_parameters
 class FinishTrigger:
     flows: tuple          # names or {'name', 'project', 'project_branch'} dicts, as written
     within: datetime.timedelta | None
+    any: bool = False     # one run per finish of any of the flows, rather than one per set of all of them
 
     def upstreams(self, deployment: Deployment) -> list[Deployment]:
         """The deployments whose finish starts `deployment`."""
@@ -27,16 +28,17 @@ class FinishTrigger:
 
 
 @deferrable
-def trigger_on_finish(flow=None, flows=None, within=None):
+def trigger_on_finish(flow=None, flows=None, within=None, any=False):
     """Start this flow when `flow` (or every one of `flows`) finishes, in the same project branch.
 
     A bare name means the same project branch as the deployment that declares the trigger; a fully
     qualified 'project.branch.Flow' (or a dict with 'name', 'project' and 'project_branch') pins one
     deployment. `within` (a timedelta or seconds) requires all of `flows` to finish within that window.
+    `any=True` starts one run per finish of any one of `flows`, each run's trigger being that finish.
     """
     where = caller_location()
     with located(where):
-        spec = FinishTrigger(_flow_list(flow, flows), _window(within))
+        spec = FinishTrigger(_flow_list(flow, flows), _window(within), _any_of(any, flows, within))
         for item in spec.flows:
             upstream_deployment(item, None)
 
@@ -58,6 +60,18 @@ def _flow_list(flow, flows) -> tuple:
     if not items:
         raise FlowDefinitionError("@trigger_on_finish(flows=...) needs a non-empty list of flow names.")
     return items
+
+
+def _any_of(start_on_any, flows, within) -> bool:
+    if not isinstance(start_on_any, bool):
+        raise FlowDefinitionError(f"@trigger_on_finish(any={start_on_any!r}) must be True or False.")
+    if start_on_any and (not isinstance(flows, (list, tuple)) or len(flows) < 2):
+        raise FlowDefinitionError("@trigger_on_finish(any=True) starts on the first of several flows: name them "
+                                  "with flows=['FlowA', 'FlowB'].")
+    if start_on_any and within is not None:
+        raise FlowDefinitionError("@trigger_on_finish(any=True, within=...): within= is how close together all of "
+                                  "the flows must finish, and any=True waits for no other finish: drop one of them.")
+    return start_on_any
 
 
 def _window(within) -> datetime.timedelta | None:

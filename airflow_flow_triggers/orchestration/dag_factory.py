@@ -141,18 +141,20 @@ def _schedule(flow_cls, graph: FlowGraph, deployment: Deployment, owner: str):
 def finish_timetable(spec, deployment: Deployment, owner: str, what: str):
     """The schedule of @trigger_on_finish `spec` for `deployment` (`what`: 'Flow X' or 'DAG x', for errors).
 
-    One upstream: partitioned on its finish asset, one run per finish. Several: partitioned on the
-    asset of a wait-for-all gate DAG, one run per complete set of finishes (gates.py).
+    One upstream, or several with any=True: partitioned on their finish assets, one run per finish. Several:
+    partitioned on the asset of a wait-for-all gate DAG, one run per complete set of finishes (gates.py).
     """
     upstreams = spec.upstreams(deployment)
     if any(u.project_flow_name == deployment.project_flow_name for u in upstreams):
         raise FlowDefinitionError(f"{what} is triggered by its own finish ({deployment.project_flow_name}), a loop "
                                   "that would never stop: trigger it on another flow.")
     _report_trigger_loop(deployment, upstreams)
-    from airflow.sdk import PartitionedAssetTimetable
+    from airflow.sdk import AssetAny, PartitionedAssetTimetable
     assets = [finish_asset(u) for u in upstreams]
     if len(assets) == 1:
         return PartitionedAssetTimetable(assets=assets[0])
+    if spec.any:                   # each finish its own partition, as one upstream's are: one run each
+        return PartitionedAssetTimetable(assets=AssetAny(*assets))
     return PartitionedAssetTimetable(assets=_gate(deployment, assets, spec.within or _default_window(), owner))
 
 

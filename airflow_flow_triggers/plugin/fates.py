@@ -72,8 +72,8 @@ def missed_finishes(session, consumer: str, limit: int = 100) -> list[dict]:
     upstreams = _upstreams(session, consumer)
     missed = []
     for upstream in upstreams:
+        gate = dict(_consumers(session, upstream)).get(consumer)    # none for one upstream, or any=True's
         for event in _recent_finish_events(session, upstream, limit):
-            gate = f"{consumer}.{GATE_SUFFIX}" if len(upstreams) > 1 else None
             fate = _fate(session, event, consumer, gate)
             if fate["fate"] == "missed" and fate["reason"] == "paused":
                 missed.append({"upstream": upstream, "run_id": event.source_run_id,

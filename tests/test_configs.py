@@ -367,7 +367,8 @@ class MutatedDagFlow(FlowSpec):
     flow_cls = import_file(tmp_path / "mutated_dag_flow.py", "mutated_dag_flow").MutatedDagFlow
     from airflow_flow_triggers import build_dag
     dag = build_dag(flow_cls)
-    assert {t.task_id: (t.retries, t.execution_timeout) for t in dag.tasks} == {"start": (3, None), "end": (3, None)}
+    assert {t.task_id: (t.retries, t.execution_timeout) for t in dag.tasks if not t.is_teardown} == \
+        {"start": (3, None), "end": (3, None)}
     assert [d["name"] for d in flow_cls.start.step_decorators] == ["retry", "environment"]
     assert flow_cls.start.step_settings.environment == {"A": "1"}
 
@@ -463,7 +464,8 @@ def test_airflow_create_fixes_the_configs_and_computed_defaults_in_the_code_pack
     # The DAG file, parsed elsewhere (no --config-value, another user), builds what was deployed, calling nothing.
     script = (f"from airflow_flow_triggers.orchestration.deployed import deployed_dag\n"
               f"dag = deployed_dag({str(dags / 'configured' / 'user.alice' / 'DeployedFlow.py')!r})\n"
-              "print(dag.dag_id, dag.params['doubled'], [(t.task_id, t.retries) for t in dag.tasks])\n")
+              "print(dag.dag_id, dag.params['doubled'], [(t.task_id, t.retries) for t in dag.tasks "
+              "if not t.is_teardown])\n")
     parsed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
                             env={**os.environ, "USER": "bob", "AIRFLOW_HOME": str(tmp_path / "h"),
                                  "METAFLOW_FLOW_CONFIG_VALUE": '{"cfg": {"project": "wrong", "n": 0}}'})

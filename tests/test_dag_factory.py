@@ -65,13 +65,18 @@ def test_dag_shape(factory_flow):
     assert dag.start_date == datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc)
     assert dag.description == "Builds things."
     assert dag.schedule == "@daily"
-    assert [t.task_id for t in dag.topological_sort()] == ["start", "each", "join", "end"]
+    assert [t.task_id for t in dag.topological_sort()] == ["start", "each", "join", "end", "flow_triggers_failure"]
     each = dag.get_task("each")
     assert each.retries == 4 and each.retry_delay == datetime.timedelta(seconds=30)
     assert each.execution_timeout == datetime.timedelta(minutes=2, seconds=30)
     assert dag.get_task("start").retries == 0
     [asset] = dag.get_task("end").outlets
     assert (asset.name, asset.uri, asset.group) == (dag.dag_id, f"x-flow-finished://{dag.dag_id}", "factory")
+    failure = dag.get_task("flow_triggers_failure")        # announces a failed run, after every other task
+    assert failure.is_teardown and failure.trigger_rule == "one_failed" and failure.upstream_task_ids == \
+        {"start", "each", "join", "end"}
+    [failed] = failure.outlets
+    assert (failed.name, failed.uri) == (f"{dag.dag_id}.failed", f"x-flow-failed://{dag.dag_id}")
 
 
 def test_params(factory_flow):
@@ -206,7 +211,7 @@ def test_nested_foreach_maps_inner_steps_over_every_branch(tmp_path):
                 pass
     ''', "nested_flow_module")
     dag = build_dag(module.NestedFlow)
-    upstream = {t.task_id: sorted(t.upstream_task_ids) for t in dag.tasks}
+    upstream = {t.task_id: sorted(t.upstream_task_ids) for t in dag.tasks if t.task_id != "flow_triggers_failure"}
     assert upstream == {"start": [], "middle": ["start"], "middle-branches": ["middle"], "leaf": ["middle-branches"],
                         "middle-groups": ["leaf"], "join_inner": ["middle-groups"], "join_outer": ["join_inner"],
                         "end": ["join_outer"]}

@@ -11,6 +11,7 @@ from conftest import flow_env
 from airflow_flow_triggers import FlowTriggersError, project, trigger_on_finish
 from airflow_flow_triggers.errors import FlowDefinitionError
 from airflow_flow_triggers.orchestration.project_dags import FINISH_TASK, START_TASK, loading_as
+from airflow_flow_triggers.orchestration.tasks import FAILURE_TASK
 
 
 def report_dag(dag_id="daily_report", **dag_args):
@@ -58,11 +59,15 @@ def test_a_taskflow_dag_is_named_for_its_branch(airflow_home, choice, dag_id):
     assert (finish.name, finish.uri, finish.group) == (dag_id, f"x-flow-finished://{dag_id}", "variant_demo")
 
 
-def test_a_plain_dag_gets_no_task_of_the_package(airflow_home):
-    """One leaf, every task waiting for all its upstreams: the roots start the run, the leaf finishes it."""
+def test_a_plain_dag_gets_no_task_of_the_package_but_the_failure_teardown(airflow_home):
+    """One leaf, every task waiting for all its upstreams: the roots start the run, the leaf finishes it; the one
+    task added announces a failed run (a teardown the scheduler skips, running nothing, when no task failed)."""
     with loading_as(user="alice"):
         dag = project(name="variant_demo")(report_dag())()
-    assert set(dag.task_dict) == {"summarize", "publish"}
+    assert set(dag.task_dict) == {"summarize", "publish", FAILURE_TASK}
+    failure = dag.task_dict[FAILURE_TASK]
+    assert failure.is_teardown and failure.trigger_rule == "one_failed"
+    assert [a.uri for a in failure.outlets] == ["x-flow-failed://variant_demo.user.alice.daily_report"]
     assert dag.task_dict["summarize"]._pre_execute_hook is not None
     assert dag.task_dict["publish"]._post_execute_hook is not None
 
@@ -91,7 +96,7 @@ def test_a_mapped_root_or_several_leaves_get_the_packages_tasks(airflow_home):
     with loading_as(user="alice"):
         built = project(name="variant_demo")(fanned)()
     start, finish = built.task_dict[START_TASK], built.task_dict[FINISH_TASK]
-    assert {t.task_id for t in start.downstream_list} == {"double", "group.show", FINISH_TASK}   # before the roots
+    assert {t.task_id for t in start.downstream_list} == {"double", "group.show", FINISH_TASK, FAILURE_TASK}
     assert {t.task_id for t in finish.upstream_list} == {START_TASK, "double", "group.load"}   # after the leaves
     assert finish.trigger_rule == "none_failed_min_one_success"
     assert [a.name for a in finish.outlets] == ["variant_demo.user.alice.fanned"]
@@ -105,7 +110,7 @@ def test_a_classic_dag_joins_by_a_call_in_either_order(airflow_home):
     for dag in (one, other):
         assert dag.dag_id == "variant_demo.user.alice.publish_report"
         assert dag.timetable.asset_condition.name == "variant_demo.user.alice.daily_report"
-        assert set(dag.task_dict) == {"start", "end"}                       # a task of its own called start is fine
+        assert set(dag.task_dict) == {"start", "end", FAILURE_TASK}         # a task of its own called start is fine
         assert dag.task_dict["end"].outlets[0].name == "variant_demo.user.alice.publish_report"
         assert dag.fileloc == __file__
 

@@ -13,6 +13,7 @@ from kubernetes.client import ApiClient
 from airflow_flow_triggers import build_dag
 from airflow_flow_triggers.errors import CommandLineError, FlowDefinitionError, SettingError
 from airflow_flow_triggers.flows.decospecs import attach_decorators, parse_decospec
+from airflow_flow_triggers.orchestration.tasks import FAILURE_TASK
 
 KUBERNETES_VERSION = "1.33"
 PLAIN = "_PythonDecoratedOperator"
@@ -102,6 +103,11 @@ def kwargs_of(task) -> dict:
     return {"executor_config": task.executor_config, "resources": task.resources}
 
 
+def step_tasks(dag) -> list:
+    """The DAG's step tasks: without the package's announcement of a failed run, which runs on a worker."""
+    return [task for task in dag.tasks if task.task_id != FAILURE_TASK]
+
+
 def validated(pod) -> dict:
     body = {"apiVersion": "v1", "kind": "Pod", **ApiClient().sanitize_for_serialization(pod)}
     kubernetes_validate.validate(body, KUBERNETES_VERSION, strict=True)
@@ -111,7 +117,8 @@ def validated(pod) -> dict:
 def test_resources_alone_is_a_task_like_any_other_with_its_request_for_the_executor(write_flow, airflow_home):
     """The issue's case: the default file:// artifact root, no Kubernetes: it deploys, and only @kubernetes is a pod."""
     dag = build_dag(flow(write_flow, REQUESTS_ONLY, "sized_plain"))
-    assert {t.task_id: operator(t) for t in dag.tasks} == {s: PLAIN for s in ("start", "big", "join", "trained", "end")}
+    assert {t.task_id: operator(t) for t in step_tasks(dag)} == \
+        {s: PLAIN for s in ("start", "big", "join", "trained", "end")}
     big = kwargs_of(dag.get_task("big"))
     assert {name: getattr(big["resources"], name).qty for name in ("cpus", "ram", "disk", "gpus")} == \
         {"cpus": 4.0, "ram": 16000, "disk": 2048, "gpus": 1}                           # Airflow's own field
@@ -160,7 +167,8 @@ def test_without_the_kubernetes_provider_only_airflows_resources_carry_the_reque
 
 def test_with_kubernetes_puts_every_step_in_a_pod_the_written_one_wins(write_flow, object_storage):
     dag = build_dag(flow(write_flow, SIZED, "sized_with"), decospecs=["kubernetes:memory=6000,namespace=ml"])
-    assert {t.task_id: operator(t) for t in dag.tasks} == {s: POD for s in ("start", "big", "join", "trained", "end")}
+    assert {t.task_id: operator(t) for t in step_tasks(dag)} == \
+        {s: POD for s in ("start", "big", "join", "trained", "end")}
     start = dag.get_task("start").build_pod_request_obj(dry_run=True)
     assert validated(start)["spec"]["containers"][0]["resources"] == \
         {"requests": {"cpu": "1", "memory": "6000M", "ephemeral-storage": "10240M"}}
@@ -181,7 +189,7 @@ def test_with_kubernetes_puts_every_step_in_a_pod_the_written_one_wins(write_flo
 def test_steps_on_kubernetes_is_with_kubernetes_for_every_flow_of_the_site(write_flow, object_storage, monkeypatch):
     monkeypatch.setenv("AIRFLOW__FLOW_TRIGGERS__STEPS_ON_KUBERNETES", "True")
     dag = build_dag(flow(write_flow, SIZED, "sized_site"))
-    assert {operator(t) for t in dag.tasks} == {POD}
+    assert {operator(t) for t in step_tasks(dag)} == {POD}
     monkeypatch.setenv("AIRFLOW__FLOW_TRIGGERS__STEPS_ON_KUBERNETES", "sometimes")
     with pytest.raises(SettingError, match=r"^\[flow_triggers\] steps_on_kubernetes = 'sometimes' must be True or "
                                            r"False \(env AIRFLOW__FLOW_TRIGGERS__STEPS_ON_KUBERNETES; default False\)"):
@@ -221,7 +229,7 @@ def test_decospecs_parse_as_metaflows_do(text, name, attributes):
 
 @pytest.mark.parametrize("text, message", [
     ("kubernete", "--with kubernete: there is no step decorator @kubernete; use one of retry, timeout, catch, "
-                  "environment, resources, kubernetes, secrets, a UserStepDecorator's name or its import path."),
+                  "card, environment, resources, kubernetes, secrets, a UserStepDecorator's name or its import path."),
     ("retry:times=two", "--with retry:times=two: @retry(times='two') needs a whole number of retries, 0 or more."),
     ("retry:twice", "--with retry:twice: 'twice' is not name=value; write e.g. --with retry:name=value,other=value."),
     ("retry:attempts=2", "--with retry:attempts=2: @retry takes times, minutes_between_retries."),
@@ -260,7 +268,7 @@ def test_airflow_create_with_kubernetes_is_kept_by_the_deployment(write_flow, ai
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     dag = deployed_dag(str(dags / "_flows" / "SizedFlow.py"))
-    assert {operator(t) for t in dag.tasks} == {POD}
+    assert {operator(t) for t in step_tasks(dag)} == {POD}
     assert dag.get_task("start").container_resources.requests["memory"] == "6000M"
     assert dag.get_task("start").retries == 2
 

@@ -21,24 +21,32 @@ class FinishTrigger:
     flows: tuple          # names or {'name', 'project', 'project_branch'} dicts, as written
     within: datetime.timedelta | None
     any: bool = False     # one run per finish of any of the flows, rather than one per set of all of them
+    outcome: str = "succeeded"   # which finishes start it: "succeeded", "failed" or "any"
 
     def upstreams(self, deployment: Deployment) -> list[Deployment]:
         """The deployments whose finish starts `deployment`."""
         return [upstream_deployment(flow, deployment) for flow in self.flows]
 
 
+OUTCOMES = ("succeeded", "failed", "any")
+
+
 @deferrable
-def trigger_on_finish(flow=None, flows=None, within=None, any=False):
+def trigger_on_finish(flow=None, flows=None, within=None, any=False, outcome="succeeded"):
     """Start this flow when `flow` (or every one of `flows`) finishes, in the same project branch.
 
     A bare name means the same project branch as the deployment that declares the trigger; a fully
     qualified 'project.branch.Flow' (or a dict with 'name', 'project' and 'project_branch') pins one
     deployment. `within` (a timedelta or seconds) requires all of `flows` to finish within that window.
     `any=True` starts one run per finish of any one of `flows`, each run's trigger being that finish.
+    `outcome='failed'` starts it when the upstream run fails (after its last retry), `'any'` whatever the outcome.
     """
     where = caller_location()
     with located(where):
-        spec = FinishTrigger(_flow_list(flow, flows), _window(within), _any_of(any, flows, within))
+        items = _flow_list(flow, flows)
+        start_on_any = _any_of(any, flows, within)
+        spec = FinishTrigger(items, _window(within), start_on_any, _outcome(outcome, len(items) > 1 and
+                                                                             not start_on_any))
         for item in spec.flows:
             upstream_deployment(item, None)
 
@@ -72,6 +80,17 @@ def _any_of(start_on_any, flows, within) -> bool:
         raise FlowDefinitionError("@trigger_on_finish(any=True, within=...): within= is how close together all of "
                                   "the flows must finish, and any=True waits for no other finish: drop one of them.")
     return start_on_any
+
+
+def _outcome(outcome, waits_for_all: bool) -> str:
+    if outcome not in OUTCOMES:
+        raise FlowDefinitionError(f"@trigger_on_finish(outcome={outcome!r}) is one of 'succeeded' (the default), "
+                                  "'failed' or 'any'.")
+    if outcome != "succeeded" and waits_for_all:
+        raise FlowDefinitionError(f"@trigger_on_finish(flows=[...], outcome={outcome!r}) would wait for a set of "
+                                  "runs of every flow, and an outcome other than success is one run's: add "
+                                  "any=True (a run per finish of any of them), or trigger on each flow apart.")
+    return outcome
 
 
 def _window(within) -> datetime.timedelta | None:

@@ -11,6 +11,8 @@ import hashlib
 from ..naming import Deployment
 
 FINISH_SCHEME = "x-flow-finished"  # Airflow keeps x- URIs verbatim
+FAILURE_SCHEME = "x-flow-failed"
+FAILED_SUFFIX = ".failed"   # a failure asset's name: `<DAG id>.failed`
 EVENT_SCHEME = "x-flow-event"
 EVENTS_GROUP = "flow-events"  # one group for every event: an event is global, whoever listens to it
 GATE_SUFFIX = "wait_for_all"  # the gate DAG and its asset: `<consumer DAG id>.wait_for_all`
@@ -27,6 +29,29 @@ def finish_asset(deployment: Deployment):
 def is_finish_asset(asset) -> bool:
     """Whether `asset` (anything with a `uri`) is a deployment's finish asset."""
     return asset.uri.startswith(f"{FINISH_SCHEME}://")
+
+
+def failure_asset(deployment: Deployment):
+    """The asset a deployment's failed runs update, e.g. x-flow-failed://proj.user.alice.Flow, named
+    `<DAG id>.failed`, grouped with its finish asset."""
+    from airflow.sdk import Asset
+    name = deployment.project_flow_name
+    return Asset(name=f"{name}{FAILED_SUFFIX}", uri=f"{FAILURE_SCHEME}://{name}", group=deployment.project or "asset")
+
+
+def is_failure_asset(asset) -> bool:
+    return asset.uri.startswith(f"{FAILURE_SCHEME}://")
+
+
+def outcome_assets(deployment: Deployment, outcome: str) -> list:
+    """The assets of `deployment` whose events an @trigger_on_finish(outcome=...) starts on."""
+    return {"succeeded": [finish_asset(deployment)], "failed": [failure_asset(deployment)],
+            "any": [finish_asset(deployment), failure_asset(deployment)]}[outcome]
+
+
+def asset_dag_id(asset) -> str:
+    """The DAG id whose finish or failure `asset` announces."""
+    return asset.uri.split("://", 1)[1]
 
 
 def event_asset(name: str):

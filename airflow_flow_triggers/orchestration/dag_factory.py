@@ -10,6 +10,8 @@ never from whoever runs the Airflow server.
 from __future__ import annotations
 
 import dataclasses
+import datetime
+import functools
 
 from .. import config
 from ..errors import FlowDefinitionError, FlowTriggersError, NamingError, located
@@ -23,10 +25,10 @@ from ..flows.triggers import trigger_loop
 from ..naming import Deployment, branch_tags, check_dag_id, sanitize_user
 from ..runtime import pod as pod_runtime
 from ..runtime.current import outside_steps
-from .assets import GATE_SUFFIX, event_asset, finish_asset, gate_asset
+from .assets import GATE_SUFFIX, event_asset, failure_asset, finish_asset, gate_asset, outcome_assets
 from .gates import gate_callable
 from .kubernetes import executor_settings, pod_mode, pod_step_task
-from .tasks import SWITCH_REF, flatten_branches, group_branches, step_callable
+from .tasks import FAILURE_TASK, SWITCH_REF, announce_failure, flatten_branches, group_branches, step_callable
 
 START_DATE = (2024, 1, 1)  # fixed, in UTC: a deployment never backfills
 _TAG_MAX_LEN = 100  # Airflow's TAG_MAX_LEN
@@ -95,7 +97,23 @@ def _build(flow_cls, deployment: Deployment, decospecs=()):
         outputs = {}
         for node in graph:
             outputs[node.name] = _wire(_step_task(flow_cls, deployment, graph, node), node, graph, outputs)
+        add_failure_announcement(dag, functools.partial(announce_failure, deployment), failure_asset(deployment))
     return dag
+
+
+def add_failure_announcement(dag, announce, asset):
+    """The DAG's last task, a teardown after every other: when one of them has failed for good (after its last
+    retry), `announce(context)` announces the run's failure on `asset`, for @trigger_on_finish(outcome='failed' |
+    'any'). On a run without failure Airflow's scheduler skips it without running it (trigger rule one_failed); a
+    teardown, it never changes the run's state. Returns the task."""
+    from airflow.sdk import TriggerRule, task
+    others = list(dag.tasks)
+    announcement = task(task_id=FAILURE_TASK, outlets=[asset], retries=2, retry_delay=datetime.timedelta(seconds=5),
+                        dag=dag)(lambda **context: announce(context))().operator
+    announcement.as_teardown()
+    announcement.trigger_rule = TriggerRule.ONE_FAILED
+    announcement.set_upstream(others)
+    return announcement
 
 
 def _dag_settings(flow_cls) -> dict:
@@ -150,11 +168,10 @@ def finish_timetable(spec, deployment: Deployment, owner: str, what: str):
                                   "that would never stop: trigger it on another flow.")
     _report_trigger_loop(deployment, upstreams)
     from airflow.sdk import AssetAny, PartitionedAssetTimetable
+    if spec.any or len(upstreams) == 1:    # each finish its own partition: one run each
+        assets = [asset for u in upstreams for asset in outcome_assets(u, spec.outcome)]
+        return PartitionedAssetTimetable(assets=assets[0] if len(assets) == 1 else AssetAny(*assets))
     assets = [finish_asset(u) for u in upstreams]
-    if len(assets) == 1:
-        return PartitionedAssetTimetable(assets=assets[0])
-    if spec.any:                   # each finish its own partition, as one upstream's are: one run each
-        return PartitionedAssetTimetable(assets=AssetAny(*assets))
     return PartitionedAssetTimetable(assets=_gate(deployment, assets, spec.within or _default_window(), owner))
 
 
@@ -186,15 +203,12 @@ def _report_trigger_loop(deployment: Deployment, upstreams: list[Deployment]) ->
 
 
 def _default_window():
-    import datetime
     seconds = config.get_number("trigger_window")
     return None if seconds is None else datetime.timedelta(seconds=seconds)
 
 
 def _gate(deployment: Deployment, upstreams: list, window, owner: str):
     """The gate DAG that starts `deployment` once per set of upstream finishes; returns its asset."""
-    import datetime
-
     import pendulum
     from airflow.sdk import DAG, AssetAny, PartitionedAssetTimetable, task
     gate = gate_asset(deployment)

@@ -44,13 +44,13 @@ from ..naming import AIRFLOW_DAG_TAG, Deployment, branch_choice, check_dag_id, s
 from ..runtime import dag_runs
 from ..runtime.store import ArtifactStore
 from ..runtime.task import now
-from .assets import GATE_SUFFIX, finish_asset
+from .assets import GATE_SUFFIX, failure_asset, finish_asset
 from .causes import CAUSE_KEY, START_TASKS, STARTED, cause
-from .dag_factory import deployment_tags, finish_timetable
-from .tasks import admitted_events, emit_finish, run_tags_of
+from .dag_factory import add_failure_announcement, deployment_tags, finish_timetable
+from .tasks import FAILURE_TASK, admitted_events, announce_failure, emit_finish, run_tags_of
 
 START_TASK, FINISH_TASK = START_TASKS[1], "flow_triggers_finish"
-OWN_TASKS = (START_TASK, FINISH_TASK)
+OWN_TASKS = (START_TASK, FINISH_TASK, FAILURE_TASK)
 
 
 @dataclass(frozen=True)
@@ -134,8 +134,8 @@ class Member:
             raise NamingError(f"DAG id '{dag.dag_id}' may hold only letters, digits and '_' (not first a digit) to "
                               "join a project, whose DAGs are named <project>.<branch>.<dag_id>: rename the DAG.")
         if any(task_id in dag.task_dict for task_id in OWN_TASKS):
-            raise FlowDefinitionError(f"DAG {dag.dag_id} has a task named {START_TASK} or {FINISH_TASK}, which "
-                                      "the package adds to a project's DAG: rename that task.")
+            raise FlowDefinitionError(f"DAG {dag.dag_id} has a task named {', '.join(OWN_TASKS[:-1])} or "
+                                      f"{OWN_TASKS[-1]}, which the package adds to a project's DAG: rename that task.")
         self.dag, self.base_id = dag, dag.dag_id
         self.own_tags = set(dag.tags or ())
         self.own_schedule = type(dag.timetable).__name__ != "NullTimetable"
@@ -143,6 +143,8 @@ class Member:
         self.default_owners = {t.task_id for t in dag.tasks if t.owner == default_owner}
         self.spec, self.deployment, self.code = MemberSpec(), None, None
         self.finish, self.finish_outlets = self._frame()    # the task that emits the finish, and its own outlets
+        self.announcement = add_failure_announcement(dag, lambda context: announce_failure(self.deployment, context),
+                                                     failure_asset(Deployment(self.base_id)))
         dag._flow_triggers_member = self
 
     def apply(self, spec: MemberSpec) -> None:
@@ -171,6 +173,7 @@ class Member:
         if spec.finish is not None:
             dag.timetable = finish_timetable(spec.finish, deployment, owner, f"DAG {self.base_id}")
         self.finish.outlets = [*self.finish_outlets, finish_asset(deployment)]
+        self.announcement.outlets = [failure_asset(deployment)]
         self.spec, self.deployment = spec, deployment
         dag_runs.enter_dag(dag.dag_id, deployment)
         loading = _loading.get()

@@ -12,11 +12,19 @@ from ..flows.decospecs import attach_decorators
 from ..flows.parameters import flow_parameters
 from ..flows.triggers import event_parameters
 from ..naming import Deployment
-from ..runtime.events import ForgedFinish, depth_of, external_event, finish_event, finish_extra
+from ..runtime.events import (
+    ForgedFinish,
+    depth_of,
+    external_event,
+    failure_event,
+    failure_extra,
+    finish_event,
+    finish_extra,
+)
 from ..runtime.output import foreach_yields
 from ..runtime.store import ArtifactStore
 from ..runtime.task import TaskRef, prepare_task, run_code
-from .assets import is_finish_asset, partition_key
+from .assets import asset_dag_id, failure_asset, is_failure_asset, is_finish_asset, partition_key
 from .causes import CAUSE_KEY, REFUSED, STARTED, STOPPED, cause
 
 log = logging.getLogger(__name__)
@@ -36,6 +44,7 @@ class TaskInput:
     tags: list[str] | None = None
 
 
+FAILURE_TASK = "flow_triggers_failure"   # the teardown announcing a failed run (add_failure_announcement)
 SWITCH_REF = "ref"  # a switch task's XCom key for its ref (its return value is the task id of the case taken)
 
 
@@ -164,6 +173,17 @@ def emit_finish(deployment: Deployment, context, finish, store: ArtifactStore) -
     outlet.add_partitions(partition_key(outlet.extra["pathspec"]))
 
 
+def announce_failure(deployment: Deployment, context) -> None:
+    """The failure announcement's task (dag_factory.add_failure_announcement): the run's failure event, partitioned
+    by the run, as its finish event would have been."""
+    asset = failure_asset(deployment)
+    outlet = context["outlet_events"][asset]
+    outlet.extra = failure_extra(deployment, context["run_id"], ArtifactStore())
+    outlet.add_partitions(partition_key(outlet.extra["pathspec"]))
+    log.info("Run %s of %s failed: announced on %s for what is triggered on its failure.", context["run_id"],
+             deployment.project_flow_name, asset.uri)
+
+
 def triggering_events(context, store: ArtifactStore) -> tuple[list[dict], list[tuple[str, str]]]:
     """(events, refused): the run's trigger events, oldest first, every finish derived from the artifact store
     (runtime/events.py's finish_event), and each finish refused, as (what, why).
@@ -174,16 +194,20 @@ def triggering_events(context, store: ArtifactStore) -> tuple[list[dict], list[t
     """
     events, refused = [], []
 
-    def add_finish(name, timestamp, pathspec, source) -> None:
+    def add_finish(name, timestamp, pathspec, source, outcome: str = "succeeded") -> None:
         try:
-            event = finish_event(name, timestamp, pathspec, source, store)
-            if event.get("kind") == "dag":      # an Airflow DAG's run: Airflow's metadata must say it succeeded
-                state = dag_run_state(name, event["id"])
-                if state != "success":
-                    raise ForgedFinish(f"DAG run {event['id']} of {name} is {state} in Airflow, not success")
+            event = (finish_event if outcome == "succeeded" else failure_event)(name, timestamp, pathspec, source,
+                                                                                 store)
+            # an Airflow DAG's run: Airflow's metadata must say how it ended, but of a failure its own teardown
+            # announced (the run may still be running its other tasks)
+            if event.get("kind") == "dag" and not (outcome == "failed" and source[0] is not None):
+                state, wanted = dag_run_state(name, event["id"]), "success" if outcome == "succeeded" else "failed"
+                if state != wanted:
+                    raise ForgedFinish(f"DAG run {event['id']} of {name} is {state} in Airflow, not {wanted}")
             events.append(event)
         except ForgedFinish as forged:
-            refused.append((f"the finish event of {name} at {timestamp} naming {pathspec}", forged.reason))
+            what = "finish" if outcome == "succeeded" else "failure"
+            refused.append((f"the {what} event of {name} at {timestamp} naming {pathspec}", forged.reason))
 
     dag_run = context.get("dag_run")
     conf = getattr(dag_run, "conf", None) or {}
@@ -207,6 +231,9 @@ def triggering_events(context, store: ArtifactStore) -> tuple[list[dict], list[t
                                (finish.get("source_dag_id"), finish.get("source_run_id")))
             elif is_finish_asset(event.asset):
                 add_finish(event.asset.name, stamp, extra.get("pathspec"), (event.source_dag_id, event.source_run_id))
+            elif is_failure_asset(event.asset):
+                add_finish(asset_dag_id(event.asset), stamp, extra.get("pathspec"),
+                           (event.source_dag_id, event.source_run_id), outcome="failed")
             else:
                 events.append(external_event(event.asset.name, stamp, extra))
     return sorted(events, key=_time), refused
@@ -244,9 +271,9 @@ def _time(event: dict) -> str:
 
 
 def _skip_forged(deployment: Deployment, refused: list[tuple[str, str]], store: ArtifactStore) -> None:
-    """Run no step code for a finish event that no successful run of its upstream produced."""
+    """Run no step code for a finish (or failure) event that no run of its upstream ending so produced."""
     for what, reason in refused:
-        _skip(f"Not running {deployment.project_flow_name}: {what} that started it stands for no successful run "
+        _skip(f"Not running {deployment.project_flow_name}: {what} that started it stands for no real run "
               f"({reason}; artifact store {store.url}); such an event is posted by hand (POST /api/v2/assets/events), "
               f"not emitted by a run: start {deployment.project_flow_name} with `airflow dags trigger`, or let a real "
               "run of its upstream finish.")

@@ -13,16 +13,18 @@ from __future__ import annotations
 from sqlalchemy import and_, select
 
 from ..naming import split_flow_name
-from ..orchestration.assets import FINISH_SCHEME, GATE_SUFFIX
+from ..orchestration.assets import FAILURE_SCHEME, FINISH_SCHEME, GATE_SUFFIX
 from ..orchestration.causes import CAUSE_KEY, GATE_KEY, REFUSED, START_TASKS, STOPPED
 from ..orchestration.gates import state_key
+
+OUTCOME_SCHEMES = {FINISH_SCHEME: "succeeded", FAILURE_SCHEME: "failed"}   # the assets a run's end is announced on
 
 FATES = {
     "started": "it started this run",
     "pending": "Airflow holds it for a run it has not made yet",
     "waiting": "it waits in the wait-for-all gate for a finish of the other upstreams",
     "expired": "it expired in the wait-for-all gate: a finish more than the window newer came first",
-    "refused": "no successful run stands behind it, so it ran no step code",
+    "refused": "no run that ended so stands behind it, so it ran no step code",
     "stopped": "the run it started stopped at [flow_triggers] max_trigger_depth",
     "failed": "the run it started failed before any step code",
     "missed": "Airflow queued it for no run",
@@ -54,15 +56,19 @@ def run_cause(session, dag_id: str, run_id: str) -> dict | None:
 def finish_fates(session, upstream: str, run_id: str) -> dict:
     """What became of the finish of run `run_id` of `upstream`: its asset event, and a fate per consumer; and
     of each finish event posted by hand naming that run (a replay, or a forgery the consumers refused)."""
-    emitted, posted = _finish_events(session, upstream, run_id)
-    consumers = _consumers(session, upstream)
+    events = {scheme: _finish_events(session, upstream, run_id, scheme) for scheme in OUTCOME_SCHEMES}
+    consumers = {scheme: _consumers(session, upstream, scheme) for scheme in OUTCOME_SCHEMES}
+    scheme = next((scheme for scheme, (emitted, _) in events.items() if emitted), FINISH_SCHEME)
+    emitted = events[scheme][0]
     found = {"upstream": upstream, "run_id": run_id, "finished_at": _iso(emitted.timestamp) if emitted else None,
-             "fates": [_fate(session, emitted, consumer, gate) for consumer, gate in consumers] if emitted else [],
-             "posted": [{"event_id": event.id, "at": _iso(event.timestamp),
-                         "fates": [_fate(session, event, consumer, gate) for consumer, gate in consumers]}
-                        for event in posted]}
+             "outcome": OUTCOME_SCHEMES[scheme] if emitted else None,
+             "fates": [_fate(session, emitted, consumer, gate) for consumer, gate in consumers[scheme]]
+             if emitted else [],
+             "posted": [{"event_id": event.id, "at": _iso(event.timestamp), "outcome": OUTCOME_SCHEMES[posted_as],
+                         "fates": [_fate(session, event, consumer, gate) for consumer, gate in consumers[posted_as]]}
+                        for posted_as, (_, posted) in events.items() for event in posted]}
     if emitted is None:
-        found["detail"] = "the run emitted no finish event (it has not finished, or failed)"
+        found["detail"] = "the run emitted no finish or failure event (it has not finished)"
     return found
 
 
@@ -173,13 +179,14 @@ def _missed_why(session, target: str, event) -> tuple[str, str]:
 
 # -- queries -------------------------------------------------------------------------------------------
 
-def _finish_events(session, upstream: str, run_id: str) -> tuple:
-    """(the finish event run `run_id` of `upstream` emitted or None, the events posted by hand naming it)."""
+def _finish_events(session, upstream: str, run_id: str, scheme: str = FINISH_SCHEME) -> tuple:
+    """(the finish event, or with FAILURE_SCHEME the failure event, run `run_id` of `upstream` emitted or None,
+    the events posted by hand naming it)."""
     from airflow.models.asset import AssetEvent, AssetModel
     from sqlalchemy import or_
     rows = session.scalars(
         select(AssetEvent).join(AssetModel, AssetModel.id == AssetEvent.asset_id)
-        .where(AssetModel.uri == f"{FINISH_SCHEME}://{upstream}",
+        .where(AssetModel.uri == f"{scheme}://{upstream}",
                or_(and_(AssetEvent.source_dag_id == upstream, AssetEvent.source_run_id == run_id),
                    AssetEvent.source_dag_id.is_(None)))
         .order_by(AssetEvent.id)).all()
@@ -197,15 +204,16 @@ def _recent_finish_events(session, upstream: str, limit: int) -> list:
         .order_by(AssetEvent.id.desc()).limit(limit)).all()
 
 
-def _consumers(session, upstream: str) -> list[tuple[str, str | None]]:
-    """(consumer, its gate or None) of every live DAG scheduled on `upstream`'s finish asset."""
+def _consumers(session, upstream: str, scheme: str = FINISH_SCHEME) -> list[tuple[str, str | None]]:
+    """(consumer, its gate or None) of every live DAG scheduled on `upstream`'s finish asset (or, with
+    FAILURE_SCHEME, its failure asset)."""
     from airflow.models.asset import AssetModel, DagScheduleAssetReference
     from airflow.models.dag import DagModel
     dag_ids = session.scalars(
         select(DagScheduleAssetReference.dag_id)
         .join(AssetModel, AssetModel.id == DagScheduleAssetReference.asset_id)
         .join(DagModel, DagModel.dag_id == DagScheduleAssetReference.dag_id)
-        .where(AssetModel.uri == f"{FINISH_SCHEME}://{upstream}", DagModel.is_stale.is_(False))).all()
+        .where(AssetModel.uri == f"{scheme}://{upstream}", DagModel.is_stale.is_(False))).all()
     suffix = f".{GATE_SUFFIX}"
     return sorted((dag_id.removesuffix(suffix), dag_id if dag_id.endswith(suffix) else None) for dag_id in dag_ids)
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, or_, select
 
 from ..naming import branch_tags
-from ..orchestration.assets import FINISH_SCHEME, GATE_SUFFIX
+from ..orchestration.assets import FAILURE_SCHEME, FINISH_SCHEME, GATE_SUFFIX
 from ..orchestration.gates import state_key
 
 STALE_WAIT = 30.0        # seconds a delete waits for the dag-processor to let go of the DAGs it removes
@@ -62,18 +62,21 @@ def branch_dags(session, project: str, branch: str) -> list[DagRow]:
 
 
 def trigger_edges(session, dag_ids: set[str]) -> list[Edge]:
-    """The finish -> trigger edges into or out of `dag_ids`; a wait-for-all gate stands for its consumer."""
+    """The finish -> trigger edges into or out of `dag_ids` (a trigger on an upstream's failure too); a
+    wait-for-all gate stands for its consumer."""
     from airflow.models.asset import AssetModel, DagScheduleAssetReference
     from airflow.models.dag import DagModel
     gates = {f"{dag_id}.{GATE_SUFFIX}" for dag_id in dag_ids}
+    announced = [f"{scheme}://{dag_id}" for scheme in (FINISH_SCHEME, FAILURE_SCHEME) for dag_id in dag_ids]
     rows = session.execute(
-        select(AssetModel.name, DagScheduleAssetReference.dag_id)
+        select(AssetModel.uri, DagScheduleAssetReference.dag_id)
         .join(DagScheduleAssetReference, DagScheduleAssetReference.asset_id == AssetModel.id)
         .join(DagModel, DagModel.dag_id == DagScheduleAssetReference.dag_id)
-        .where(AssetModel.uri.like(FINISH_URIS), DagModel.is_stale.is_(False),
-               or_(AssetModel.name.in_(dag_ids), DagScheduleAssetReference.dag_id.in_(dag_ids | gates)))
+        .where(or_(AssetModel.uri.like(FINISH_URIS), AssetModel.uri.like(f"{FAILURE_SCHEME}://%")),
+               DagModel.is_stale.is_(False),
+               or_(AssetModel.uri.in_(announced), DagScheduleAssetReference.dag_id.in_(dag_ids | gates)))
     ).all()
-    return sorted({Edge(upstream, consumer.removesuffix(f".{GATE_SUFFIX}")) for upstream, consumer in rows},
+    return sorted({Edge(uri.split("://", 1)[1], consumer.removesuffix(f".{GATE_SUFFIX}")) for uri, consumer in rows},
                   key=lambda e: (e.upstream, e.consumer))
 
 

@@ -782,6 +782,9 @@ event keeps its own name (type 'event'). `timestamp` is a datetime."""
 def metaflow_event(data: dict) -> MetaflowEvent:
     """The MetaflowEvent a stored trigger event (runtime/events.py) stands for."""
     stamp = datetime.datetime.fromisoformat(data["timestamp"]) if data.get("timestamp") else None
+    if data.get("type", "run") == "run" and data.get("outcome") == "failed":    # @trigger_on_finish(outcome=...)
+        return MetaflowEvent(f"metaflow.{data['name']}.failed", data.get("failed_task") or data.get("pathspec"),
+                             stamp, "run")
     if data.get("type", "run") == "run":
         return MetaflowEvent(f"metaflow.{data['name']}.end", data.get("end_task") or data.get("pathspec"),
                              stamp, "run")

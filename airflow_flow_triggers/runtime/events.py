@@ -6,7 +6,8 @@ branch, run id and artifact location too, for people reading it in Airflow's UI)
 consumer knows of it, its end task, its depth in a chain of triggers, whether it succeeded at all, is read
 once from the artifact store by `finish_event`, which refuses a finish no successful run stands behind (an
 event posted by hand). As a dict: {"name" (the upstream's DAG id), "id" (its run id), "type": "run",
-"pathspec", "end_task", "timestamp", "depth", "source_dag_id", "source_run_id"}; an external event
+"pathspec", "end_task", "timestamp", "depth", "source_dag_id", "source_run_id"} (a failure event:
+"outcome": "failed" and "failed_task" instead of "end_task"); an external event
 {"name", "id", "type": "event", "pathspec": None, "timestamp", "extra"}. The run's record keeps them, so
 every step of the run reads the same `current.trigger` (what users see is client.metaflow_event's MetaflowEvent).
 """
@@ -35,6 +36,48 @@ def finish_extra(deployment: Deployment, run_id: str, store) -> dict:
             "artifacts": store.run_url(deployment.project_flow_name, run_id)}
 
 
+def failure_extra(deployment: Deployment, run_id: str, store) -> dict:
+    """The `extra` of a failure event: as a finish event's, with the outcome."""
+    return {**finish_extra(deployment, run_id, store), "outcome": "failed"}
+
+
+def failure_event(name: str, timestamp: str | None, pathspec: str | None,
+                  source: tuple[str | None, str | None] = (None, None), store=None) -> dict:
+    """The trigger event of the failure of run `pathspec` of `name`, from the store's facts: the run must exist
+    and have a task that failed (its `failed_task`, whose exception the client reads), and no successful end;
+    raises ForgedFinish otherwise (an event posted by hand, naming a run that did not fail)."""
+    run_id = _checked_source(name, pathspec, source)
+    run = _stored_run(pathspec, store)
+    if run.successful:
+        raise ForgedFinish(f"run '{pathspec}' succeeded")
+    failed = next((task for step in run for task in step.tasks() if task._record is not None and not task.successful),
+                  None)
+    if failed is None and source[0] is None and run.kind != "dag":     # the run's own announcement: a task died
+        raise ForgedFinish(f"no task of run '{pathspec}' failed")
+    return {"name": name, "id": run_id, "type": "run", "outcome": "failed", "pathspec": pathspec,
+            "failed_task": failed.pathspec if failed is not None else None, "timestamp": timestamp,
+            "depth": run.trigger_depth, "source_dag_id": source[0], "source_run_id": source[1], "kind": run.kind}
+
+
+def _checked_source(name: str, pathspec: str | None, source) -> str:
+    """The run id of `pathspec`, when it is a run of `name` and the event's source (if any) is that run."""
+    if not pathspec:
+        raise ForgedFinish("it names no run (its extra has no pathspec)")
+    flow, _, run_id = pathspec.partition("/")
+    if flow != name or not run_id:
+        raise ForgedFinish(f"it names run '{pathspec}', which is not a run of {name}")
+    if source[0] is not None and tuple(source) != (name, run_id):
+        raise ForgedFinish(f"it was emitted by {source[0]}/{source[1]}, not by the run it names")
+    return run_id
+
+
+def _stored_run(pathspec: str, store):
+    try:
+        return Run.stored(pathspec, store)
+    except RunNotFoundError:
+        raise ForgedFinish(f"run '{pathspec}' does not exist in the artifact store") from None
+
+
 def finish_event(name: str, timestamp: str | None, pathspec: str | None,
                  source: tuple[str | None, str | None] = (None, None), store=None) -> dict:
     """The trigger event of the finish of `pathspec` announced on `name`'s finish asset at `timestamp`, from
@@ -43,17 +86,8 @@ def finish_event(name: str, timestamp: str | None, pathspec: str | None,
     `source` is the (DAG id, run id) of the task that emitted it: a task emits its own deployment's finish,
     an event posted through the REST API has none and is accepted only as the replay of a run that really
     succeeded (as `--trigger` is)."""
-    if not pathspec:
-        raise ForgedFinish("it names no run (its extra has no pathspec)")
-    flow, _, run_id = pathspec.partition("/")
-    if flow != name or not run_id:
-        raise ForgedFinish(f"it names run '{pathspec}', which is not a run of {name}")
-    if source[0] is not None and tuple(source) != (name, run_id):
-        raise ForgedFinish(f"it was emitted by {source[0]}/{source[1]}, not by the run it names")
-    try:
-        run = Run.stored(pathspec, store)
-    except RunNotFoundError:
-        raise ForgedFinish(f"run '{pathspec}' does not exist in the artifact store") from None
+    run_id = _checked_source(name, pathspec, source)
+    run = _stored_run(pathspec, store)
     end = run.end_task
     if end is None or not end.successful:
         raise ForgedFinish(f"run '{pathspec}' did not succeed")
@@ -63,10 +97,11 @@ def finish_event(name: str, timestamp: str | None, pathspec: str | None,
 
 
 def verified(event: dict, store=None) -> dict:
-    """A finish event as another reader left it (a gate's set, a run's conf), derived again from the store:
-    nothing it says beyond its name, pathspec, time and source is believed."""
-    return finish_event(event["name"], event.get("timestamp"), event.get("pathspec"),
-                        (event.get("source_dag_id"), event.get("source_run_id")), store)
+    """A finish or failure event as another reader left it (a gate's set, a run's conf), derived again from the
+    store: nothing it says beyond its name, pathspec, time, source and outcome is believed."""
+    derive = failure_event if event.get("outcome") == "failed" else finish_event
+    return derive(event["name"], event.get("timestamp"), event.get("pathspec"),
+                  (event.get("source_dag_id"), event.get("source_run_id")), store)
 
 
 def external_event(name: str, timestamp: str | None, payload: dict) -> dict:

@@ -1,0 +1,132 @@
+"""@trigger_on_finish(outcome='failed' | 'any') on a real Airflow: a failed run (after its last retry) starts exactly
+one run of each flow listening to its failure, a run retried into success starts none, the consumer reads the failed
+run (its artifacts, its failing task's exception), and a failure event posted by hand is refused."""
+import urllib.parse
+
+import pytest
+
+from airflow_flow_triggers import Run
+
+pytestmark = pytest.mark.e2e
+
+FRAGILE = '''
+from airflow_flow_triggers import FlowSpec, Parameter, build_dag, current, retry, step
+
+
+class Fragile(FlowSpec):
+    fail_times = Parameter('fail_times', default=9)      # how many attempts of `work` fail before one succeeds
+
+    @step
+    def start(self):
+        self.rows = 7
+        self.next(self.work)
+
+    @retry(times=1, minutes_between_retries=0)
+    @step
+    def work(self):
+        if current.retry_count < self.fail_times:
+            raise ValueError(f"attempt {current.retry_count} fails")
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+dag = build_dag(Fragile)
+'''
+
+LISTENER = '''
+from airflow_flow_triggers import FlowSpec, build_dag, current, step, trigger_on_finish
+
+
+@trigger_on_finish(flow='Fragile', outcome='{outcome}')
+class {name}(FlowSpec):
+    @step
+    def start(self):
+        run = current.trigger.run
+        self.event = current.trigger.event.name
+        self.upstream, self.upstream_successful = run.pathspec, run.successful
+        self.rows = run['start'].task.data.rows                   # what the failed run stored before it failed
+        failed = [task for step in run for task in step if not task.successful]
+        self.error = repr(failed[0].exception) if failed else None
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+dag = build_dag({name})
+'''
+
+
+@pytest.fixture(scope="module")
+def fragile(airflow):
+    airflow.drop("fragile.py", FRAGILE)
+    airflow.drop("on_failure.py", LISTENER.format(outcome="failed", name="OnFailure"))
+    airflow.drop("on_any.py", LISTENER.format(outcome="any", name="OnAny"))
+    for dag_id in ("Fragile", "OnFailure", "OnAny"):
+        airflow.wait_for_dag(dag_id)
+    return airflow
+
+
+def data_of(airflow, dag_id: str, run: dict):
+    return Run(f"{dag_id}/{run['dag_run_id']}", store=airflow.store()).data
+
+
+def test_a_run_failing_after_its_retries_starts_one_run_of_each_listener(fragile):
+    airflow = fragile
+    failed = airflow.post_run("Fragile", {"fail_times": 9})
+    assert airflow.wait_for_run("Fragile", failed)["state"] == "failed"
+    tries = {ti["task_id"]: ti["try_number"] for ti in airflow.task_instances("Fragile", failed)}
+    assert tries["work"] == 2                                    # the failure is announced after the last retry
+    [on_failure] = airflow.wait_for_runs("OnFailure", 1)
+    [on_any] = airflow.wait_for_runs("OnAny", 1)
+    airflow.quiet()
+    assert len(airflow.runs("OnFailure")) == 1 and len(airflow.runs("OnAny")) == 1
+    assert on_failure["state"] == "success" and on_failure["partition_key"] == f"Fragile/{failed}"
+    data = data_of(airflow, "OnFailure", on_failure)
+    assert (data.upstream, data.upstream_successful, data.rows) == (f"Fragile/{failed}", False, 7)
+    assert data.event == "metaflow.Fragile.failed" and "attempt 1 fails" in data.error
+    assert data_of(airflow, "OnAny", on_any).event == "metaflow.Fragile.failed"
+    quoted = urllib.parse.quote(on_failure["dag_run_id"], safe="")
+    why = airflow.request("GET", f"/flow-triggers/api/dags/OnFailure/runs/{quoted}/why")
+    assert why["cause"]["verdict"] == "started" and len(why["cause"]["started_by"]) == 1
+    upstream = airflow.request("GET", f"/flow-triggers/api/dags/Fragile/runs/{urllib.parse.quote(failed, safe='')}/why")
+    assert upstream["finish"]["outcome"] == "failed"
+    assert {(f["consumer"], f["fate"]) for f in upstream["finish"]["fates"]} == {("OnAny", "started"),
+                                                                                ("OnFailure", "started")}
+
+
+def test_a_run_retried_into_success_announces_no_failure(fragile):
+    airflow = fragile
+    before = len(airflow.runs("OnAny"))
+    healed = airflow.post_run("Fragile", {"fail_times": 1})
+    assert airflow.wait_for_run("Fragile", healed)["state"] == "success"
+    states = {ti["task_id"]: ti["state"] for ti in airflow.task_instances("Fragile", healed)}
+    assert states["announce_failure"] == "skipped"
+    runs = airflow.wait_for_runs("OnAny", before + 1)
+    airflow.quiet()
+    assert len(airflow.runs("OnFailure")) == 1                      # still the one of the failed run
+    newest = max(runs, key=lambda run: run["dag_run_id"] if run["partition_key"] == f"Fragile/{healed}" else "")
+    assert newest["partition_key"] == f"Fragile/{healed}"
+    assert data_of(airflow, "OnAny", newest).event == "metaflow.Fragile.end"
+
+
+def test_a_hand_posted_failure_of_a_successful_run_is_refused(fragile):
+    airflow = fragile
+    healed = airflow.post_run("Fragile", {"fail_times": 0})
+    assert airflow.wait_for_run("Fragile", healed)["state"] == "success"
+    airflow.quiet()
+    before = len(airflow.runs("OnFailure"))
+    [asset] = [a for a in airflow.assets() if a["name"] == "Fragile.failed"]
+    airflow.api("POST", "assets/events", {"asset_id": asset["id"], "partition_key": f"Fragile/{healed}",
+                                          "extra": {"pathspec": f"Fragile/{healed}", "outcome": "failed"}})
+    forged = [run for run in airflow.wait_for_runs("OnFailure", before + 1)
+              if run["partition_key"] == f"Fragile/{healed}"][0]
+    states = {ti["task_id"]: ti["state"] for ti in airflow.task_instances("OnFailure", forged["dag_run_id"])}
+    assert states["start"] == "skipped" and states["end"] == "skipped"
+    logged = [e.get("event", "") for e in airflow.task_log("OnFailure", forged["dag_run_id"], "start")]
+    [line] = [text for text in logged if text.startswith("Not running OnFailure")]
+    assert "the failure event of Fragile at" in line and f"run 'Fragile/{healed}' succeeded" in line

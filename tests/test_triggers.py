@@ -219,8 +219,12 @@ class {name}(FlowSpec):
     ({"flows": ["A", "B"], "any": True, "within": 60}, "@trigger_on_finish(any=True, within=...): within= is how "
                                                        "close together all of the flows must finish"),
     ({"flows": ["A", "B"], "any": "yes"}, "@trigger_on_finish(any='yes') must be True or False."),
+    ({"flow": "A", "outcome": "broken"}, "@trigger_on_finish(outcome='broken') is one of 'succeeded' (the default), "
+                                         "'failed' or 'any'."),
+    ({"flows": ["A", "B"], "outcome": "failed"}, "@trigger_on_finish(flows=[...], outcome='failed') would wait for a "
+                                                 "set of runs of every flow"),
 ])
-def test_bad_any_of(arguments, message):
+def test_bad_any_of_and_outcomes(arguments, message):
     with pytest.raises(FlowDefinitionError, match=re.escape(message)):
         trigger_on_finish(**arguments)
 
@@ -244,6 +248,8 @@ def test_schedules_from_triggers(tmp_path, monkeypatch):
     write(tmp_path, "AndFlow", "@trigger_on_finish(flows=['A', 'q.prod.B'])", "d = build_dag(AndFlow)")
     write(tmp_path, "WinFlow", "@trigger_on_finish(flows=['A', 'B'], within=3600)", "d = build_dag(WinFlow)")
     write(tmp_path, "AnyFlow", "@trigger_on_finish(flows=['A', 'B'], any=True)", "d = build_dag(AnyFlow)")
+    write(tmp_path, "OnFail", "@trigger_on_finish(flow='A', outcome='failed')", "d = build_dag(OnFail)")
+    write(tmp_path, "OnEnd", "@trigger_on_finish(flows=['A', 'B'], any=True, outcome='any')", "d = build_dag(OnEnd)")
     write(tmp_path, "EventFlow", "@trigger(event='data_updated', parameters=['alpha'])\n@project(name='p')",
           "d = build_dag(EventFlow, branch='x')", "p/test.x")
     write(tmp_path, "ScopedFlow", "@trigger(events=['a', namespaced_event_name('b')])\n@project(name='p')",
@@ -268,6 +274,9 @@ def test_schedules_from_triggers(tmp_path, monkeypatch):
     assert type(first).__name__ == "PartitionedAssetTimetable" and type(first.asset_condition).__name__ == "AssetAny"
     assert uris(first.asset_condition) == ["x-flow-finished://A", "x-flow-finished://B"]
     assert "AnyFlow.wait_for_all" not in dags
+    assert uris(dags["OnFail"].timetable.asset_condition) == ["x-flow-failed://A"]
+    assert uris(dags["OnEnd"].timetable.asset_condition) == ["x-flow-failed://A", "x-flow-failed://B",
+                                                             "x-flow-finished://A", "x-flow-finished://B"]
     assert uris(dags["p.test.x.EventFlow"].timetable.asset_condition) == ["x-flow-event://data_updated"]
     assert uris(dags["p.test.x.ScopedFlow"].timetable.asset_condition) == ["x-flow-event://a",
                                                                          "x-flow-event://mfns.p.test.x.b"]
@@ -348,6 +357,59 @@ if __name__ == '__main__':
     bad = run_flow(REPO / "dags" / "inferenceflow.py", "--trigger", "ModelRefreshFlow", "run",
                    airflow_home=airflow_home)
     assert bad.returncode == 1 and "is not a run: write it as FlowName/RUN_ID" in bad.stderr
+
+
+def test_local_trigger_of_a_flow_triggered_on_failure_names_a_failed_run(write_flow, airflow_home):
+    """outcome='failed': `--trigger` takes the failed run (current.trigger.run is it, its artifacts and its failed
+    task's exception at hand), and refuses a successful one in one sentence."""
+    failing = write_flow('''
+from airflow_flow_triggers import FlowSpec, Parameter, step
+
+class Nightly(FlowSpec):
+    fail = Parameter('fail', default=True)
+
+    @step
+    def start(self):
+        self.rows = 7
+        if self.fail:
+            raise RuntimeError('no data tonight')
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+if __name__ == '__main__':
+    Nightly()
+''', name="nightly.py")
+    alert = write_flow('''
+from airflow_flow_triggers import FlowSpec, current, step, trigger_on_finish
+
+@trigger_on_finish(flow='Nightly', outcome='failed')
+class Alert(FlowSpec):
+    @step
+    def start(self):
+        run = current.trigger.run
+        failed = next(task for step in run for task in step if not task.successful)
+        print(current.trigger.event.name, run.successful, run['start'].task.data.rows, failed.exception.type)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+if __name__ == '__main__':
+    Alert()
+''', name="alert.py")
+    failed = re.search(r"run-id (\d+)", run_flow(failing, "run", airflow_home=airflow_home).stdout).group(1)
+    ok = re.search(r"run-id (\d+)", run_flow(failing, "run", "--fail", "false", airflow_home=airflow_home).stdout)[1]
+    alerted = run_flow(alert, "--trigger", f"Nightly/{failed}", "run", airflow_home=airflow_home)
+    assert alerted.returncode == 0, alerted.stderr
+    assert "metaflow.Nightly.failed False 7 builtins.RuntimeError" in alerted.stdout
+    refused = run_flow(alert, "--trigger", f"Nightly/{ok}", "run", airflow_home=airflow_home)
+    assert refused.returncode == 1 and refused.stderr == (
+        f"error: Run 'Nightly/{ok}' succeeded: @trigger_on_finish(outcome='failed') makes --trigger name a failed "
+        "run.\n")
 
 
 def test_bad_setting_is_a_clear_error(tmp_path, monkeypatch):

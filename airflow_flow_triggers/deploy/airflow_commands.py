@@ -32,7 +32,7 @@ from ..flows.parameters import (
     read_included_files,
     resolve_parameter_values,
 )
-from ..flows.triggers import validate_branch
+from ..flows.triggers import trigger_outcome, validate_branch
 from ..naming import Deployment, branch_name, check_tags, current_user
 from ..orchestration.dag_factory import validate_deployment
 from .metaflow_options import decospecs
@@ -123,7 +123,7 @@ def trigger(flow_cls, deployment: Deployment, args) -> int:
     if deployment.is_user_branch:                       # your user branch is the one Airflow knows you by
         deployment = _as_airflow_names_you(api, flow_cls, args)
     if args.airflow_trigger:
-        conf[CONF_TRIGGER] = events_for_runs(args.airflow_trigger, deployment)
+        conf[CONF_TRIGGER] = events_for_runs(args.airflow_trigger, deployment, outcome=trigger_outcome(flow_cls))
     if args.tag:
         conf[CONF_TAGS] = check_tags(args.tag)
     if args.missed and args.airflow_trigger:

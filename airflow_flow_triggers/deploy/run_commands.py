@@ -8,6 +8,7 @@ from ..flows.configs import pending_decorators
 from ..flows.decorators import deployment_of
 from ..flows.decospecs import attach_decorators
 from ..flows.parameters import flow_parameters, read_included_files, with_computed_defaults
+from ..flows.triggers import trigger_outcome
 from ..naming import check_tags
 from ..runtime.current import outside_steps
 from .airflow_commands import given_parameters
@@ -17,7 +18,7 @@ from .metaflow_options import decospecs, read_environment, write_run_id
 def run(flow_cls, deployment, args) -> int:
     from ..runtime.events import events_for_runs
     from ..runtime.runner import MAX_NUM_SPLITS, LocalRun
-    events = events_for_runs(args.trigger, deployment)
+    events = events_for_runs(args.trigger, deployment, outcome=trigger_outcome(flow_cls))
     given = read_included_files(flow_cls, given_parameters(args))
     with outside_steps(deployment):                     # default functions: called once, before the run
         given = with_computed_defaults(flow_cls, given)

@@ -70,6 +70,12 @@ def _flow_list(flow, flows) -> tuple:
     return items
 
 
+def trigger_outcome(target) -> str:
+    """The outcome of its upstreams' runs that starts `target` (a flow class or a project's DAG)."""
+    spec = getattr(target, "_trigger_on_finish", None)
+    return spec.outcome if spec is not None else "succeeded"
+
+
 def _any_of(start_on_any, flows, within) -> bool:
     if not isinstance(start_on_any, bool):
         raise FlowDefinitionError(f"@trigger_on_finish(any={start_on_any!r}) must be True or False.")

@@ -212,7 +212,8 @@ def triggering_events(context, store: ArtifactStore) -> tuple[list[dict], list[t
     dag_run = context.get("dag_run")
     conf = getattr(dag_run, "conf", None) or {}
     for replay in conf.get(CONF_TRIGGER) or []:      # replays: believed as far as the store backs them
-        add_finish(replay.get("name"), replay.get("timestamp"), replay.get("pathspec"), (None, None))
+        add_finish(replay.get("name"), replay.get("timestamp"), replay.get("pathspec"), (None, None),
+                   replay.get("outcome", "succeeded"))
     if conf.get(CONF_TRIGGER):
         return sorted(events, key=_time), refused
     run_key = getattr(dag_run, "partition_key", None)

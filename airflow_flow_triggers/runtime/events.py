@@ -121,8 +121,10 @@ def event_from_run(run) -> dict:
     return finish_event(run.project_flow_name, stamp, run.qualified_pathspec, store=run.flow.store)
 
 
-def events_for_runs(pathspecs: list[str], deployment: Deployment, store=None) -> list[dict]:
-    """Trigger events for `--trigger FLOW/RUN_ID` options: the runs must exist and have succeeded."""
+def events_for_runs(pathspecs: list[str], deployment: Deployment, store=None,
+                    outcome: str = "succeeded") -> list[dict]:
+    """Trigger events for `--trigger FLOW/RUN_ID` options: the runs must exist and have ended as the flow's
+    @trigger_on_finish(outcome=...) asks (succeeded by default)."""
     events = []
     for pathspec in pathspecs:
         flow, _, run_id = pathspec.partition("/")
@@ -130,11 +132,24 @@ def events_for_runs(pathspecs: list[str], deployment: Deployment, store=None) ->
             raise RunNotFoundError(f"--trigger '{pathspec}' is not a run: write it as FlowName/RUN_ID (a bare "
                                    "flow name means this project branch) or project.branch.FlowName/RUN_ID.")
         run = Run(f"{qualify(flow, deployment)}/{run_id}", store=store, _namespace_check=False)
-        if not run.successful:
+        if run.successful and outcome != "failed":
+            events.append(event_from_run(run))
+        elif outcome == "succeeded":
             raise RunNotSuccessfulError(f"Run '{run.qualified_pathspec}' did not succeed (it failed or has not "
                                         "finished): --trigger needs a successful run.")
-        events.append(event_from_run(run))
+        else:
+            events.append(_failed_run_event(run, outcome))
     return events
+
+
+def _failed_run_event(run, outcome: str) -> dict:
+    try:
+        return failure_event(run.project_flow_name, None, run.qualified_pathspec, store=run.flow.store)
+    except ForgedFinish as not_failed:
+        why = "succeeded" if run.successful else f"did not fail ({not_failed.reason})"
+        also = " or a successful one" if outcome == "any" else ""
+        raise RunNotSuccessfulError(f"Run '{run.qualified_pathspec}' {why}: @trigger_on_finish(outcome='{outcome}') "
+                                    f"makes --trigger name a failed run{also}.") from None
 
 
 class _BranchEvent(NamespacedEvent):

@@ -54,6 +54,10 @@ class RunNotSuccessfulError(FlowTriggersError):
     """A run exists but did not succeed (it failed, or has not finished), where a successful one is needed."""
 
 
+class TriggerParameterError(FlowTriggersError):
+    """@trigger_on_finish(parameters=...) cannot set a parameter from the triggering run's artifacts."""
+
+
 class SettingError(FlowTriggersError):
     """A `[flow_triggers]` setting has a value it cannot have."""
 

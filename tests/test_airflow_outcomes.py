@@ -1,6 +1,7 @@
-"""@trigger_on_finish(outcome='failed' | 'any') on a real Airflow: a failed run (after its last retry) starts exactly
-one run of each flow listening to its failure, a run retried into success starts none, the consumer reads the failed
-run (its artifacts, its failing task's exception), and a failure event posted by hand is refused."""
+"""@trigger_on_finish beyond Metaflow's, on a real Airflow: outcome='failed' | 'any' (a failed run, after its last
+retry, starts exactly one run of each flow listening to its failure, a run retried into success starts none, the
+consumer reads the failed run, and a failure event posted by hand is refused), and parameters= (the triggering run's
+artifacts set the consumer's parameters; one that cannot fails that run alone, saying why)."""
 import urllib.parse
 
 import pytest
@@ -131,3 +132,71 @@ def test_a_hand_posted_failure_of_a_successful_run_is_refused(fragile):
     logged = [e.get("event", "") for e in airflow.task_log("OnFailure", forged["dag_run_id"], "start")]
     [line] = [text for text in logged if text.startswith("Not running OnFailure")]
     assert "the failure event of Fragile at" in line and f"run 'Fragile/{healed}' succeeded" in line
+
+
+TRAIN = '''
+from airflow_flow_triggers import FlowSpec, build_dag, step
+
+
+class Train(FlowSpec):
+    @step
+    def start(self):
+        self.version = 42
+        self.metrics = {"accuracy": 0.93}
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+dag = build_dag(Train)
+'''
+
+SCORE = '''
+from airflow_flow_triggers import FlowSpec, Parameter, build_dag, step, trigger_on_finish
+
+
+@trigger_on_finish(flow='Train', parameters={{'model_version': 'version', 'accuracy': '{accuracy}'}})
+class {name}(FlowSpec):
+    model_version = Parameter('model_version', default=0)
+    accuracy = Parameter('accuracy', default=0.0)
+
+    @step
+    def start(self):
+        self.seen = (self.model_version, self.accuracy)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+dag = build_dag({name})
+'''
+
+
+def test_the_triggering_runs_artifacts_set_parameters_and_a_bad_mapping_fails_only_its_run(airflow):
+    airflow.drop("train.py", TRAIN)
+    airflow.drop("score.py", SCORE.format(name="Score", accuracy="metrics.accuracy"))
+    airflow.drop("misread.py", SCORE.format(name="Misread", accuracy="metrics.recall"))
+    for dag_id in ("Train", "Score", "Misread"):
+        airflow.wait_for_dag(dag_id)
+    trained = airflow.post_run("Train")
+    assert airflow.wait_for_run("Train", trained)["state"] == "success"
+    [score] = airflow.wait_for_runs("Score", 1)
+    [misread] = airflow.wait_for_runs("Misread", 1)
+    assert (score["state"], misread["state"]) == ("success", "failed")
+    assert data_of(airflow, "Score", score).seen == (42, 0.93)
+    quoted = urllib.parse.quote(score["dag_run_id"], safe="")
+    assert airflow.request("GET", f"/flow-triggers/api/dags/Score/runs/{quoted}/why")["cause"]["parameters"] == \
+        {"model_version": 42, "accuracy": 0.93}
+    quoted = urllib.parse.quote(misread["dag_run_id"], safe="")
+    cause = airflow.request("GET", f"/flow-triggers/api/dags/Misread/runs/{quoted}/why")["cause"]
+    assert cause["verdict"] == "rejected" and cause["detail"] == (
+        f"@trigger_on_finish(parameters=...) sets parameter 'accuracy' from 'metrics.recall' of run Train/{trained}, "
+        "but 'metrics' has no key 'recall' (it is a dict with keys accuracy).")
+    fates = airflow.request("GET", f"/flow-triggers/api/dags/Train/runs/{urllib.parse.quote(trained, safe='')}/why")
+    assert {(f["consumer"], f["fate"]) for f in fates["finish"]["fates"]} == {("Misread", "rejected"),
+                                                                             ("Score", "started")}
+

@@ -223,6 +223,12 @@ class {name}(FlowSpec):
                                          "'failed' or 'any'."),
     ({"flows": ["A", "B"], "outcome": "failed"}, "@trigger_on_finish(flows=[...], outcome='failed') would wait for a "
                                                  "set of runs of every flow"),
+    ({"flow": "A", "parameters": ["version"]}, "@trigger_on_finish(parameters=...) maps the flow's parameters to "
+                                               "artifacts of the triggering run"),
+    ({"flow": "A", "parameters": {"v": "bad..path"}}, "@trigger_on_finish(parameters=...) names 'bad..path', which is "
+                                                      "not an artifact"),
+    ({"flows": ["A", "B"], "parameters": {"v": "version"}}, "@trigger_on_finish(flows=[...], parameters=...): a run "
+                                                            "started by a set of finishes"),
 ])
 def test_bad_any_of_and_outcomes(arguments, message):
     with pytest.raises(FlowDefinitionError, match=re.escape(message)):
@@ -553,3 +559,13 @@ def test_the_depth_of_a_chain_comes_from_the_store_not_the_event(tmp_path, airfl
     monkeypatch.setenv("AIRFLOW__FLOW_TRIGGERS__MAX_TRIGGER_DEPTH", "3")
     assert "at trigger depth 6, over [flow_triggers] max_trigger_depth = 3" in _runaway_chain(Deployment("Chained"),
                                                                                            [event])
+
+
+def test_parameters_must_be_the_flows():
+    from airflow_flow_triggers import FlowSpec, Parameter
+    with pytest.raises(FlowDefinitionError, match=re.escape("@trigger_on_finish(parameters=...) sets parameter "
+                                                            "'nope', which flow Scored does not have (it has: alpha)")):
+        @trigger_on_finish(flow="Train", parameters={"nope": "version"})
+        class Scored(FlowSpec):
+            alpha = Parameter("alpha", default=1)
+

@@ -16,10 +16,10 @@ from .metaflow_options import decospecs, read_environment, write_run_id
 
 
 def run(flow_cls, deployment, args) -> int:
-    from ..runtime.events import events_for_runs
+    from ..runtime.events import events_for_runs, trigger_parameters
     from ..runtime.runner import MAX_NUM_SPLITS, LocalRun
     events = events_for_runs(args.trigger, deployment, outcome=trigger_outcome(flow_cls))
-    given = read_included_files(flow_cls, given_parameters(args))
+    given = {**trigger_parameters(flow_cls, events), **read_included_files(flow_cls, given_parameters(args))}
     with outside_steps(deployment):                     # default functions: called once, before the run
         given = with_computed_defaults(flow_cls, given)
     texts = decospecs(args)

@@ -22,6 +22,7 @@ class FinishTrigger:
     within: datetime.timedelta | None
     any: bool = False     # one run per finish of any of the flows, rather than one per set of all of them
     outcome: str = "succeeded"   # which finishes start it: "succeeded", "failed" or "any"
+    parameters: tuple = ()       # (flow parameter, "artifact[.key...]" of the triggering run) pairs
 
     def upstreams(self, deployment: Deployment) -> list[Deployment]:
         """The deployments whose finish starts `deployment`."""
@@ -32,7 +33,7 @@ OUTCOMES = ("succeeded", "failed", "any")
 
 
 @deferrable
-def trigger_on_finish(flow=None, flows=None, within=None, any=False, outcome="succeeded"):
+def trigger_on_finish(flow=None, flows=None, within=None, any=False, outcome="succeeded", parameters=None):
     """Start this flow when `flow` (or every one of `flows`) finishes, in the same project branch.
 
     A bare name means the same project branch as the deployment that declares the trigger; a fully
@@ -40,20 +41,35 @@ def trigger_on_finish(flow=None, flows=None, within=None, any=False, outcome="su
     deployment. `within` (a timedelta or seconds) requires all of `flows` to finish within that window.
     `any=True` starts one run per finish of any one of `flows`, each run's trigger being that finish.
     `outcome='failed'` starts it when the upstream run fails (after its last retry), `'any'` whatever the outcome.
+    `parameters={'model_version': 'version'}` sets the flow's parameter from an artifact of the triggering run
+    (`'metrics.accuracy'`: a key of a dict artifact).
     """
     where = caller_location()
     with located(where):
         items = _flow_list(flow, flows)
         start_on_any = _any_of(any, flows, within)
-        spec = FinishTrigger(items, _window(within), start_on_any, _outcome(outcome, len(items) > 1 and
-                                                                             not start_on_any))
+        waits_for_all = len(items) > 1 and not start_on_any
+        spec = FinishTrigger(items, _window(within), start_on_any, _outcome(outcome, waits_for_all),
+                             _artifact_parameters(parameters, waits_for_all))
         for item in spec.flows:
             upstream_deployment(item, None)
 
     def decorate(target):
         if is_airflow_dag(target):
+            if spec.parameters:
+                with located(where):
+                    raise FlowDefinitionError("@trigger_on_finish(parameters=...) sets a flow's parameters; an "
+                                              "Airflow DAG reads its trigger's data in its tasks (current.trigger.run"
+                                              ".data): drop parameters=.")
             return join_project(target, where, finish=spec)
         require_flow_class(target, "@trigger_on_finish", dags_too=True)
+        with located(where):
+            known = set(flow_parameters(target))
+            unknown = [name for name, _ in spec.parameters if name not in known]
+            if unknown:
+                raise FlowDefinitionError(f"@trigger_on_finish(parameters=...) sets parameter '{unknown[0]}', which "
+                                          f"flow {target.__name__} does not have (it has: "
+                                          f"{', '.join(sorted(known)) or 'none'}).")
         target._trigger_on_finish = spec
         return target
 
@@ -68,6 +84,28 @@ def _flow_list(flow, flows) -> tuple:
     if not items:
         raise FlowDefinitionError("@trigger_on_finish(flows=...) needs a non-empty list of flow names.")
     return items
+
+
+ARTIFACT_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[^.]+)*")
+
+
+def _artifact_parameters(parameters, waits_for_all: bool) -> tuple:
+    if parameters is None:
+        return ()
+    if not isinstance(parameters, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                                   for k, v in parameters.items()):
+        raise FlowDefinitionError("@trigger_on_finish(parameters=...) maps the flow's parameters to artifacts of the "
+                                  "triggering run: {'model_version': 'version'} (or 'metrics.accuracy', a key of a "
+                                  "dict artifact).")
+    bad = next((path for path in parameters.values() if not ARTIFACT_PATH.fullmatch(path)), None)
+    if bad is not None:
+        raise FlowDefinitionError(f"@trigger_on_finish(parameters=...) names '{bad}', which is not an artifact: "
+                                  "write the artifact's name, then '.key' for each key into a dict.")
+    if waits_for_all:
+        raise FlowDefinitionError("@trigger_on_finish(flows=[...], parameters=...): a run started by a set of "
+                                  "finishes has several upstream runs to read; add any=True, or read them in "
+                                  "start (current.trigger.runs).")
+    return tuple(parameters.items())
 
 
 def trigger_outcome(target) -> str:

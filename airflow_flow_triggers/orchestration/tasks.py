@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from .. import config
 from ..deployments.loading import code_version, pinned_flow
+from ..errors import TriggerParameterError
 from ..flows.decospecs import attach_decorators
 from ..flows.parameters import flow_parameters
 from ..flows.triggers import event_parameters
@@ -20,12 +21,13 @@ from ..runtime.events import (
     failure_extra,
     finish_event,
     finish_extra,
+    trigger_parameters,
 )
 from ..runtime.output import foreach_yields
 from ..runtime.store import ArtifactStore
 from ..runtime.task import TaskRef, prepare_task, run_code
 from .assets import asset_dag_id, failure_asset, is_failure_asset, is_finish_asset, partition_key
-from .causes import CAUSE_KEY, REFUSED, STARTED, STOPPED, cause
+from .causes import CAUSE_KEY, REFUSED, REJECTED, STARTED, STOPPED, cause
 
 log = logging.getLogger(__name__)
 GATE_BATCHES = "flow_triggers_batches"  # a gate event's extra: {partition key: the upstream events it starts}
@@ -42,6 +44,7 @@ class TaskInput:
     parameters: dict | None
     events: list[dict] | None
     tags: list[str] | None = None
+    from_trigger: dict | None = None     # the parameters @trigger_on_finish(parameters=...) set
 
 
 FAILURE_TASK = "flow_triggers_failure"   # the teardown announcing a failed run (add_failure_announcement)
@@ -122,7 +125,14 @@ def task_input(flow_cls: type, deployment: Deployment, step: str, inputs, contex
     names = flow_parameters(flow_cls)  # conf may carry more keys than the flow's parameters
     params = {name: value for name, value in dict(context["params"]).items() if name in names}
     params.update(event_parameters(flow_cls, deployment, events))
-    return TaskInput(refs, split_index, params, events, run_tags_of(context))
+    try:
+        from_trigger = trigger_parameters(flow_cls, events, store)
+    except TriggerParameterError as error:       # this run fails, saying why in its cause; no other run is touched
+        context["ti"].xcom_push(CAUSE_KEY, cause(REJECTED, events, detail=error.message))
+        raise
+    if from_trigger:
+        log.info("Parameters from the triggering run: %s", ", ".join(f"{k}={v!r}" for k, v in from_trigger.items()))
+    return TaskInput(refs, split_index, {**params, **from_trigger}, events, run_tags_of(context), from_trigger)
 
 
 def admitted_events(deployment: Deployment, context, store: ArtifactStore) -> list[dict]:
@@ -150,7 +160,7 @@ def record_start(step: str, given: TaskInput, context, code: dict | None) -> Non
     """A run's cause, once its start task is ready to run step code (a start task that fails before it
     records none: it failed before any step code), with the code version the run runs."""
     if step == "start":
-        context["ti"].xcom_push(CAUSE_KEY, cause(STARTED, given.events, code=code))
+        context["ti"].xcom_push(CAUSE_KEY, cause(STARTED, given.events, code=code, parameters=given.from_trigger))
 
 
 def task_output(deployment: Deployment, step_type: str, ref: TaskRef, context, finish, store: ArtifactStore):

@@ -14,7 +14,7 @@ from sqlalchemy import and_, select
 
 from ..naming import split_flow_name
 from ..orchestration.assets import FAILURE_SCHEME, FINISH_SCHEME, GATE_SUFFIX
-from ..orchestration.causes import CAUSE_KEY, GATE_KEY, REFUSED, START_TASKS, STOPPED
+from ..orchestration.causes import CAUSE_KEY, GATE_KEY, REFUSED, REJECTED, START_TASKS, STOPPED
 from ..orchestration.gates import state_key
 
 OUTCOME_SCHEMES = {FINISH_SCHEME: "succeeded", FAILURE_SCHEME: "failed"}   # the assets a run's end is announced on
@@ -27,6 +27,7 @@ FATES = {
     "refused": "no run that ended so stands behind it, so it ran no step code",
     "stopped": "the run it started stopped at [flow_triggers] max_trigger_depth",
     "failed": "the run it started failed before any step code",
+    "rejected": "its run's artifacts could not set the parameters of the run it started, which failed",
     "missed": "Airflow queued it for no run",
 }
 
@@ -48,7 +49,7 @@ def run_cause(session, dag_id: str, run_id: str) -> dict | None:
                 "detail": "the start task failed before any step code" if verdict else
                 "its start task has not recorded a cause (not run yet, or deployed before causes were recorded)"}
     started_by = [_upstream(event) for event in record["events"]]
-    return {**found, "verdict": record["verdict"], "started_by": started_by,
+    return {**found, "verdict": record["verdict"], "started_by": started_by, "parameters": record.get("parameters", {}),
             "by_hand": not started_by and not record.get("refused"),
             "refused": record.get("refused", []), "detail": record.get("detail", "")}
 
@@ -115,13 +116,13 @@ def _run_fate(session, consumer: str, dag_run_pk: int) -> dict:
     start_state = _start_states(session, [dag_run_pk]).get(dag_run_pk)
     if record is None and start_state in ("failed", "upstream_failed"):
         kind = "failed"
-    elif record is not None and record["verdict"] in (REFUSED, STOPPED):
+    elif record is not None and record["verdict"] in (REFUSED, STOPPED, REJECTED):
         kind = record["verdict"]
     else:
         kind = "started"
     why = FATES[kind] if kind != "refused" else "; ".join(r["why"] for r in record.get("refused", [])) or FATES[kind]
     return {"fate": kind, "run_id": run_id, "run_state": _text(state),
-            "why": record.get("detail") if kind == "stopped" and record.get("detail") else why}
+            "why": record.get("detail") if kind in ("stopped", "rejected") and record.get("detail") else why}
 
 
 def _gate_fate(session, consumer: str, gate: str, pathspec: str | None) -> dict:

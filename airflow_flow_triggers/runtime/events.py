@@ -13,7 +13,8 @@ every step of the run reads the same `current.trigger` (what users see is client
 """
 from __future__ import annotations
 
-from ..errors import RunNotFoundError, RunNotSuccessfulError
+from ..errors import CommandLineError, RunNotFoundError, RunNotSuccessfulError, TriggerParameterError
+from ..flows.parameters import flow_parameters
 from ..flows.triggers import NamespacedEvent, check_event_name
 from ..naming import Deployment, qualify
 from .client import Run
@@ -150,6 +151,48 @@ def _failed_run_event(run, outcome: str) -> dict:
         also = " or a successful one" if outcome == "any" else ""
         raise RunNotSuccessfulError(f"Run '{run.qualified_pathspec}' {why}: @trigger_on_finish(outcome='{outcome}') "
                                     f"makes --trigger name a failed run{also}.") from None
+
+
+def trigger_parameters(flow_cls, events: list[dict], store=None) -> dict:
+    """The flow's parameters that @trigger_on_finish(parameters=...) sets from the triggering run's artifacts, by
+    parameter name, converted to their types; raises TriggerParameterError (one sentence) for an artifact or key
+    the run does not have, or a value the parameter cannot take."""
+    spec = getattr(flow_cls, "_trigger_on_finish", None)
+    runs = [event for event in events if event.get("type", "run") == "run" and event.get("pathspec")]
+    if spec is None or not spec.parameters or not runs:
+        return {}
+    pathspec = runs[-1]["pathspec"]
+    run, params, values = Run.stored(pathspec, store), flow_parameters(flow_cls), {}
+    for name, path in spec.parameters:
+        where = f"@trigger_on_finish(parameters=...) sets parameter '{name}' from '{path}' of run {pathspec}"
+        value = _artifact_at(run, path, where)
+        if params[name].type is str and not isinstance(value, (str, int, float)):
+            raise TriggerParameterError(f"{where}, whose value is a {type(value).__name__}, not a str: point it at a "
+                                        "value of the parameter's type, or read it in start (current.trigger.run).")
+        try:
+            values[name] = params[name].convert(value)
+        except CommandLineError as error:
+            raise TriggerParameterError(f"{where}, but {error.message[0].lower()}{error.message[1:]}") from None
+    return values
+
+
+def _artifact_at(run, path: str, where: str):
+    """The value at `path` ('artifact' or 'artifact.key.key') among the artifacts of `run`'s last task that ran."""
+    name, *keys = path.split(".")
+    tasks = [run.end_task] if run.successful else [task for step in run for task in step.tasks()]
+    task = next((t for t in reversed(tasks) if t is not None and name in t), None)
+    if task is None:
+        raise TriggerParameterError(f"{where}, which has no artifact '{name}': set self.{name} in the upstream, or "
+                                    "change the mapping.")
+    value = task[name].data
+    for depth, key in enumerate(keys):
+        if not isinstance(value, dict) or key not in value:
+            held = ".".join([name, *keys[:depth]])
+            has = f" with keys {', '.join(map(str, list(value)[:8]))}" if isinstance(value, dict) else ""
+            raise TriggerParameterError(f"{where}, but '{held}' has no key '{key}' (it is a {type(value).__name__}"
+                                        f"{has}).")
+        value = value[key]
+    return value
 
 
 class _BranchEvent(NamespacedEvent):

@@ -569,3 +569,59 @@ def test_parameters_must_be_the_flows():
         class Scored(FlowSpec):
             alpha = Parameter("alpha", default=1)
 
+
+def test_local_trigger_sets_parameters_from_the_runs_artifacts(write_flow, airflow_home):
+    train = write_flow('''
+from airflow_flow_triggers import FlowSpec, step
+
+class Train(FlowSpec):
+    @step
+    def start(self):
+        self.version = 42
+        self.metrics = {"accuracy": 0.93, "name": "m"}
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+if __name__ == '__main__':
+    Train()
+''', name="train.py")
+    def score(key: str):
+        return write_flow(SCORE.replace("KEY", key), name=f"score_{key}.py")
+
+    trained = re.search(r"run-id (\d+)", run_flow(train, "run", airflow_home=airflow_home).stdout).group(1)
+    scored = run_flow(score("accuracy"), "--trigger", f"Train/{trained}", "run", airflow_home=airflow_home)
+    assert scored.returncode == 0 and "seen 42 0.93" in scored.stdout, scored.stderr
+    given = run_flow(score("accuracy"), "--trigger", f"Train/{trained}", "run", "--accuracy", "0.5",
+                     airflow_home=airflow_home)
+    assert "seen 42 0.5" in given.stdout                             # a value given on the command line wins
+    where = (f"error: @trigger_on_finish(parameters=...) sets parameter 'accuracy' from 'metrics.KEY' of run "
+             f"Train/{trained}, but ")
+    for key, why in (("name", "parameter 'accuracy' expects a number value, got 'm'."),
+                     ("recall", "'metrics' has no key 'recall' (it is a dict with keys accuracy, name).")):
+        result = run_flow(score(key), "--trigger", f"Train/{trained}", "run", airflow_home=airflow_home)
+        assert result.returncode == 1 and result.stderr == where.replace("KEY", key) + why + "\n"
+
+
+SCORE = '''
+from airflow_flow_triggers import FlowSpec, Parameter, step, trigger_on_finish
+
+@trigger_on_finish(flow='Train', parameters={'model_version': 'version', 'accuracy': 'metrics.KEY'})
+class Score(FlowSpec):
+    model_version = Parameter('model_version', default=0)
+    accuracy = Parameter('accuracy', default=0.0)
+
+    @step
+    def start(self):
+        print("seen", self.model_version, self.accuracy)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+if __name__ == '__main__':
+    Score()
+'''

@@ -49,9 +49,9 @@ def outcome_assets(deployment: Deployment, outcome: str) -> list:
             "any": [finish_asset(deployment), failure_asset(deployment)]}[outcome]
 
 
-def asset_dag_id(asset) -> str:
-    """The DAG id whose finish or failure `asset` announces."""
-    return asset.uri.split("://", 1)[1]
+def announced_dag_id(uri: str) -> str:
+    """The DAG id whose finish or failure the asset of `uri` announces."""
+    return uri.split("://", 1)[1]
 
 
 def event_asset(name: str):

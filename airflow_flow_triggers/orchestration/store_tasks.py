@@ -12,6 +12,7 @@ Only JSON records are read: nothing here imports or runs a flow's code.
 from __future__ import annotations
 
 from ..runtime.store import RUN_RECORD, TASK_RECORD, ArtifactStore, read_json, task_order
+from ..runtime.task import task_id_for
 
 NOT_MAPPED = -1   # Airflow's map index of a task that is not mapped
 
@@ -42,11 +43,11 @@ def _branches(records: list[dict | None], parent_type: str, depth: int) -> set[s
     parent's places in the foreaches (a join of a foreach: one place fewer)."""
     found = set()
     for record in filter(None, records):
-        indices = [str(frame["index"]) for frame in record.get("foreach_stack", ())]
+        stack = list(record.get("foreach_stack", ()))
         if parent_type == "foreach":
-            found.update("-".join([*indices, str(i)]) for i in range(record.get("foreach_count") or 0))
+            found.update(task_id_for([*stack, {"index": i}]) for i in range(record.get("foreach_count") or 0))
         else:
-            found.add("-".join(indices[:depth]) or "0")
+            found.add(task_id_for(stack[:depth]))
     return found
 
 

@@ -26,7 +26,7 @@ from ..runtime.events import (
 from ..runtime.output import foreach_yields
 from ..runtime.store import ArtifactStore
 from ..runtime.task import TaskRef, prepare_task, run_code
-from .assets import asset_dag_id, failure_asset, is_failure_asset, is_finish_asset, partition_key
+from .assets import announced_dag_id, failure_asset, is_failure_asset, is_finish_asset, partition_key
 from .causes import CAUSE_KEY, REFUSED, REJECTED, STARTED, STOPPED, cause
 
 log = logging.getLogger(__name__)
@@ -243,7 +243,7 @@ def triggering_events(context, store: ArtifactStore) -> tuple[list[dict], list[t
             elif is_finish_asset(event.asset):
                 add_finish(event.asset.name, stamp, extra.get("pathspec"), (event.source_dag_id, event.source_run_id))
             elif is_failure_asset(event.asset):
-                add_finish(asset_dag_id(event.asset), stamp, extra.get("pathspec"),
+                add_finish(announced_dag_id(event.asset.uri), stamp, extra.get("pathspec"),
                            (event.source_dag_id, event.source_run_id), outcome="failed")
             else:
                 events.append(external_event(event.asset.name, stamp, extra))

@@ -28,10 +28,9 @@ from ..errors import FlowTriggersError
 from ..flows.triggers import validate_branch
 from ..naming import Deployment, branch_kind, validate_name
 from . import cards, deployments, fates, metadata
-from .access import readable as _readable
-from .access import require_readable as _require_readable
+from .access import readable, require_readable
 from .branches import branch_view, graph_layout, projects_view
-from .pages import render as _render
+from .pages import render
 from .urls import URL_PREFIX
 
 HERE = Path(__file__).resolve().parent
@@ -55,22 +54,22 @@ def create_app() -> FastAPI:
 
 def projects(user: GetUserDep, session: SessionDep) -> dict:
     """Every project with its branches (sorted), and the flows without @project, that you can read."""
-    readable = _readable(user, session)
-    return projects_view([row for row in metadata.flow_dags(session) if row.dag_id in readable])
+    yours = readable(user, session)
+    return projects_view([row for row in metadata.flow_dags(session) if row.dag_id in yours])
 
 
 def branch_detail(request: Request, project: str, branch: str, user: GetUserDep, session: SessionDep) -> dict:
     """One project branch: each deployment's DAG, flow, owner, state, trigger edges, last run (and its tasks'
     cards) and finish."""
-    readable = _readable(user, session)
-    rows = [row for row in metadata.branch_dags(session, project, branch) if row.dag_id in readable]
+    yours = readable(user, session)
+    rows = [row for row in metadata.branch_dags(session, project, branch) if row.dag_id in yours]
     if not rows:
         raise HTTPException(404, f"Project {project!r} has no branch {branch!r} with a flow you can read: "
                                  f"GET {URL_PREFIX}/api/projects lists the projects and branches.")
     dag_ids = {row.dag_id for row in rows}
     edges, runs = metadata.trigger_edges(session, dag_ids), metadata.last_runs(session, dag_ids)
     records = _records(session, project, branch)
-    view = branch_view(project, branch, rows, edges, runs, metadata.finish_assets(session, dag_ids), readable,
+    view = branch_view(project, branch, rows, edges, runs, metadata.finish_assets(session, dag_ids), yours,
                        fates.causes(session, runs), fates.edge_fates(session, edges), records)
     return with_cards(view, session, request.scope.get("root_path", ""))
 
@@ -102,17 +101,17 @@ def index_page(request: Request, user: GetUserDep, session: SessionDep) -> HTMLR
     listing = projects(user, session)
     for project in listing["projects"]:
         project["branches"] = [{"name": name, "kind": branch_kind(name)} for name in project["branches"]]
-    return _render(request, "index.html", listing=listing)
+    return render(request, "index.html", listing=listing)
 
 
 def branch_page(request: Request, project: str, branch: str, user: GetUserDep, session: SessionDep) -> HTMLResponse:
     view = branch_detail(request, project, branch, user, session)
-    return _render(request, "branch.html", view=view, layout=graph_layout(view))
+    return render(request, "branch.html", view=view, layout=graph_layout(view))
 
 
 def why(dag_id: str, run_id: str, user: GetUserDep, session: SessionDep) -> dict:
     """The run's cause (the finishes that started it, or by hand), and each fate of its own finish."""
-    _require_readable(user, session, dag_id)
+    require_readable(user, session, dag_id)
     cause = fates.run_cause(session, dag_id, run_id)
     if cause is None:
         raise HTTPException(404, f"DAG {dag_id} has no run {run_id!r}: `airflow dags list-runs {dag_id}` lists "
@@ -122,7 +121,7 @@ def why(dag_id: str, run_id: str, user: GetUserDep, session: SessionDep) -> dict
 
 def missed(dag_id: str, user: GetUserDep, session: SessionDep) -> dict:
     """The finishes of the DAG's upstreams that Airflow queued for no run of it while it was paused."""
-    _require_readable(user, session, dag_id)
+    require_readable(user, session, dag_id)
     return {"dag_id": dag_id, "missed": fates.missed_finishes(session, dag_id)}
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, or_, select
 
 from ..naming import branch_tags
-from ..orchestration.assets import FAILURE_SCHEME, FINISH_SCHEME, GATE_SUFFIX
+from ..orchestration.assets import FAILURE_SCHEME, FINISH_SCHEME, GATE_SUFFIX, announced_dag_id
 from ..orchestration.gates import state_key
 
 STALE_WAIT = 30.0        # seconds a delete waits for the dag-processor to let go of the DAGs it removes
@@ -76,7 +76,7 @@ def trigger_edges(session, dag_ids: set[str]) -> list[Edge]:
                DagModel.is_stale.is_(False),
                or_(AssetModel.uri.in_(announced), DagScheduleAssetReference.dag_id.in_(dag_ids | gates)))
     ).all()
-    return sorted({Edge(uri.split("://", 1)[1], consumer.removesuffix(f".{GATE_SUFFIX}")) for uri, consumer in rows},
+    return sorted({Edge(announced_dag_id(uri), consumer.removesuffix(f".{GATE_SUFFIX}")) for uri, consumer in rows},
                   key=lambda e: (e.upstream, e.consumer))
 
 

@@ -24,12 +24,11 @@ from .components import MetaflowCardComponent, error_log
 class CardComponents:
     """One card's components, as Metaflow's ComponentStore: a list that also finds a component by its id."""
 
-    def __init__(self, spec: CardSpec, position: int, publish: Callable[[CardComponents, bool], None]):
+    def __init__(self, spec: CardSpec, position: int, publish: Callable[[CardComponents], None]):
         self.spec, self.position, self._publish = spec, position, publish
         self.editable = editable(spec.type)
         self._components: list = []
         self._last_refresh = float("-inf")
-        self.changed_since_refresh = True
         self.user_data = None             # what the last refresh(data) gave, for a card type of the user's
 
     def append(self, component, id: str | None = None) -> None:
@@ -40,7 +39,6 @@ class CardComponents:
         if id is not None:
             component.component_id = id
         self._components.append(component)
-        self.changed_since_refresh = True
 
     def extend(self, components) -> None:
         for component in components:
@@ -48,7 +46,6 @@ class CardComponents:
 
     def clear(self) -> None:
         self._components.clear()
-        self.changed_since_refresh = True
 
     @property
     def components(self) -> CardComponents:
@@ -63,8 +60,7 @@ class CardComponents:
         now = time.monotonic()
         if force or now - self._last_refresh >= self.spec.refresh_interval:
             self._last_refresh = now
-            self._publish(self, False)
-            self.changed_since_refresh = False
+            self._publish(self)
 
     def __getitem__(self, key):
         if isinstance(key, (int, slice)):
@@ -101,7 +97,7 @@ class CardComponents:
 class CardCollector:
     """What `current.card` is in a step with @card."""
 
-    def __init__(self, specs: tuple[CardSpec, ...], publish: Callable[[CardComponents, bool], None]):
+    def __init__(self, specs: tuple[CardSpec, ...], publish: Callable[[CardComponents], None]):
         self.cards = [CardComponents(spec, position, publish) for position, spec in enumerate(specs)]
         self._by_id = _unique_ids(self.cards)
         self._default = _default_editable(self.cards)

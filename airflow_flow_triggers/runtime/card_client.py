@@ -89,12 +89,10 @@ def get_cards(task: str | Task, id: str | None = None, type: str | None = None,
             raise CommandLineError(f"get_cards('{task}'): a task's pathspec is Flow/RUN_ID/STEP/TASK_ID.")
         task = Task(task, _namespace_check=False)
     elif not isinstance(task, Task):
-        raise CommandLineError(f"get_cards() takes a Task or a task's pathspec, not a {builtin_type(task).__name__}.")
+        raise CommandLineError(f"get_cards() takes a Task or a task's pathspec, not a {task.__class__.__name__}.")
     origin = task.origin_pathspec if follow_resumed else None
     if origin:
         task = Task(origin, store=task.store, _namespace_check=False)
     return CardContainer([Card(task, card, origin) for card in task_cards(task.path)
                           if (id is None or card.id == id) and (type is None or card.type == type)])
 
-
-builtin_type = type

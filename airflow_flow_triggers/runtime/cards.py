@@ -22,7 +22,8 @@ from .card_files import CardFile, write_card
 
 @dataclass
 class TaskFacts:
-    """What a card tells of its task; artifacts and parameters are read when the card renders (`read`)."""
+    """What a card tells of its task; its artifacts and parameters only for a final default card (TaskState's
+    _card_facts)."""
 
     pathspec: str
     step: str
@@ -47,7 +48,7 @@ def step_cards(specs: tuple, task_path, facts: TaskFacts) -> CardCollector | Non
     if not specs:
         return None
 
-    def publish(card: CardComponents, final: bool) -> None:
+    def publish(card: CardComponents) -> None:
         made = card_type(card.spec.type)
         if made is None or made.RUNTIME_UPDATABLE:
             _store(card, task_path, facts, final=False)
@@ -55,10 +56,15 @@ def step_cards(specs: tuple, task_path, facts: TaskFacts) -> CardCollector | Non
     return CardCollector(specs, publish)
 
 
-def store_final_cards(collector: CardCollector | None, task_path, facts: TaskFacts) -> None:
+def store_final_cards(collector: CardCollector, task_path, facts: TaskFacts) -> None:
     """Render and store every card of the task, each within its @card(timeout=...)."""
-    for card in collector.cards if collector else ():
+    for card in collector.cards:
         _store(card, task_path, facts, final=True)
+
+
+def shows_contents(collector: CardCollector) -> bool:
+    """Whether a card of the step shows the task's artifacts and parameters (a default card)."""
+    return any(card.spec.type == "default" for card in collector.cards)
 
 
 def _store(card: CardComponents, task_path, facts: TaskFacts, final: bool) -> None:

@@ -33,7 +33,7 @@ from ..flows.parameters import flow_parameters, resolve_parameter_values
 from ..flows.secrets import step_secrets
 from ..flows.user_decorators import run_step_code
 from ..naming import Deployment, namespace_of, system_tags
-from .cards import TaskFacts, step_cards, store_final_cards
+from .cards import TaskFacts, shows_contents, step_cards, store_final_cards
 from .client import Trigger, running_run, running_task
 from .current import TaskContext, enter_task, leave_task
 from .events import depth_of
@@ -282,9 +282,8 @@ class TaskState:
         where = (self.store, self.deployment, self.run_path.name)
         task_object = functools.partial(running_task, *where, self.step, self.task_id)
         card_specs = step_settings(getattr(self.flow_cls, self.step)).cards
-        facts = card_specs and TaskFacts(f"{self.deployment.flow_name}/{self.run_path.name}/{self.step}/"
-                                         f"{self.task_id}", self.step, flow_graph(self.flow_cls).info(), started_at,
-                                         task=task_object)
+        facts = TaskFacts(f"{self.deployment.flow_name}/{self.run_path.name}/{self.step}/{self.task_id}", self.step,
+                          flow_graph(self.flow_cls).info(), started_at, task=task_object) if card_specs else None
         cards = step_cards(card_specs, self.path, facts)
         token = enter_task(TaskContext(self.deployment, self.run_path.name, self.step, self.task_id,
                                        functools.cache(functools.partial(run_trigger, self.run_path, self.store)),
@@ -308,7 +307,7 @@ class TaskState:
                     raise
                 self._write_record(started_at, successful=True, foreach_count=foreach_count)
                 if cards is not None:      # as Metaflow's, once the task succeeded: a card type reads the task
-                    store_final_cards(cards, self.path, self._card_facts(flow, facts))
+                    store_final_cards(cards, self.path, self._card_facts(flow, facts, cards))
         finally:
             leave_task(token)
         return TaskRef(self.step, self.task_id, foreach_count, self.next_step)
@@ -489,8 +488,11 @@ class TaskState:
         for name, value in values.items():
             self._save(name, value)
 
-    def _card_facts(self, flow, facts: TaskFacts) -> TaskFacts:
-        """`facts` completed with what the default card shows: the task's artifacts and the run's parameters."""
+    def _card_facts(self, flow, facts: TaskFacts, cards) -> TaskFacts:
+        """`facts` completed with the task's end and, when a default card shows them, its artifacts and the run's
+        parameters (loaded from the store when the step did not set them: only then)."""
+        if not shows_contents(cards):
+            return dataclasses.replace(facts, finished_at=now())
         names = parameter_names(self.flow_cls)
         values = {name: flow.__dict__[name] if name in self.assigned else self.load(name, changeable=False)
                   for name in sorted(self.artifacts) if not name.startswith("_") and name not in names}

@@ -3,6 +3,7 @@ from . import config as _config
 from .deploy.cli import main as _command_line
 from .deploy.events import AirflowEvent
 from .errors import (
+    ExternalCommandFailed,
     FailureHandledByCatch,
     FlowTriggersError,
     MissingInMergeArtifactsException,
@@ -48,7 +49,7 @@ __all__ = ["AirflowEvent", "Flow", "FlowSpec", "FlowTriggersError", "IncludeFile
            "Config", "ConfigValue", "config_expr", "FlowMutator", "MutableFlow", "MutableStep", "ParameterContext",
            "StepMutator", "USER_SKIP_STEP", "UserStepDecorator", "user_step_decorator",
            # Metaflow's exceptions a step may meet (each also a FlowTriggersError)
-           "FailureHandledByCatch", "MissingInMergeArtifactsException", "TimeoutException",
+           "ExternalCommandFailed", "FailureHandledByCatch", "MissingInMergeArtifactsException", "TimeoutException",
            "UnhandledInMergeArtifactsException",
            # Metaflow's, not supported: using one is an error saying what to use instead
            "batch", "conda", "conda_base", "exit_hook", "parallel", "pypi", "pypi_base", "pytorch_parallel"]

@@ -76,15 +76,23 @@ class StepFailed(FlowTriggersError):
 
 class TimeoutException(FlowTriggersError):
     """@timeout: the step ran past its limit (raised in the step, as Metaflow's, so @retry and @catch apply)."""
+    metaflow_name = "metaflow.plugins.timeout_decorator.TimeoutException"
 
 
 class FailureHandledByCatch(FlowTriggersError):
     """What @catch keeps when the step's last attempt crashed (its process died): Metaflow's fallback attempt."""
+    metaflow_name = "metaflow.plugins.catch_decorator.FailureHandledByCatch"
+
+
+class ExternalCommandFailed(FlowTriggersError):
+    """Metaflow's exception for a command a step ran that failed, for flows that raise it."""
+    metaflow_name = "metaflow.exception.ExternalCommandFailed"
 
 
 class UnhandledInMergeArtifactsException(ArtifactError):
     """merge_artifacts: artifacts whose values differ between the join's inputs (Metaflow's name);
     `artifact_names` lists them."""
+    metaflow_name = "metaflow.exception.UnhandledInMergeArtifactsException"
 
     def __init__(self, message: str, artifact_names=(), file: str | None = None, line: int | None = None):
         super().__init__(message, file, line)
@@ -94,10 +102,19 @@ class UnhandledInMergeArtifactsException(ArtifactError):
 class MissingInMergeArtifactsException(FlowDefinitionError):
     """merge_artifacts(include=...) names artifacts that no input has (Metaflow's name); `artifact_names`
     lists them."""
+    metaflow_name = "metaflow.exception.MissingInMergeArtifactsException"
 
     def __init__(self, message: str, artifact_names=(), file: str | None = None, line: int | None = None):
         super().__init__(message, file, line)
         self.artifact_names = list(artifact_names)
+
+
+def type_name(error: BaseException) -> str:
+    """'module.Class' of `error`, as @catch's `.type` and a task's exception name it. The exceptions that
+    stand for Metaflow's own give Metaflow's name, so a flow comparing `self.ex.type` to
+    'metaflow.plugins.timeout_decorator.TimeoutException' keeps working (a subclass gives its own name)."""
+    kind = type(error)
+    return kind.__dict__.get("metaflow_name") or f"{kind.__module__}.{kind.__name__}"
 
 
 def told_in_one_sentence(error: BaseException) -> bool:

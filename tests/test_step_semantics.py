@@ -4,6 +4,7 @@ iterating a flow and foreach_stack(). Each flow is run under Metaflow and, its i
 package, and what each step printed compared (tests/test_metaflow_oracle.py's `printed`); where the two must
 differ, the test says why. Every run has a timeout: a hang fails the test instead of stalling the suite.
 """
+import importlib
 import re
 import subprocess
 import sys
@@ -14,7 +15,7 @@ import pytest
 from conftest import import_file
 from test_metaflow_oracle import printed
 
-from airflow_flow_triggers import FlowTriggersError, Task
+from airflow_flow_triggers import FlowTriggersError, Task, errors
 from airflow_flow_triggers.errors import (
     ArtifactError,
     FlowDefinitionError,
@@ -298,7 +299,7 @@ class SleepyFlow(FlowSpec):
     @step
     def end(self):
         for ex in self.caught:
-            print(ex.type.rsplit('.', 1)[1], '|', ex.exception.splitlines()[0])
+            print(ex.type, '|', ex.exception.splitlines()[0])
 
 
 if __name__ == '__main__':
@@ -307,18 +308,31 @@ if __name__ == '__main__':
 
 
 def test_timeout_raises_metaflows_exception_in_the_step_so_retry_and_catch_apply(tmp_path):
-    """The exception's type is `airflow_flow_triggers.errors.TimeoutException` where Metaflow's is
-    `metaflow.plugins.timeout_decorator.TimeoutException`: its class name and message are Metaflow's."""
+    """@catch keeps it with Metaflow's type name (`metaflow.plugins.timeout_decorator.TimeoutException`)
+    and message."""
     ours, theirs = run("ours", TIMEOUT, tmp_path, "run"), run("metaflow", TIMEOUT, tmp_path, "run")
     assert ours.returncode == theirs.returncode == 0, ours.stdout + ours.stderr
     assert steps_printed(ours)["end"] == steps_printed(theirs)["end"] == [(
-        "TimeoutException | Step start timed out after 0 hours, 0 minutes, 1 seconds",
-        "TimeoutException | Step inner timed out after 0 hours, 0 minutes, 1 seconds",
-        "TimeoutException | Step inner timed out after 0 hours, 0 minutes, 1 seconds")]
+        f"{TIMEOUT_TYPE} | Step start timed out after 0 hours, 0 minutes, 1 seconds",
+        f"{TIMEOUT_TYPE} | Step inner timed out after 0 hours, 0 minutes, 1 seconds",
+        f"{TIMEOUT_TYPE} | Step inner timed out after 0 hours, 0 minutes, 1 seconds")]
     assert ours.elapsed < 25                # 3 timeouts of 1 s, never a 30 s sleep
     assert steps_printed(ours)["start"][0].count("Step start timed out after 0 hours, 0 minutes, 1 seconds") == 2
     ex = Task(f"SleepyFlow/{run_id_of(ours)}/start/0", store=store_of(tmp_path)).data.ex
-    assert ex.type == "airflow_flow_triggers.errors.TimeoutException"
+    assert ex.type == TIMEOUT_TYPE
+
+
+TIMEOUT_TYPE = "metaflow.plugins.timeout_decorator.TimeoutException"
+
+
+@pytest.mark.parametrize("ours", [cls for cls in vars(errors).values()
+                                  if isinstance(cls, type) and "metaflow_name" in cls.__dict__])
+def test_exceptions_standing_for_metaflows_are_named_as_metaflow_names_them(ours):
+    """`.type` of a caught exception is what Metaflow 2.19 calls its own: the class exists there by that name."""
+    module, name = ours.metaflow_name.rsplit(".", 1)
+    theirs = getattr(importlib.import_module(module), name)
+    assert (theirs.__name__, errors.type_name(ours("x"))) == (ours.__name__, f"{theirs.__module__}.{name}")
+    assert errors.type_name(type(f"My{name}", (ours,), {})("x")).endswith(f".My{name}")   # a subclass is its own
 
 
 def test_a_timeout_without_catch_fails_the_run_naming_the_step(tmp_path):

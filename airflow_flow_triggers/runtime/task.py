@@ -22,6 +22,7 @@ from ..errors import (
     FlowTriggersError,
     MissingInMergeArtifactsException,
     UnhandledInMergeArtifactsException,
+    type_name,
 )
 from ..flows.configs import config_artifacts, config_values, configured, flow_configs, plain
 from ..flows.configure import ensure_configured
@@ -551,7 +552,7 @@ class CaughtException(Exception):
         super().__init__()
         if error is not None:
             self.exception = str(error)
-            self.type = f"{type(error).__module__}.{type(error).__name__}"
+            self.type = type_name(error)
             self.stacktrace = "".join(traceback.format_exception(type(error), error, error.__traceback__))
 
     def __reduce__(self):

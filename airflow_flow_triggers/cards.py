@@ -2,7 +2,7 @@
 
     from airflow_flow_triggers.cards import Markdown, Table, get_cards
     current.card.append(Markdown("# Results"))
-    get_cards("ReportFlow/1733/start/0")[0].view()
+    get_cards("ReportFlow/1733/start/1")[0].view()
 """
 from .flows.card_types import MetaflowCard
 from .reports.components import (

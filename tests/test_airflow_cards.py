@@ -128,8 +128,10 @@ def signed_in(browser, airflow, user: str = "alice"):
     return context
 
 
-def task_path(airflow, step: str, task_id: str = "0"):
-    return airflow.store().task_path(DAG_ID, airflow.run_id, step, task_id)
+def task_path(airflow, step: str):
+    from airflow_flow_triggers.orchestration.store_tasks import NOT_MAPPED, store_task_id
+    store = airflow.store()
+    return store.task_path(DAG_ID, airflow.run_id, step, store_task_id(store, DAG_ID, airflow.run_id, step, NOT_MAPPED))
 
 
 def cards_url(airflow, step: str, map_index: int = -1, then: str = "", api: bool = False) -> str:
@@ -289,21 +291,22 @@ def test_map_indexes_name_foreach_branches_of_the_store(tmp_path):
     def task_id(step, map_index):
         return store_task_id(store, "F", "r1", step, map_index)
 
-    assert [task_id("outer", i) for i in (0, 1, 2)] == ["0", "1", None]
-    assert [task_id("inner", i) for i in (0, 2, 3, 4, 13, 14)] == ["0-0", "0-2", "1-0", "1-1", "1-10", None]
-    assert [task_id("inner_join", i) for i in (0, 1)] == ["0", "1"] and task_id("join", -1) == "0"
+    # each id starts with the step's number in the run's graph (start 1, outer 2, inner 3, ...)
+    assert [task_id("outer", i) for i in (0, 1, 2)] == ["2-0", "2-1", None]
+    assert [task_id("inner", i) for i in (0, 2, 3, 4, 13, 14)] == ["3-0-0", "3-0-2", "3-1-0", "3-1-1", "3-1-10", None]
+    assert [task_id("inner_join", i) for i in (0, 1)] == ["4-0", "4-1"] and task_id("join", -1) == "5"
     assert task_id("inner", 0) is not None and store_task_id(store, "F", "other_run", "inner", 0) is None
 
 
 def test_the_client_reads_an_airflow_runs_cards_as_a_local_runs(finished):
     """get_cards() on a task of the Airflow run, from another machine's point of view: the store only."""
     from airflow_flow_triggers import Task, get_cards
-    joined = get_cards(Task(f"CardFlow/{finished.run_id}/join/0", store=finished.store(), _namespace_check=False))
+    joined = get_cards(Task(f"CardFlow/{finished.run_id}/join/4", store=finished.store(), _namespace_check=False))
     assert [(card.type, card.id) for card in joined] == [("default", None)]
     page = joined[0].html
     for shown in ("items", "[10, 11, 12]", "progress", "each", "join", "CardFlow"):
         assert shown in page, shown
-    started = get_cards(Task(f"CardFlow/{finished.run_id}/start/0", store=finished.store(), _namespace_check=False))
+    started = get_cards(Task(f"CardFlow/{finished.run_id}/start/1", store=finished.store(), _namespace_check=False))
     assert "alpha-cell" in started[0].html and started[0].get_data()["final"] is True
 
 

@@ -169,8 +169,8 @@ def test_a_failed_airflow_run_resumes_locally(airflow):
                             text=True, timeout=120, cwd=path.parent, env={**airflow.env, "USER": "alice"})
     assert result.returncode == 0, result.stderr
     assert f"Cloning ClearedFlow/{run_id}\n" in result.stdout
-    assert sorted(re.findall(r"\] Cloning previously run task \S+/(\w+/\d+)\n", result.stdout)) == \
-        ["start/0", "work/0", "work/2"]
+    assert sorted(re.findall(r"\] Cloning previously run task \S+/(\w+/[\d-]+)\n", result.stdout)) == \
+        ["start/1", "work/2-0", "work/2-2"]
     resumed_id = re.search(r"run-id (\d+)", result.stdout).group(1)
     resumed = Run(f"ClearedFlow/{resumed_id}", store=airflow.store())
     assert resumed.data.total == 60 and resumed.data.stamp == stamp and resumed.data.origin == run_id

@@ -42,7 +42,7 @@ def test_first_flow_triggers_second_flow(airflow):
     assert run_ids(airflow, "FirstFlow") == [first_run] and len(airflow.runs("SecondFlow")) == 1
     triggered = Run(f"SecondFlow/{run['dag_run_id']}", store=airflow.store())
     assert triggered.trigger.event.name == "metaflow.FirstFlow.end"
-    assert triggered.trigger.event.id == f"FirstFlow/{first_run}/end/0"
+    assert triggered.trigger.event.id == f"FirstFlow/{first_run}/end/2"
     assert triggered.trigger.run.pathspec == f"FirstFlow/{first_run}"
     assert triggered.trigger_depth == 1
 
@@ -64,7 +64,7 @@ def test_project_variants_and_the_trigger_event(airflow):
     triggered_by = next(line for line in printed if line.startswith("This run was triggered by"))
     # as seed 000 prints it
     assert triggered_by.startswith(f"This run was triggered by MetaflowEvent(name='metaflow.{first}.end', "
-                                   f"id='{first}/{first_run}/end/0', timestamp=datetime.datetime(")
+                                   f"id='{first}/{first_run}/end/2', timestamp=datetime.datetime(")
 
 
 ISOLATION_BRANCHES = {"user.alice": ("alice", []), "user.bob": ("bob", []),
@@ -290,7 +290,7 @@ def test_a_burst_of_finishes_starts_one_run_each(airflow):
     assert len(airflow.runs("BurstDown")) == 4 and all(run["state"] == "success" for run in downs)
     seen = [Run(f"BurstDown/{run['dag_run_id']}", store=airflow.store()).data for run in downs]
     assert sorted(data.upstream for data in seen) == sorted(f"BurstUp/{up}" for up in ups)
-    assert sorted(data.event_id for data in seen) == sorted(f"BurstUp/{up}/end/0" for up in ups)
+    assert sorted(data.event_id for data in seen) == sorted(f"BurstUp/{up}/end/2" for up in ups)
     assert sorted(data.rows for data in seen) == [10, 20, 30, 40]
     assert sorted(run["partition_key"] for run in downs) == sorted(f"BurstUp/{up}" for up in ups)
 

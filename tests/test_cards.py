@@ -214,8 +214,8 @@ def test_card_commands_list_get_and_view(tmp_path):
     assert opened.startswith("file://") and "Scores" in open(opened[len("file://"):]).read()
     missing = card("get", f"{run_id}/end")
     assert missing.returncode == 1 and missing.stderr.strip().endswith(
-        f"Card not found in datastore: task ReportFlow/{run_id}/end/0 has no card; list its cards with `card list "
-        f"{run_id}/end/0`.")
+        f"Card not found in datastore: task ReportFlow/{run_id}/end/2 has no card; list its cards with `card list "
+        f"{run_id}/end/2`.")
 
 
 USERS_CARDS = '''

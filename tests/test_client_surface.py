@@ -167,14 +167,14 @@ def test_a_task_without_a_record_is_listed_unfinished(tmp_path):
             pass
 
     ref = execute_task(CrashFlow, Deployment("CrashFlow", None, None, "alice"), "9", "start", [], store=store)
-    assert ref.task_id == "0"
-    logs.append_stderr(store.task_path("CrashFlow", "9", "end", "0"), 0, "Task failed with a segmentation fault.")
+    assert ref.task_id == "1"                       # start is the flow's step 1, end its step 2
+    logs.append_stderr(store.task_path("CrashFlow", "9", "end", "2"), 0, "Task failed with a segmentation fault.")
     namespace(None)
     run = Run("CrashFlow/9", store=store)
     crashed = run["end"].task
     assert (crashed.successful, crashed.finished, crashed.finished_at, crashed.exception) == (False, False, None, None)
     assert crashed.stderr == "Task failed with a segmentation fault.\n"
-    assert run.end_task.id == "0" and not run.finished and not run.successful
+    assert run.end_task.id == "2" and not run.finished and not run.successful
 
 
 TAGGER = '''
@@ -272,8 +272,8 @@ def test_the_client_reads_a_running_task(tmp_path):
     finally:
         del os.environ["AIRFLOW__FLOW_TRIGGERS__ARTIFACT_ROOT"]
     namespace("user:nobody")
-    task = Task("LookFlow/5/start/0", store=store, _namespace_check=False)
-    assert task.data.seen == (False, False, None, "", "LookFlow/5/start/0")
+    task = Task("LookFlow/5/start/1", store=store, _namespace_check=False)
+    assert task.data.seen == (False, False, None, "", "LookFlow/5/start/1")
     assert (task.data.me.successful, task.data.whole.successful) == (True, True)
     assert [step.id for step in task.data.whole] == ["end", "start"]            # newest first, as Metaflow
 
@@ -285,7 +285,7 @@ def test_bad_inputs_are_one_sentence(write_flow, airflow_home, store):
         (["logs", run_id], f"error: '{run_id}' is not a task or step: write RUN_ID/STEP or RUN_ID/STEP/TASK_ID."),
         (["logs", f"{run_id}/nope"], f"error: Run 'TalkFlow/{run_id}' has no step 'nope' (none of its tasks has "
                                      "started); it has: end, start."),
-        (["dump", f"{run_id}/start/7"], f"error: Step 'TalkFlow/{run_id}/start' has no task '7'; it has: 0."),
+        (["dump", f"{run_id}/start/7"], f"error: Step 'TalkFlow/{run_id}/start' has no task '7'; it has: 1."),
         (["logs", "123/start"], "error: Run 'TalkFlow/123' does not exist in the artifact store at "),
         (["logs", "--timestamps", f"{run_id}/start"], "error: logs --timestamps: logs are kept without timestamps"),
         (["tag", "add", "solo"], f"error: Give the run with --run-id: the latest run of TalkFlow in namespace "

@@ -97,18 +97,18 @@ def test_split_join_foreach_and_client(write_flow, airflow_home, as_alice):
     result = run_flow(flow, "run", "--alpha", "2", "--max-workers", "2", airflow_home=airflow_home)
     assert result.returncode == 0, result.stderr
     assert "total 5.0 alpha 2.0 squares [0, 1, 4, 9]" in result.stdout
-    assert re.search(r"\[\d+/work/3\] Task finished successfully\.", result.stdout)
+    assert re.search(r"\[\d+/work/6-3\] Task finished successfully\.", result.stdout)
 
     from airflow_flow_triggers import Flow, Run
     run = Flow("BranchyFlow").latest_run
     assert run.successful and run.finished_at is not None
     assert run.data.squares == [0, 1, 4, 9]
-    assert run.data.wheres == [(i, str(i), "work") for i in range(4)]
+    assert run.data.wheres == [(i, f"6-{i}", "work") for i in range(4)]
     assert run.data.inputs_seen == [(i, i) for i in range(4)]
     assert run.data.from_b == ["b"]
     assert run.data.shared == "same" and run.data.alpha == 2.0 and run.data.count == 4
     assert Run(run.pathspec).data.total == 5.0
-    assert [t.id for t in run["work"].tasks()] == ["0", "1", "2", "3"]
+    assert [t.id for t in run["work"].tasks()] == ["6-0", "6-1", "6-2", "6-3"]     # step 6, branches 0-3
     assert run["a"].task.data.log == [] and run["b"].task.data.log == ["b"]
     assert Flow("BranchyFlow").latest_successful_run.id == run.id
 
@@ -151,11 +151,11 @@ def test_failing_step_names_the_step(write_flow, airflow_home):
     flow = write_flow(FAILING)
     result = run_flow(flow, "run", airflow_home=airflow_home)
     assert result.returncode == 1
-    assert re.search(r"\[\d+/divide/2\] ZeroDivisionError: division by zero", result.stdout)
-    assert re.search(r'\[\d+/divide/2\]   File ".*flow.py", line 12, in divide', result.stdout)
+    assert re.search(r"\[\d+/divide/2-2\] ZeroDivisionError: division by zero", result.stdout)
+    assert re.search(r'\[\d+/divide/2-2\]   File ".*flow.py", line 12, in divide', result.stdout)
     assert "airflow_flow_triggers" not in result.stdout.split("Traceback")[1].split("Task failed")[0]
-    assert "Workflow failed." in result.stdout and "join/0] Task is starting" not in result.stdout
-    assert re.fullmatch(r"error: Step 'divide' failed \(task FailingFlow/\d+/divide/2\): "
+    assert "Workflow failed." in result.stdout and "join/3] Task is starting" not in result.stdout
+    assert re.fullmatch(r"error: Step 'divide' failed \(task FailingFlow/\d+/divide/2-2\): "
                         r"ZeroDivisionError: division by zero\n", result.stderr)
 
 
@@ -311,12 +311,12 @@ def test_artifact_root_from_airflow_config(tmp_path, airflow_home, as_alice):
     result = run_flow(_copy_seed(tmp_path), "run",
                       airflow_home=airflow_home)
     assert result.returncode == 0, result.stderr
-    assert list(root.glob("example_project.user.alice.ProjectFlow/*/end/0/_task.json"))
+    assert list(root.glob("example_project.user.alice.ProjectFlow/*/end/2/_task.json"))
     env_root = tmp_path / "from_env"
     result = run_flow(_copy_seed(tmp_path), "run", airflow_home=airflow_home,
                       AIRFLOW__FLOW_TRIGGERS__ARTIFACT_ROOT=str(env_root))
     assert result.returncode == 0, result.stderr
-    assert list(env_root.glob("example_project.user.alice.ProjectFlow/*/end/0/_task.json"))
+    assert list(env_root.glob("example_project.user.alice.ProjectFlow/*/end/2/_task.json"))
 
 
 def _copy_seed(tmp_path):

@@ -52,25 +52,25 @@ def test_tasks_run_in_worker_processes_with_their_output_in_order(write_flow, ai
     run_id = re.search(r"run-id (\d+)", result.stdout).group(1)
     pids = set()
     for index in range(6):
-        task = lines_of(result.stdout, f"{run_id}/work/{index}")
+        task = lines_of(result.stdout, f"{run_id}/work/2-{index}")
         assert task[0] == "Task is starting." and task[-1] == "Task finished successfully."
         pid, task_id, pathspec = task[1].split()[1:]
-        assert (task_id, pathspec) == (str(index), f"WorkFlow/{run_id}/work/{index}")      # current, per worker
+        assert (task_id, pathspec) == (f"2-{index}", f"WorkFlow/{run_id}/work/2-{index}")      # current, per worker
         assert task[2:5] == [f"item {index} line {n}" for n in range(3)]
         pids.add(int(pid))
-    runner = int(lines_of(result.stdout, f"{run_id}/start/0")[1].split()[1])     # start's parent: the runner
+    runner = int(lines_of(result.stdout, f"{run_id}/start/1")[1].split()[1])     # start's parent: the runner
     assert len(pids) <= 3 and runner not in pids
-    assert lines_of(result.stdout, f"{run_id}/end/0")[1] == "values [0, 10, 20, 30, 40, 50]"
+    assert lines_of(result.stdout, f"{run_id}/end/4")[1] == "values [0, 10, 20, 30, 40, 50]"
 
 
 def test_a_failing_task_stops_the_run_and_names_its_step(write_flow, airflow_home):
     failing = "if self.input == 4:\n            raise ValueError('item four is bad')"
     result = run_flow(write_flow(FOREACH.format(work=failing)), "run", airflow_home=airflow_home)
     assert result.returncode == 1
-    assert re.fullmatch(r"error: Step 'work' failed \(task WorkFlow/\d+/work/4\): ValueError: item four is bad\n",
+    assert re.fullmatch(r"error: Step 'work' failed \(task WorkFlow/\d+/work/2-4\): ValueError: item four is bad\n",
                         result.stderr)
     run_id = re.search(r"run-id (\d+)", result.stdout).group(1)
-    failed = lines_of(result.stdout, f"{run_id}/work/4")
+    failed = lines_of(result.stdout, f"{run_id}/work/2-4")
     assert "Traceback (most recent call last):" in failed and failed[-1] == "Task failed."
     assert "ValueError: item four is bad" in failed and "Done!" not in result.stdout
 
@@ -79,7 +79,7 @@ def test_a_worker_that_dies_fails_its_task_with_one_sentence(write_flow, airflow
     dies = "if self.input == 2:\n            os.kill(os.getpid(), signal.SIGKILL)"
     result = run_flow(write_flow(FOREACH.format(work=dies)), "run", airflow_home=airflow_home)
     assert result.returncode == 1             # never a hang: run_flow gives up after 300 s
-    assert re.fullmatch(r"error: Step 'work' failed \(task WorkFlow/\d+/work/2\): the worker process running work "
+    assert re.fullmatch(r"error: Step 'work' failed \(task WorkFlow/\d+/work/2-2\): the worker process running work "
                         r"\(foreach branch 2\) was killed by SIGKILL \(a crash in a C extension, the system out of "
                         r"memory, or a kill\)\.\n",
                         result.stderr)

@@ -125,13 +125,14 @@ def test_the_client_sees_the_origin_and_the_reused_artifacts(failed_foreach, air
     before = Run(f"ResumeForeachInnerFlow/{origin}")
     assert run.origin_pathspec == f"ResumeForeachInnerFlow/{origin}" and before.origin_pathspec is None
     assert run.data.total == 18 and run.data.stamp == before["start"].task.data.stamp     # alpha 3 kept
-    assert run["start"].task.origin_pathspec == f"ResumeForeachInnerFlow/{origin}/start/0"
+    assert run["start"].task.origin_pathspec == f"ResumeForeachInnerFlow/{origin}/start/1"
     assert {task.id: task.origin_pathspec for task in run["work"]} == {
-        "0": f"ResumeForeachInnerFlow/{origin}/work/0", "1": None, "2": f"ResumeForeachInnerFlow/{origin}/work/2"}
+        "2-0": f"ResumeForeachInnerFlow/{origin}/work/2-0", "2-1": None,
+        "2-2": f"ResumeForeachInnerFlow/{origin}/work/2-2"}
     assert run["end"].task.origin_pathspec is None and run["end"].origin_pathspec == \
         f"ResumeForeachInnerFlow/{origin}/end"
     cloned = run["start"].task.metadata_dict
-    assert (cloned["origin-run-id"], cloned["origin-task-id"]) == (origin, "0")
+    assert (cloned["origin-run-id"], cloned["origin-task-id"]) == (origin, "1")
     assert "origin-task-id" not in run["join"].task.metadata_dict
     assert sorted(run.user_tags) == [] and run.successful
 
@@ -203,3 +204,31 @@ def test_nothing_to_resume_is_one_sentence(tmp_path, airflow_home):
     assert result.returncode == 1
     assert result.stderr == ("error: There is no earlier local run of ResumeForeachInnerFlow by user alice to resume: "
                              "start one with `run`, or name one with --origin-run-id.\n")
+
+
+SPLIT = (FLOWS / "split_flow.py").read_text().replace("from metaflow import", "from airflow_flow_triggers import")
+
+
+def test_a_clone_takes_its_id_in_the_resumed_code_when_a_step_was_added_before_it(tmp_path, airflow_home,
+                                                                                  monkeypatch):
+    """Task ids start with the step's number in the graph: a branch added before `a` renumbers it (2 -> 3), and
+    resume clones a's task under the id the new code gives it, with its input renamed too."""
+    path = tmp_path / "flow.py"
+    path.write_text(SPLIT)
+    origin = run_flow(path, "run", "--run-id-file", str(tmp_path / "origin"), airflow_home=airflow_home)
+    assert origin.returncode == 1, origin.stderr
+    path.write_text(SPLIT.replace("BROKEN = True", "BROKEN = False").replace(
+        "self.next(self.a, self.b)", "self.next(self.c, self.a, self.b)").replace(
+        "    @step\n    def a(self):",
+        "    @step\n    def c(self):\n        self.part = 0\n        self.next(self.join)\n\n"
+        "    @step\n    def a(self):"))
+    result = run_flow(path, "resume", "--run-id-file", str(tmp_path / "resumed"), airflow_home=airflow_home)
+    assert result.returncode == 0, result.stderr
+    origin_id = (tmp_path / "origin").read_text()
+    assert f"Cloning previously run task {origin_id}/a/2\n" in result.stdout
+    monkeypatch.setenv("AIRFLOW_HOME", str(airflow_home))
+    run = Run(f"ResumeSplitFlow/{(tmp_path / 'resumed').read_text()}")
+    [a] = run["a"].tasks()
+    assert (a.id, a.origin_pathspec, a.data.part) == ("3", f"ResumeSplitFlow/{origin_id}/a/2", 11)
+    assert [parent.pathspec for parent in a.parent_tasks] == [f"ResumeSplitFlow/{run.id}/start/1"]
+    assert [t.id for t in run["c"]] == ["2"] and run["end"].task.id == "6" and run.data.total == 23

@@ -15,7 +15,7 @@ import pytest
 from conftest import import_file
 from test_metaflow_oracle import printed
 
-from airflow_flow_triggers import FlowTriggersError, Task, errors
+from airflow_flow_triggers import FlowTriggersError, Run, Task, errors
 from airflow_flow_triggers.errors import (
     ArtifactError,
     FlowDefinitionError,
@@ -157,7 +157,7 @@ def test_an_exception_that_does_not_pickle_fails_its_task_with_its_own_name_and_
     source = UNPICKLABLE.format(kind=kind, retry="@retry(times=2, minutes_between_retries=0)" if retried else "")
     result = run("ours", source, tmp_path, "run", "--max-workers", "2", timeout=120)   # it hung forever
     assert result.returncode == 1, result.stdout + result.stderr
-    assert re.fullmatch(rf"error: Step 'work' failed \(task RaisingFlow/\d+/work/\d\): {kind}: "
+    assert re.fullmatch(rf"error: Step 'work' failed \(task RaisingFlow/\d+/work/2-\d\): {kind}: "
                         rf"{MESSAGES[kind]}\n", result.stderr)
     steps = steps_printed(result)
     failures = [[line for line in task if line.startswith("failed>")] for task in steps["work"]]
@@ -208,10 +208,10 @@ if __name__ == '__main__':
 def test_a_segfault_fails_its_task_with_metaflows_message_and_keeps_what_it_printed(tmp_path):
     result = same_as_metaflow(SEGFAULT, tmp_path, "run")        # both print "Task failed with a segmentation fault."
     assert steps_printed(result)["end"] == [("Crash and burn!", "Task failed with a segmentation fault.")]
-    assert re.fullmatch(r"error: Step 'end' failed \(task SegfaultFlow/\d+/end/0\): the worker process running end "
+    assert re.fullmatch(r"error: Step 'end' failed \(task SegfaultFlow/\d+/end/2\): the worker process running end "
                         r"was killed by SIGSEGV \(a segmentation fault: a crash in C code, e\.g\. an extension "
                         r"module\)\.\n", result.stderr)
-    task = Task(f"SegfaultFlow/{run_id_of(result)}/end/0", store=store_of(tmp_path))
+    task = Task(f"SegfaultFlow/{run_id_of(result)}/end/2", store=store_of(tmp_path))
     assert "Crash and burn!" in task.stdout and "segmentation fault" in task.stderr
     assert not task.successful
 
@@ -318,7 +318,7 @@ def test_timeout_raises_metaflows_exception_in_the_step_so_retry_and_catch_apply
         f"{TIMEOUT_TYPE} | Step inner timed out after 0 hours, 0 minutes, 1 seconds")]
     assert ours.elapsed < 25                # 3 timeouts of 1 s, never a 30 s sleep
     assert steps_printed(ours)["start"][0].count("Step start timed out after 0 hours, 0 minutes, 1 seconds") == 2
-    ex = Task(f"SleepyFlow/{run_id_of(ours)}/start/0", store=store_of(tmp_path)).data.ex
+    ex = Task(f"SleepyFlow/{run_id_of(ours)}/start/1", store=store_of(tmp_path)).data.ex
     assert ex.type == TIMEOUT_TYPE
 
 
@@ -340,7 +340,7 @@ def test_a_timeout_without_catch_fails_the_run_naming_the_step(tmp_path):
     source = TIMEOUT.replace(caught, "")
     result = run("ours", source, tmp_path, "run", timeout=60)
     assert result.returncode == 1 and result.elapsed < 25
-    assert re.fullmatch(r"error: Step 'start' failed \(task SleepyFlow/\d+/start/0\): TimeoutException: Step start "
+    assert re.fullmatch(r"error: Step 'start' failed \(task SleepyFlow/\d+/start/1\): TimeoutException: Step start "
                         r"timed out after 0 hours, 0 minutes, 1 seconds\n", result.stderr)
     assert 'File "' in result.stdout and "time.sleep(30)" in result.stdout     # the traceback shows where it was
 
@@ -504,11 +504,11 @@ def test_class_level_constants_are_read_only_artifacts_of_every_task(tmp_path):
     assert steps_printed(result)["end"] == [("this is a constant 123 [] 456 ['int_param']", "int_param is read-only",
                                              "int_const is read-only", "str_const is read-only")]
     run_id, store = run_id_of(result), store_of(tmp_path)
-    for step in ("start", "a", "join", "mid", "b", "c", "join2", "end"):
-        for task_id in ("0", "1") if step == "a" else ("0",):
-            task = Task(f"ConstantsFlow/{run_id}/{step}/{task_id}", store=store)
-            assert (task["int_const"].data, task["str_const"].data, task["int_param"].data) == \
-                (123, "this is a constant", 456)
+    tasks = [task for step in Run(f"ConstantsFlow/{run_id}", store=store) for task in step]
+    assert len(tasks) == 9                                    # 8 steps, one of them a foreach of 2
+    for task in tasks:
+        assert (task["int_const"].data, task["str_const"].data, task["int_param"].data) == \
+            (123, "this is a constant", 456)
 
 
 # -- merge_artifacts raises Metaflow's exceptions and sees a conflict between a static split's branches -----------
@@ -531,14 +531,14 @@ class MergeFlow(FlowSpec):
     def left(self):
         self.same = "e"
         self.differs = "left"
-        self.ignored = "left"
+        self.ignored = current.task_id      # as Metaflow's MergeArtifactsTest: a run's tasks have distinct ids
         self.next(self.join)
 
     @step
     def right(self):
         self.same = "e"
         self.differs = "right"
-        self.ignored = "right"
+        self.ignored = current.task_id
         self.only_right = 1
         self.next(self.join)
 
@@ -576,9 +576,8 @@ if __name__ == '__main__':
 
 
 def test_merge_artifacts_raises_metaflows_exceptions_and_sees_a_static_splits_conflict(tmp_path):
-    """The static split's branches are tasks left/0 and right/0: their ids are the same (ids name foreach
-    branches here, where Metaflow numbers every task of a run), but their artifacts are distinct, and a value
-    that differs between them is a conflict, as in Metaflow."""
+    """The static split's branches are distinct tasks with distinct ids, as in Metaflow: an artifact set to
+    current.task_id in each is a conflict."""
     result = same_as_metaflow(MERGE, tmp_path, "run")
     assert steps_printed(result)["join"][0][:2] == ("unhandled ['differs', 'ignored']", "set after it: []")
 

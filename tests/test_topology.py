@@ -165,7 +165,7 @@ def test_model_handoff_through_s3_and_no_local_artifacts(topology):
         {"slope": 4.0, "intercept": 1.0}
     objects = topology.s3.objects()
     assert f"artifacts/flows/ModelRefreshFlow/{refresh}/_run.json" in objects
-    assert any(o.startswith(f"artifacts/flows/ModelRefreshFlow/{refresh}/start/0/") and o.endswith("model.pickle")
+    assert any(o.startswith(f"artifacts/flows/ModelRefreshFlow/{refresh}/start/1/") and o.endswith("model.pickle")
                for o in objects)
     for home in topology.worker_homes():                     # each worker's local default root stays empty
         assert not (home / "flow_triggers" / "artifacts").exists()
@@ -212,12 +212,12 @@ def test_a_card_made_on_a_celery_worker_is_read_from_s3_by_the_client_and_the_ap
     airflow.wait_for_dag("CardOnWorkerFlow")
     run_id = airflow.post_run("CardOnWorkerFlow")
     assert airflow.wait_for_run("CardOnWorkerFlow", run_id)["state"] == "success"
-    assert f"artifacts/flows/CardOnWorkerFlow/{run_id}/start/0/_cards/0.blank.html" in topology.s3.objects()
+    assert f"artifacts/flows/CardOnWorkerFlow/{run_id}/start/1/_cards/0.blank.html" in topology.s3.objects()
     from airflow_flow_triggers import Task, get_cards
-    [made] = get_cards(Task(f"CardOnWorkerFlow/{run_id}/start/0", store=s3_store(), _namespace_check=False))
+    [made] = get_cards(Task(f"CardOnWorkerFlow/{run_id}/start/1", store=s3_store(), _namespace_check=False))
     assert "made-on-a-worker" in made.html
     quoted = urllib.parse.quote(run_id, safe="")
-    request = urllib.request.Request(f"{airflow.url}/flow-triggers/cards/CardOnWorkerFlow/{quoted}/start/0/raw",
+    request = urllib.request.Request(f"{airflow.url}/flow-triggers/cards/CardOnWorkerFlow/{quoted}/start/1/raw",
                                      headers={"Authorization": f"Bearer {airflow.token()}"})
     with urllib.request.urlopen(request, timeout=30) as response:          # the api-server reads it from S3
         assert "made-on-a-worker" in response.read().decode()

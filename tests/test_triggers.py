@@ -318,7 +318,7 @@ def test_local_trigger_resolves_in_the_project_branch(tmp_path, airflow_home):
     assert second.returncode == 0, second.stderr
     assert "This deployment is called variant_demo.test.new_model.SecondProjectFlow" in second.stdout
     assert (f"This run was triggered by MetaflowEvent(name='metaflow.variant_demo.test.new_model.FirstProjectFlow"
-            f".end', id='variant_demo.test.new_model.FirstProjectFlow/{run_id}/end/0'") in second.stdout
+            f".end', id='variant_demo.test.new_model.FirstProjectFlow/{run_id}/end/2'") in second.stdout
     from airflow_flow_triggers import Run
     triggered = Run(re.search(r"Done! Run (\S+) finished", second.stdout).group(1))
     for name in ("FirstProjectFlow", "variant_demo.test.new_model.FirstProjectFlow"):
@@ -555,7 +555,7 @@ def test_the_depth_of_a_chain_comes_from_the_store_not_the_event(tmp_path, airfl
                                    extra={"pathspec": "Chained/r1", "depth": -100}, source_dag_id=None,
                                    source_run_id=None)
     [event], refused = triggering_events({"triggering_asset_events": {posted.asset: [posted]}}, store)
-    assert refused == [] and event["depth"] == 5 and event["end_task"] == "Chained/r1/end/0"
+    assert refused == [] and event["depth"] == 5 and event["end_task"] == "Chained/r1/end/2"
     monkeypatch.setenv("AIRFLOW__FLOW_TRIGGERS__MAX_TRIGGER_DEPTH", "3")
     assert "at trigger depth 6, over [flow_triggers] max_trigger_depth = 3" in _runaway_chain(Deployment("Chained"),
                                                                                            [event])

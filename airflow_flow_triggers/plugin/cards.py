@@ -120,10 +120,13 @@ def run_cards(session, here: str, runs: dict[str, str]) -> dict[str, list[dict]]
         looked_at = found.setdefault(dag_id, {})
         if len(looked_at) >= LOOKED_AT_PER_RUN:
             continue
-        if map_index != NOT_MAPPED and (dag_id, task_id) not in mapped:
-            mapped[dag_id, task_id] = _resolved(mapped_task_ids, store, dag_id, runs[dag_id], task_id)
-        ids = mapped.get((dag_id, task_id), [])
-        store_id = "0" if map_index == NOT_MAPPED else ids[map_index] if map_index < len(ids) else None
+        if map_index == NOT_MAPPED:
+            store_id = _resolved(store_task_id, store, dag_id, runs[dag_id], task_id, map_index)
+        else:
+            if (dag_id, task_id) not in mapped:
+                mapped[dag_id, task_id] = _resolved(mapped_task_ids, store, dag_id, runs[dag_id], task_id)
+            ids = mapped[dag_id, task_id] or []
+            store_id = ids[map_index] if map_index < len(ids) else None
         task = TaskCards(dag_id, runs[dag_id], task_id, map_index, state,
                          None if store_id is None else store.task_path(dag_id, runs[dag_id], task_id, store_id))
         looked_at[task_id, map_index] = [{"task_id": task_id, "map_index": map_index, "type": card.type,

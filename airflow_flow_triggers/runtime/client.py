@@ -455,7 +455,7 @@ class Step(_ClientObject):
         return (first and first.created_at) or datetime.datetime.now(datetime.timezone.utc)
 
     def tasks(self, *tags: str) -> list[Task]:
-        """Its tasks, in the order of their ids ('0', '1', ... '10': foreach branches in order)."""
+        """Its tasks, in the order of their ids ('4-0', '4-1', ... '4-10': foreach branches in order)."""
         return [Task._at(self, task_id) for task_id in self._task_ids] if self.run.has_tags(tags) else []
 
     @property
@@ -494,7 +494,7 @@ class Step(_ClientObject):
 
 
 class Task(_ClientObject):
-    """`Task('ClientFlow/<run id>/start/0')`: one task (one foreach branch) of a step; its artifacts
+    """`Task('ClientFlow/<run id>/start/1')`: one task (one foreach branch) of a step; its artifacts
     (`task['x'].data`, `task.data.x`), output (`stdout`, `stderr`), the exception it failed with, its
     neighbours (`parent_tasks`, `child_tasks`). `attempt=` reads the output of an earlier attempt."""
 
@@ -671,7 +671,7 @@ class Task(_ClientObject):
 
 
 class DataArtifact(_ClientObject):
-    """`task['x']` (or `DataArtifact('ClientFlow/<run id>/start/0/x')`): one artifact, `.data` its value."""
+    """`task['x']` (or `DataArtifact('ClientFlow/<run id>/start/1/x')`): one artifact, `.data` its value."""
 
     _KIND = "artifact"
 

@@ -30,7 +30,7 @@ from .store import (
     read_json,
     write_json,
 )
-from .task import TaskRef, prepare_task, step_links, write_run_record
+from .task import TaskRef, prepare_task, step_links, step_number, task_id_for, write_run_record
 
 
 class Resume:
@@ -68,15 +68,20 @@ class Resume:
         origin = f"{self.deployment.flow_name}/{self.origin_run_id}"
         log.line(f"Cloning {origin}")
         ran = set(self.store.step_names(self.origin_path))
+        renamed: dict[str, str] = {}       # 'step/task_id' in the origin -> in this run
         for step in self.graph.order:
             if step in self.rerun or step not in ran:
                 continue
+            number = step_number(self.graph.order, step)
             for task_id in self.store.task_ids(self.origin_path / step):
                 record = read_json(self.origin_path / step / task_id / TASK_RECORD)
                 if record and record.get("successful"):
+                    # the clone's id is where it is in this run's graph, which a code change may have renumbered
+                    clone_id = task_id_for(number, record.get("foreach_stack", ()), record.get("iteration", 0))
+                    renamed[f"{step}/{task_id}"] = f"{step}/{clone_id}"
                     log.line(f"Cloning previously run task {self.origin_run_id}/{step}/{task_id}",
-                             f"{run_id}/{step}/{task_id}")
-                    self.cloned[(step, task_id)] = self._clone(record, run_path / step / task_id)
+                             f"{run_id}/{step}/{clone_id}")
+                    self.cloned[(step, clone_id)] = self._clone(record, run_path / step / clone_id, renamed)
                     self.cloned_steps.add(step)
         log.line(f"{origin} cloned!")
 
@@ -84,18 +89,26 @@ class Resume:
         """The ref of the task the new run reaches here, when it is a clone; None when the task must run."""
         if step not in self.cloned_steps:
             return None
-        task_id = "0" if step == "start" else prepare_task(
+        task_id = task_id_for(step_number(self.graph.order, step)) if step == "start" else prepare_task(
             self.flow_cls, self.deployment, run_id, step, inputs, split_index, store=self.store).task_id
         record = self.cloned.get((step, task_id))
         if record is None:
             return None
         return TaskRef(step, task_id, record.get("foreach_count"), record.get("next_step"))
 
-    def _clone(self, record: dict, target) -> dict:
+    def _clone(self, record: dict, target, renamed: dict[str, str]) -> dict:
         """Copy the origin task's folder to `target` (its record last, so a record means a whole task)."""
         source = self.origin_path / record["step"] / record["task_id"]
         copy_folder(source, target, skip=TASK_RECORD)
-        clone = dict(record, origin_run_id=self.origin_run_id, origin_task_id=record["task_id"])
+        def moved(location: str) -> str:       # 'step/task_id/name.pickle', under its task's id in this run
+            task, _, rest = location.rpartition("/")
+            return f"{renamed.get(task, task)}/{rest}" if task else location
+
+        clone = dict(record, task_id=target.name, origin_run_id=self.origin_run_id, origin_task_id=record["task_id"],
+                     parents=[renamed.get(parent, parent) for parent in record.get("parents", ())],
+                     artifacts={name: moved(location) for name, location in record.get("artifacts", {}).items()},
+                     foreach_stack=[dict(frame, location=moved(frame["location"])) if "location" in frame else frame
+                                    for frame in record.get("foreach_stack", ())])
         write_json(target / TASK_RECORD, clone)
         return clone
 

@@ -218,6 +218,6 @@ class _HashingWriter:
 
 
 def task_order(task_id: str):
-    """'0-2' before '0-10'; a recursive switch's later runs ('0.1', '0.2') after its first ('0')."""
+    """'4-2' before '4-10'; a recursive switch's later runs ('3.1', '3.2') after its first ('3')."""
     return [[int(n) for n in part.split(".")] if part.replace(".", "").isdigit() else [-1, part]
             for part in task_id.split("-")]

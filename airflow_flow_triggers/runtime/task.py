@@ -87,9 +87,17 @@ def now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat()
 
 
-def task_id_for(foreach_stack: list[dict]) -> str:
-    """Task ids name the foreach branch: '0' outside any foreach, '3' or '3-1' inside."""
-    return "-".join(str(frame["index"]) for frame in foreach_stack) or "0"
+def task_id_for(number: int, foreach_stack: list[dict] = (), iteration: int = 0) -> str:
+    """A task's id, unique in its run as Metaflow's: its step's number in the flow's graph ('1' for start), then
+    its foreach branch ('4-0', '4-1'; '5-1-2' two foreaches deep), then a recursive switch's n-th run of the step
+    ('3.2'). Every worker finds it alone, from where the task is: there is no run-wide counter to ask."""
+    return "-".join([str(number), *(str(frame["index"]) for frame in foreach_stack)]) + \
+        (f".{iteration}" if iteration else "")
+
+
+def step_number(steps, step: str) -> int:
+    """Where `step` is among `steps` (a flow graph's order, or a run's record of its graph), from 1."""
+    return list(steps).index(step) + 1
 
 
 def execute_task(flow_cls: type, deployment: Deployment, run_id: str, step_name: str,
@@ -189,8 +197,9 @@ def completed_task(flow_cls: type, deployment: Deployment, run_id: str, step_nam
                    split_index: int | None, store: ArtifactStore) -> TaskRef:
     """The ref of a task that another process ran (a pod), read back from its record in the store."""
     run_path = store.run_path(deployment.project_flow_name, run_id)
-    task_id = "0" if step_name == "start" else _task_from_inputs(
-        store, flow_graph(flow_cls), flow_cls, deployment, run_path, step_name, inputs, split_index).task_id
+    graph = flow_graph(flow_cls)
+    task_id = task_id_for(step_number(graph.order, "start")) if step_name == "start" else _task_from_inputs(
+        store, graph, flow_cls, deployment, run_path, step_name, inputs, split_index).task_id
     record = read_task_record(run_path, step_name, task_id)
     if not record["successful"]:
         raise ArtifactError(f"Task {step_name}/{task_id} under {run_path} did not succeed, though its process ended "
@@ -253,8 +262,8 @@ class TaskState:
         self.store, self.deployment, self.run_path, self.step = store, deployment, run_path, step
         self.artifacts: dict[str, str] = artifacts   # name -> file, relative to the run
         self.foreach_stack = foreach_stack
-        self.iteration = iteration                   # a recursive switch's n-th run of the step: task id '0.n'
-        self.task_id = task_id_for(foreach_stack) + (f".{iteration}" if iteration else "")
+        self.iteration = iteration                   # a recursive switch's n-th run of the step: task id '3.n'
+        self.task_id = task_id_for(step_number(flow_graph(flow_cls).order, step), foreach_stack, iteration)
         self.flow_cls = flow_cls
         self.join_inputs = join_inputs
         self.constants = flow_constants(flow_cls)     # read-only in the step (FlowSpec.__setattr__)

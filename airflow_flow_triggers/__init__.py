@@ -13,7 +13,7 @@ from .errors import (
 )
 from .flows.compute import kubernetes, resources
 from .flows.configs import Config, ConfigValue, config_expr
-from .flows.decorators import airflow_dag, card, catch, environment, project, retry, schedule, step, timeout
+from .flows.decorators import airflow_dag, card, catch, environment, exit_hook, project, retry, schedule, step, timeout
 from .flows.flowspec import FlowSpec, set_command_line
 from .flows.mutators import FlowMutator, MutableFlow, MutableStep
 from .flows.parameters import IncludeFile, JSONType, Parameter, ParameterContext, set_artifact_root_reader
@@ -23,7 +23,6 @@ from .flows.unsupported import (
     batch,
     conda,
     conda_base,
-    exit_hook,
     parallel,
     pypi,
     pypi_base,
@@ -41,7 +40,8 @@ from .runtime.namespaces import default_namespace, get_namespace, namespace
 
 __all__ = ["AirflowEvent", "Flow", "FlowSpec", "FlowTriggersError", "IncludeFile", "JSONType", "Metaflow",
            "MetaflowEvent", "Parameter", "Run", "Step", "Task", "airflow_dag", "build_dag", "card", "catch", "current",
-           "default_namespace", "environment", "get_namespace", "kubernetes", "namespace", "namespaced_event_name",
+           "default_namespace", "environment", "exit_hook", "get_namespace", "kubernetes", "namespace",
+           "namespaced_event_name",
            "project", "resources", "retry", "schedule", "secrets", "step", "timeout", "trigger", "trigger_on_finish",
            # the client's whole surface, as Metaflow's
            "DataArtifact", "default_metadata", "get_metadata", "metadata", "get_cards",
@@ -52,7 +52,7 @@ __all__ = ["AirflowEvent", "Flow", "FlowSpec", "FlowTriggersError", "IncludeFile
            "ExternalCommandFailed", "FailureHandledByCatch", "MissingInMergeArtifactsException", "TimeoutException",
            "UnhandledInMergeArtifactsException",
            # Metaflow's, not supported: using one is an error saying what to use instead
-           "batch", "conda", "conda_base", "exit_hook", "parallel", "pypi", "pypi_base", "pytorch_parallel"]
+           "batch", "conda", "conda_base", "parallel", "pypi", "pypi_base", "pytorch_parallel"]
 __version__ = "0.1.0"
 
 set_command_line(_command_line)

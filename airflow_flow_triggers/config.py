@@ -34,6 +34,8 @@ def defaults() -> dict[str, str]:
         "kubernetes_namespace": "default",
         "kubernetes_mode": "operator",
         "steps_on_kubernetes": "False",
+        "deadline_notifier": "",
+        "expectation_check_interval": "300",
     }
 
 

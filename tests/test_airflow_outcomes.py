@@ -1,13 +1,15 @@
 """@trigger_on_finish beyond Metaflow's, on a real Airflow: outcome='failed' | 'any' (a failed run, after its last
 retry, starts exactly one run of each flow listening to its failure, a run retried into success starts none, the
 consumer reads the failed run, and a failure event posted by hand is refused), and parameters= (the triggering run's
-artifacts set the consumer's parameters; one that cannot fails that run alone, saying why)."""
+artifacts set the consumer's parameters; one that cannot fails that run alone, saying why); and @exit_hook (the hooks
+of the run's outcome, called once it has ended, a failing hook failing nothing)."""
 import urllib.parse
 
 import pytest
+from conftest import run_flow
 
 from airflow_flow_triggers import Run
-from airflow_flow_triggers.orchestration.tasks import FAILURE_TASK
+from airflow_flow_triggers.orchestration.tasks import EXIT_HOOKS_TASK, FAILURE_TASK
 
 pytestmark = pytest.mark.e2e
 
@@ -200,3 +202,125 @@ def test_the_triggering_runs_artifacts_set_parameters_and_a_bad_mapping_fails_on
     assert {(f["consumer"], f["fate"]) for f in fates["finish"]["fates"]} == {("Misread", "rejected"),
                                                                              ("Score", "started")}
 
+
+
+HOOKED = '''
+from pathlib import Path
+
+from airflow_flow_triggers import FlowSpec, Parameter, build_dag, exit_hook, step
+
+OUT = Path({out!r})
+
+
+def page():
+    raise RuntimeError('the pager is down')
+
+
+def metadata_database():
+    import sqlalchemy
+    from airflow import settings
+    try:
+        settings.Session().execute(sqlalchemy.text('select 1'))
+        return 'reached'
+    except Exception:
+        return 'blocked'
+
+
+def succeeded(run):
+    (OUT / f'{{run.id}}.txt').write_text(f'success {{run.successful}} rows={{run["start"].task.data.rows}} '
+                                         f'database {{metadata_database()}}')
+    print('hook: succeeded', run.pathspec)
+
+
+def failed(run):
+    (OUT / f'{{run.id}}.txt').write_text(f'error {{run.successful}} rows={{run["start"].task.data.rows}}')
+    print('hook: failed', run.pathspec)
+
+
+@exit_hook(on_success=[page, succeeded], on_error=[page, failed])
+class Hooked(FlowSpec):
+    fail = Parameter('fail', default=False)
+
+    @step
+    def start(self):
+        self.rows = 3
+        self.next(self.end)
+
+    @step
+    def end(self):
+        if self.fail:
+            raise ValueError('the end step fails on demand')
+
+
+dag = build_dag(Hooked)
+'''
+
+
+def test_exit_hooks_run_after_the_run_whatever_its_outcome_and_change_nothing(airflow, tmp_path):
+    airflow.drop("hooked.py", HOOKED.format(out=str(tmp_path)))
+    airflow.wait_for_dag("Hooked")
+    good, bad = airflow.post_run("Hooked"), airflow.post_run("Hooked", {"fail": True})
+    # the run's state is its steps' (a failing hook fails nothing), and it ends once its hooks have run
+    assert airflow.wait_for_run("Hooked", good)["state"] == "success"
+    assert airflow.wait_for_run("Hooked", bad)["state"] == "failed"
+    # a hook is task code: Airflow's metadata database stays out of its reach
+    assert (tmp_path / f"{good}.txt").read_text() == "success True rows=3 database blocked"
+    assert (tmp_path / f"{bad}.txt").read_text() == "error False rows=3"
+    for run_id, outcome in ((good, "succeeded"), (bad, "failed")):
+        states = {ti["task_id"]: ti["state"] for ti in airflow.task_instances("Hooked", run_id, every=True)}
+        assert states[EXIT_HOOKS_TASK] == "success"
+        assert EXIT_HOOKS_TASK not in {ti["task_id"] for ti in airflow.task_instances("Hooked", run_id)}
+        logged = [e.get("event", "") for e in airflow.task_log("Hooked", run_id, EXIT_HOOKS_TASK)]
+        assert "[exit_hook] Hook 'page' failed with error: RuntimeError: the pager is down" in logged
+        assert f"hook: {outcome} Hooked/{run_id}" in logged         # the other hook still ran, its output logged
+    assert {ti["task_id"]: ti["state"] for ti in airflow.task_instances("Hooked", bad)} == \
+        {"start": "success", "end": "failed"}
+
+
+PACKAGED = """
+from pathlib import Path
+
+from airflow_flow_triggers import FlowSpec, exit_hook, project, step
+
+OUT = Path({out!r})
+
+
+def written(run):
+    (OUT / 'packaged.txt').write_text(f'{{run.pathspec}} {{run.successful}} {{run.data.rows}}')
+
+
+@project(name='hooks')
+@exit_hook(on_success=[written, 'notes.note'])
+class PackagedFlow(FlowSpec):
+    @step
+    def start(self):
+        self.rows = 5
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == '__main__':
+    PackagedFlow()
+"""
+
+
+def test_a_deployed_flows_hooks_run_from_its_code_package(airflow, tmp_path):
+    """`airflow create`: the hooks' process loads the flow file of the run's code package on the worker, and an
+    import path finds a module of the package (beside the flow file)."""
+    (tmp_path / "code").mkdir()
+    flow = tmp_path / "code" / "packaged_flow.py"
+    flow.write_text(PACKAGED.format(out=str(tmp_path)))
+    (tmp_path / "code" / "notes.py").write_text("def note(run):\n    print('hook: note of', run.id)\n")
+    deployed = run_flow(flow, "airflow", "create", "--dags-folder", str(airflow.dags), airflow_home=airflow.home,
+                        AIRFLOW__FLOW_TRIGGERS__API_URL=airflow.url)
+    assert deployed.returncode == 0, deployed.stderr
+    dag_id = "hooks.user.alice.PackagedFlow"
+    airflow.wait_for_dag(dag_id)
+    run_id = airflow.post_run(dag_id)
+    assert airflow.wait_for_run(dag_id, run_id)["state"] == "success"
+    assert (tmp_path / "packaged.txt").read_text() == f"PackagedFlow/{run_id} True 5"
+    logged = [e.get("event", "") for e in airflow.task_log(dag_id, run_id, EXIT_HOOKS_TASK)]
+    assert f"hook: note of {run_id}" in logged

@@ -73,6 +73,10 @@ class AirflowAPI:
         """Why a run started, and what became of its finish (the plugin's answer)."""
         return self._call("GET", f"{PLUGIN}/dags/{quote(dag_id)}/runs/{quote(run_id, safe='')}/why", plugin=True)
 
+    def expectation(self, dag_id: str) -> dict | None:
+        """The DAG's deadline (expect_every= / expect_by=) as its newest check found it; None without one."""
+        return self._call("GET", f"{PLUGIN}/dags/{quote(dag_id)}/expectation", plugin=True)["expectation"]
+
     def missed(self, dag_id: str) -> list[dict]:
         """The finishes of the DAG's upstreams it missed while paused."""
         return self._call("GET", f"{PLUGIN}/dags/{quote(dag_id)}/missed", plugin=True)["missed"]

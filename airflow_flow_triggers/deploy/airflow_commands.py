@@ -154,7 +154,13 @@ def why(flow_cls, deployment: Deployment, args) -> int:
     dag_id = deployment.project_flow_name
     run_id = args.run_id or api.latest_run(dag_id)
     if run_id is None:
-        raise CommandLineError(f"{dag_id} has no run yet: start one with `airflow trigger`.")
+        expected = api.expectation(dag_id)
+        if expected is None:
+            raise CommandLineError(f"{dag_id} has no run yet: start one with `airflow trigger`.")
+        print(f"{dag_id}: no run yet")
+        for line in expectation_lines(expected):
+            print(line)
+        return 0
     answer = api.why(dag_id, run_id)
     for line in why_lines(answer):
         print(line)
@@ -186,7 +192,27 @@ def why_lines(answer: dict) -> list[str]:
     for posted in finish.get("posted", []):
         lines.append(f"  a finish event posted by hand naming it ({posted['at']}):")
         lines += _fate_lines(posted["fates"])
-    return lines
+    return lines + expectation_lines(answer.get("expectation"))
+
+
+EXPECTED = {"succeeded": "a finish", "failed": "a failure", "any": "a finish or failure"}
+
+
+def expectation_lines(expected: dict | None) -> list[str]:
+    """The deadline of a DAG with expect_every= / expect_by=: one line per upstream, overdue or on time."""
+    if not expected:
+        return []
+    if expected["state"] == "not checked yet":
+        return [f"  deadline: not checked yet (by {expected['dag_id']})"]
+    lines = []
+    for up in expected["upstreams"]:
+        what = f"expected {EXPECTED.get(up['outcome'], 'a finish')} of {up['upstream']} {up['expect']}"
+        last = (f"the last at {up['last_finish']} ({up['last_run_id']})" if up["last_finish"] else
+                f"none since it was first checked ({expected.get('first_seen') or 'deployed'})")
+        due = f"due by {up['due']}" if up["overdue"] else f"the next due by {up['due']}"
+        lines.append(f"  {'overdue' if up['overdue'] else 'on time'}: {what}; {last}, {due} "
+                     f"(checked {expected['checked_at']})")
+    return lines + [f"  deadline check failed: {error}" for error in expected.get("errors", [])]
 
 
 def _fate_lines(fates: list[dict]) -> list[str]:

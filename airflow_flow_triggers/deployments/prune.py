@@ -7,23 +7,21 @@ token guards a branch in use, and a branch nobody deployed or ran for the whole 
 from __future__ import annotations
 
 import datetime
-import re
 
 from ..errors import CommandLineError
+from ..flows.expectations import short_duration
 from ..naming import branch_kind
 
-AGE = re.compile(r"(\d+)([wdhm])")
-UNITS = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes"}
 PRUNABLE_KINDS = ("user", "test")
 
 
 def parse_age(text: str) -> datetime.timedelta:
     """'30d', '12h', '2w', '90m' as a timedelta."""
-    match = AGE.fullmatch(text.strip())
-    if not match or int(match.group(1)) == 0:
+    age = short_duration(text)
+    if not age:
         raise CommandLineError(f"--older-than {text!r} is not an age: write a whole number and a unit, as 30d, "
                                "12h, 2w or 90m.")
-    return datetime.timedelta(**{UNITS[match.group(2)]: int(match.group(1))})
+    return age
 
 
 def stale_branches(records: list[dict], last_runs: dict[str, str | None], project: str,

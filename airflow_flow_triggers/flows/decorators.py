@@ -266,6 +266,57 @@ def _is_time_zone(name) -> bool:
 
 
 @dataclass(frozen=True)
+class ExitHook:
+    """One @exit_hook: the names of the functions to call once a run has ended, by how it ended (Metaflow's)."""
+
+    on_success: tuple[str, ...] = ()
+    on_error: tuple[str, ...] = ()
+
+
+def exit_hook(on_success=None, on_error=None, options=None):
+    """Call functions once a run has ended (Metaflow's @exit_hook): those of `on_success` when its end step
+    finished, those of `on_error` when it failed. Each is a function of the flow file, its name, or the import path
+    of one ('pkg.mod.fn'); it runs in a process of its own, given the run (`run=Run(...)`) when it takes `run` or
+    **kwargs. A hook that fails changes nothing else. Several @exit_hook add up, the one nearest the class first.
+    `options` is Metaflow's, unused there too."""
+    bare = inspect.isclass(on_success) and on_error is None
+    with located(caller_location()):
+        if bare or (not on_success and not on_error):
+            raise FlowDefinitionError("@exit_hook needs a hook to call: choose at least one of the options "
+                                      "on_success/on_error, e.g. @exit_hook(on_error=[notify]).")
+        hooks = ExitHook(_hook_names("on_success", on_success), _hook_names("on_error", on_error))
+
+    def decorate(flow_cls):
+        require_flow_class(flow_cls, "@exit_hook")
+        flow_cls._exit_hooks = (*flow_cls._exit_hooks, hooks)
+        return flow_cls
+
+    return decorate
+
+
+def _hook_names(option: str, hooks) -> tuple[str, ...]:
+    """The names a hook's process finds the functions of `hooks` by (Metaflow's: the function's __name__)."""
+    if hooks is None:
+        return ()
+    if not isinstance(hooks, (list, tuple)):
+        written = hooks.__name__ if callable(hooks) and hasattr(hooks, "__name__") else repr(hooks)
+        raise FlowDefinitionError(f"@exit_hook({option}={written}) needs a list of functions or their names: write "
+                                  f"{option}=[{written}].")
+    names = []
+    for hook in hooks:
+        name = hook if isinstance(hook, str) else getattr(hook, "__name__", None) if callable(hook) else None
+        if name is None:
+            raise FlowDefinitionError(f"Exit hooks inside '{option}' must be a function or a string referring to "
+                                      f"the function, and {hook!r} (of type {type(hook).__name__}) is neither.")
+        if not all(part.isidentifier() for part in name.split(".")):
+            what = "a lambda, which a hook's process cannot find by name: define it with def" \
+                if name == "<lambda>" else "neither a function's name nor an import path such as 'pkg.mod.fn'"
+            raise FlowDefinitionError(f"Exit hook {name!r} inside '{option}' is {what}.")
+        names.append(name)
+    return tuple(names)
+
+
+@dataclass(frozen=True)
 class DagSettings:
     max_active_runs: int | None = None     # None: Airflow's [core] max_active_runs_per_dag
     max_active_tasks: int | None = None    # None: Airflow's [core] max_active_tasks_per_dag

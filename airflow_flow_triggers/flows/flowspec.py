@@ -48,6 +48,7 @@ class FlowSpec:
     _dag_settings = None
     _trigger_on_finish = None
     _trigger_events = None
+    _exit_hooks = ()           # @exit_hook's, one ExitHook each (decorators.py)
 
     def __init__(self, use_cli: bool = True):
         object.__setattr__(self, "_task", None)

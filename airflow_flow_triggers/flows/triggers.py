@@ -13,6 +13,7 @@ from ..errors import FlowDefinitionError, NamingError, caller_location, located
 from ..naming import Deployment, split_flow_name, validate_name
 from .configs import deferrable
 from .decorators import is_airflow_dag, join_project, require_flow_class
+from .expectations import Expectation, expectation
 from .parameters import flow_parameters
 
 
@@ -23,6 +24,7 @@ class FinishTrigger:
     any: bool = False     # one run per finish of any of the flows, rather than one per set of all of them
     outcome: str = "succeeded"   # which finishes start it: "succeeded", "failed" or "any"
     parameters: tuple = ()       # (flow parameter, "artifact[.key...]" of the triggering run) pairs
+    expect: Expectation | None = None   # expect_every= / expect_by=: when each upstream's next finish is due
 
     def upstreams(self, deployment: Deployment) -> list[Deployment]:
         """The deployments whose finish starts `deployment`."""
@@ -33,7 +35,8 @@ OUTCOMES = ("succeeded", "failed", "any")
 
 
 @deferrable
-def trigger_on_finish(flow=None, flows=None, within=None, any=False, outcome="succeeded", parameters=None):
+def trigger_on_finish(flow=None, flows=None, within=None, any=False, outcome="succeeded", parameters=None,
+                      expect_every=None, expect_by=None):
     """Start this flow when `flow` (or every one of `flows`) finishes, in the same project branch.
 
     A bare name means the same project branch as the deployment that declares the trigger; a fully
@@ -43,6 +46,9 @@ def trigger_on_finish(flow=None, flows=None, within=None, any=False, outcome="su
     `outcome='failed'` starts it when the upstream run fails (after its last retry), `'any'` whatever the outcome.
     `parameters={'model_version': 'version'}` sets the flow's parameter from an artifact of the triggering run
     (`'metrics.accuracy'`: a key of a dict artifact).
+    `expect_every='1d'` (a duration) or `expect_by='0 6 * * *'` (a cron time, UTC) expects a finish of each upstream
+    that often: when none came in time, this flow is marked overdue and the alert goes through
+    `[flow_triggers] deadline_notifier` (it clears when the upstream finishes).
     """
     where = caller_location()
     with located(where):
@@ -50,7 +56,7 @@ def trigger_on_finish(flow=None, flows=None, within=None, any=False, outcome="su
         start_on_any = _any_of(any, flows, within)
         waits_for_all = len(items) > 1 and not start_on_any
         spec = FinishTrigger(items, _window(within), start_on_any, _outcome(outcome, waits_for_all),
-                             _artifact_parameters(parameters, waits_for_all))
+                             _artifact_parameters(parameters, waits_for_all), expectation(expect_every, expect_by))
         for item in spec.flows:
             upstream_deployment(item, None)
 

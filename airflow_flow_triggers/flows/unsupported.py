@@ -17,7 +17,6 @@ INSTEAD = {
     "batch": "run the step in a pod of its own with @kubernetes (and @resources)",
     "parallel": "fan out with self.next(self.step, foreach='items') instead",
     "pytorch_parallel": "fan out with self.next(self.step, foreach='items') instead",
-    "exit_hook": "start a flow on this one's finish with @trigger_on_finish, or use Airflow's on_failure_callback",
 }
 
 
@@ -32,5 +31,4 @@ def unsupported(name: str):
     return decorator
 
 
-conda, conda_base, pypi, pypi_base, batch, parallel, pytorch_parallel, exit_hook = (
-    unsupported(name) for name in INSTEAD)
+conda, conda_base, pypi, pypi_base, batch, parallel, pytorch_parallel = (unsupported(name) for name in INSTEAD)

@@ -26,9 +26,19 @@ from ..naming import Deployment, branch_tags, check_dag_id, sanitize_user
 from ..runtime import pod as pod_runtime
 from ..runtime.current import outside_steps
 from .assets import GATE_SUFFIX, event_asset, failure_asset, finish_asset, gate_asset, outcome_assets
+from .expectations import expectation_dag
 from .gates import gate_callable
 from .kubernetes import executor_settings, pod_mode, pod_step_task
-from .tasks import FAILURE_TASK, SWITCH_REF, announce_failure, flatten_branches, group_branches, step_callable
+from .tasks import (
+    EXIT_HOOKS_TASK,
+    FAILURE_TASK,
+    SWITCH_REF,
+    announce_failure,
+    exit_hooks_callable,
+    flatten_branches,
+    group_branches,
+    step_callable,
+)
 
 START_DATE = (2024, 1, 1)  # fixed, in UTC: a deployment never backfills
 _TAG_MAX_LEN = 100  # Airflow's TAG_MAX_LEN
@@ -98,6 +108,8 @@ def _build(flow_cls, deployment: Deployment, decospecs=()):
         for node in graph:
             outputs[node.name] = _wire(_step_task(flow_cls, deployment, graph, node), node, graph, outputs)
         add_failure_announcement(dag, functools.partial(announce_failure, deployment), failure_asset(deployment))
+        if flow_cls._exit_hooks:
+            add_exit_hooks(dag, exit_hooks_callable(flow_cls, deployment))
     return dag
 
 
@@ -114,6 +126,21 @@ def add_failure_announcement(dag, announce, asset):
     announcement.trigger_rule = TriggerRule.ONE_FAILED
     announcement.set_upstream(others)
     return announcement
+
+
+def add_exit_hooks(dag, call_hooks):
+    """A flow's @exit_hook functions: the DAG's last task, a teardown after every other (the failure announcement
+    too) with trigger rule all_done, so it runs whatever the outcome once the run has ended, and calls the hooks of
+    that outcome (`call_hooks(**context)`, tasks.exit_hooks_callable). A teardown, it never changes the run's state:
+    the run is failed or successful as its steps made it, whatever a hook does. No retries: a hook runs once.
+    Returns the task."""
+    from airflow.sdk import TriggerRule, task
+    others = list(dag.tasks)
+    hooks = task(task_id=EXIT_HOOKS_TASK, retries=0, dag=dag)(call_hooks)().operator
+    hooks.as_teardown()
+    hooks.trigger_rule = TriggerRule.ALL_DONE
+    hooks.set_upstream(others)
+    return hooks
 
 
 def _dag_settings(flow_cls) -> dict:
@@ -167,6 +194,8 @@ def finish_timetable(spec, deployment: Deployment, owner: str, what: str):
         raise FlowDefinitionError(f"{what} is triggered by its own finish ({deployment.project_flow_name}), a loop "
                                   "that would never stop: trigger it on another flow.")
     _report_trigger_loop(deployment, upstreams)
+    if spec.expect is not None:       # expect_every= / expect_by=: the DAG that raises and clears its deadline alerts
+        expectation_dag(spec, deployment, upstreams, owner, deployment_tags(deployment))
     from airflow.sdk import AssetAny, PartitionedAssetTimetable
     if spec.any or len(upstreams) == 1:    # each finish its own partition: one run each
         assets = [asset for u in upstreams for asset in outcome_assets(u, spec.outcome)]

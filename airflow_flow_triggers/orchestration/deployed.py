@@ -18,6 +18,7 @@ from ..runtime.task import run_code
 from . import project_dags
 from .assets import GATE_SUFFIX
 from .dag_factory import build_dag
+from .expectations import companion_id
 
 
 def deployed_dag(entry_file: str):
@@ -44,7 +45,7 @@ def deployed_dag(entry_file: str):
 
 def _deployed_airflow_dag(record: dict, folder: Path):
     """The project DAG a deployment's package defines, enrolled on the record's branch. Every other DAG its file
-    builds stays out of Airflow: the deployment is this one DAG (and its gate)."""
+    builds stays out of Airflow: the deployment is this one DAG (and its gate and expectation DAG)."""
     from airflow.sdk.definitions._internal.contextmanager import DagContext
     package = record["package"]
     before = {id(dag) for dag, _ in DagContext.autoregistered_dags}
@@ -58,7 +59,7 @@ def _deployed_airflow_dag(record: dict, folder: Path):
         raise FlowDefinitionError(f"The code package of {record['dag_id']} defines no DAG {record['flow']} with "
                                   f"@project on branch {record['branch']}: deploy it again with `python -m "
                                   f"airflow_flow_triggers airflow create {package['flow_file']}`.")
-    keep = {dags[-1].dag_id, f"{dags[-1].dag_id}.{GATE_SUFFIX}"}
+    keep = {dags[-1].dag_id, f"{dags[-1].dag_id}.{GATE_SUFFIX}", companion_id(dags[-1].dag_id)}
     project_dags.keep_registered(lambda dag: id(dag) in before or dag.dag_id in keep)
     return dags[-1]
 

@@ -4,7 +4,7 @@
    partitioned by the run that finished, and Airflow queues only partitioned consumers for them, so
    that DAG would never run. An import error says what to write instead.
 2. A flow DAG that does not come from its place in the deployment store. A `<project>.<branch>.<Flow>`
-   DAG (its gate DAG too) must be defined by a file in that branch's folder of the store, and a
+   DAG (its gate and expectation DAGs too) must be defined by a file in that branch's folder of the store, and a
    production DAG only by the DAG file of a deployment whose record the api-server (or a local
    `airflow create`) signed after checking the branch's production token. Otherwise Airflow would let
    any file in the dags folder take over a DAG id, the last one parsed silently winning.
@@ -20,6 +20,7 @@ from ..errors import FlowTriggersError
 from ..flows.triggers import validate_branch
 from ..naming import BRANCH_TAG, PROJECT_TAG, branch_kind, tag_value
 from .assets import GATE_SUFFIX, is_finish_asset
+from .expectations import EXPECT_SUFFIX
 
 
 @hookimpl
@@ -72,6 +73,8 @@ def _claimed_branch(dag) -> tuple[str, str, str] | None:
     """(project, branch, the flow's DAG id) that `dag` claims: by its tags, or by an id of the form
     <project>.<branch>.<Flow> of a project that the deployment store holds. None for other DAGs."""
     flow_dag_id = dag.dag_id.removesuffix(f".{GATE_SUFFIX}")
+    if EXPECT_SUFFIX in (dag.tags or ()):       # an expectation DAG (expectations.py): its consumer's place and record
+        flow_dag_id = flow_dag_id.removesuffix(f".{EXPECT_SUFFIX}")
     project, branch = tag_value(dag.tags or (), PROJECT_TAG), tag_value(dag.tags or (), BRANCH_TAG)
     if project is not None and branch is not None:
         return project, branch, flow_dag_id

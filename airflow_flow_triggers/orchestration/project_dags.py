@@ -47,6 +47,7 @@ from ..runtime.task import now
 from .assets import GATE_SUFFIX, failure_asset, finish_asset
 from .causes import CAUSE_KEY, START_TASKS, STARTED, cause
 from .dag_factory import add_failure_announcement, deployment_tags, finish_timetable
+from .expectations import companion_id
 from .tasks import FAILURE_TASK, admitted_events, announce_failure, emit_finish, run_tags_of
 
 START_TASK, FINISH_TASK = START_TASKS[1], "flow_triggers_finish"
@@ -162,6 +163,7 @@ class Member:
         if self.deployment is not None:
             dag_runs.forget_dag(previous)
             _unregister(f"{previous}.{GATE_SUFFIX}")
+            _unregister(companion_id(previous))
         dag.dag_id = deployment.project_flow_name
         dag.tags = self.own_tags | set(deployment_tags(deployment)) | {AIRFLOW_DAG_TAG}
         owner = deployment.deployer or _default_owner()
@@ -348,7 +350,8 @@ def _check_one_branch(dag, deployment: Deployment) -> None:
 
 
 def _unregister(dag_id: str) -> None:
-    """Drop a DAG built in this parse that must not be loaded (the gate of a DAG's earlier name)."""
+    """Drop a DAG built in this parse that must not be loaded (the gate or the expectation DAG of a DAG's earlier
+    name)."""
     keep_registered(lambda dag: dag.dag_id != dag_id)
 
 

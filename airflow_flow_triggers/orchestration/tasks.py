@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import time
 from dataclasses import dataclass
 
@@ -23,11 +24,13 @@ from ..runtime.events import (
     finish_extra,
     trigger_parameters,
 )
+from ..runtime.exit_hooks import flow_file, hook_names, run_exit_hooks
 from ..runtime.output import foreach_yields
 from ..runtime.store import ArtifactStore
 from ..runtime.task import TaskRef, prepare_task, run_code
 from .assets import announced_dag_id, failure_asset, is_failure_asset, is_finish_asset, partition_key
 from .causes import CAUSE_KEY, REFUSED, REJECTED, STARTED, STOPPED, cause
+from .expectations import record_finish
 
 log = logging.getLogger(__name__)
 GATE_BATCHES = "flow_triggers_batches"  # a gate event's extra: {partition key: the upstream events it starts}
@@ -48,6 +51,8 @@ class TaskInput:
 
 
 FAILURE_TASK = "flow_triggers_failure"   # the teardown announcing a failed run (add_failure_announcement)
+EXIT_HOOKS_TASK = "flow_triggers_exit_hooks"    # the teardown calling a flow's @exit_hook functions (add_exit_hooks)
+PACKAGE_TASKS = (FAILURE_TASK, EXIT_HOOKS_TASK)  # the package's own tasks in a flow's DAG, after its steps
 SWITCH_REF = "ref"  # a switch task's XCom key for its ref (its return value is the task id of the case taken)
 
 
@@ -181,6 +186,7 @@ def emit_finish(deployment: Deployment, context, finish, store: ArtifactStore) -
     outlet = context["outlet_events"][finish]
     outlet.extra = finish_extra(deployment, context["run_id"], store)
     outlet.add_partitions(partition_key(outlet.extra["pathspec"]))
+    record_finish(deployment.project_flow_name, context["run_id"])        # for expect_every= / expect_by=
 
 
 def announce_failure(deployment: Deployment, context) -> None:
@@ -190,8 +196,52 @@ def announce_failure(deployment: Deployment, context) -> None:
     outlet = context["outlet_events"][asset]
     outlet.extra = failure_extra(deployment, context["run_id"], ArtifactStore())
     outlet.add_partitions(partition_key(outlet.extra["pathspec"]))
+    record_finish(deployment.project_flow_name, context["run_id"], "failed")
     log.info("Run %s of %s failed: announced on %s for what is triggered on its failure.", context["run_id"],
              deployment.project_flow_name, asset.uri)
+
+
+def exit_hooks_callable(flow_cls: type, deployment: Deployment):
+    """The python_callable of the exit hooks' task (dag_factory.add_exit_hooks), once every other task of the run
+    is done: the flow's @exit_hook functions for how the run ended (its end task succeeded, or not), each in a
+    process of its own on this worker, as locally; their output goes to this task's log. A hook that fails is one
+    line there and fails nothing (this task neither: a teardown, it never changes the run's state anyway)."""
+
+    def call_exit_hooks(**context):
+        run_id, store = context["run_id"], ArtifactStore()
+        states = context["ti"].get_task_states(dag_id=context["ti"].dag_id, task_ids=["start", "end"],
+                                               run_ids=[run_id]).get(run_id, {})
+        if states.get("start") == "skipped":        # a run refused before any step code (admitted_events)
+            log.info("Run %s ran no step code (its start task was skipped): no exit hook to call.", run_id)
+            return
+        successful = states.get("end") == "success"
+        try:                                        # the code version the run started with, as its steps ran
+            flow = run_flow_class(flow_cls, deployment, EXIT_HOOKS_TASK, context, store)
+        except Exception as error:
+            log.warning("Calling the exit hooks of the deployed code: the run's own version cannot be loaded (%s).",
+                        error)
+            flow = flow_cls
+        names = hook_names(flow, successful)
+        log.info("Run %s %s: calling its exit hooks %s.", run_id, "succeeded" if successful else "failed",
+                 ", ".join(names) or "(none for this outcome)")
+        run_exit_hooks(flow, f"{deployment.project_flow_name}/{run_id}", successful,
+                       cwd=os.path.dirname(flow_file(flow)), env=hook_environment())
+
+    return call_exit_hooks
+
+
+BLOCKED_DATABASE = ("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "AIRFLOW__CORE__SQL_ALCHEMY_CONN")
+# a database no process can open: Airflow imports with it (its engine connects lazily), and any query fails
+UNOPENABLE_DATABASE = "sqlite:////proc/airflow-db-not-allowed"
+
+
+def hook_environment() -> dict:
+    """The environment of a hook's process on the worker: this task's, with the metadata database kept as out of
+    reach as it is for task code. Airflow's task runner blocks it with a URL (`airflow-db-not-allowed:///`) that
+    no process can even import Airflow with (a hook reading runs on an s3:// artifact root must): the hook's
+    process gets one that Airflow imports with but that cannot be opened."""
+    return {name: UNOPENABLE_DATABASE if name in BLOCKED_DATABASE and "not-allowed" in value else value
+            for name, value in os.environ.items()}
 
 
 def triggering_events(context, store: ArtifactStore) -> tuple[list[dict], list[tuple[str, str]]]:

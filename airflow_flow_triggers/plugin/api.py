@@ -6,6 +6,7 @@
     GET /flow-triggers/projects/{project}/branches/{branch}       one branch's page
     GET /flow-triggers/api/dags/{dag_id}/runs/{run_id}/why         why a run started, what its finish started
     GET /flow-triggers/api/dags/{dag_id}/missed                     finishes it missed while paused (replayable)
+    GET /flow-triggers/api/dags/{dag_id}/expectation                its deadline (expect_every= / expect_by=): overdue?
     .../api/identity, .../api/deployments                         deploying from anywhere (deployments.py)
     .../cards/..., .../api/cards/...                              a task instance's cards (cards.py)
 
@@ -29,7 +30,7 @@ from ..flows.triggers import validate_branch
 from ..naming import Deployment, branch_kind, validate_name
 from . import cards, deployments, fates, metadata
 from .access import readable, require_readable
-from .branches import branch_view, graph_layout, projects_view
+from .branches import branch_view, expectation_view, graph_layout, projects_view
 from .pages import render
 from .urls import URL_PREFIX
 
@@ -42,6 +43,7 @@ def create_app() -> FastAPI:
     app.add_api_route("/api/projects/{project}/branches/{branch}", branch_detail, methods=["GET"])
     app.add_api_route("/api/dags/{dag_id}/runs/{run_id}/why", why, methods=["GET"])
     app.add_api_route("/api/dags/{dag_id}/missed", missed, methods=["GET"])
+    app.add_api_route("/api/dags/{dag_id}/expectation", expectation, methods=["GET"])
     app.add_api_route("/", index_page, methods=["GET"], response_class=HTMLResponse)
     app.add_api_route("/projects/{project}/branches/{branch}", branch_page, methods=["GET"],
                       response_class=HTMLResponse)
@@ -70,7 +72,8 @@ def branch_detail(request: Request, project: str, branch: str, user: GetUserDep,
     edges, runs = metadata.trigger_edges(session, dag_ids), metadata.last_runs(session, dag_ids)
     records = _records(session, project, branch)
     view = branch_view(project, branch, rows, edges, runs, metadata.finish_assets(session, dag_ids), yours,
-                       fates.causes(session, runs), fates.edge_fates(session, edges), records)
+                       fates.causes(session, runs), fates.edge_fates(session, edges), records,
+                       metadata.expectation_records(session, dag_ids))
     return with_cards(view, session, request.scope.get("root_path", ""))
 
 
@@ -116,7 +119,19 @@ def why(dag_id: str, run_id: str, user: GetUserDep, session: SessionDep) -> dict
     if cause is None:
         raise HTTPException(404, f"DAG {dag_id} has no run {run_id!r}: `airflow dags list-runs {dag_id}` lists "
                                  "its runs.")
-    return {"cause": cause, "finish": fates.finish_fates(session, dag_id, run_id)}
+    return {"cause": cause, "finish": fates.finish_fates(session, dag_id, run_id),
+            "expectation": _expectation_of(session, dag_id)}
+
+
+def expectation(dag_id: str, user: GetUserDep, session: SessionDep) -> dict:
+    """The DAG's expectation of its upstreams, as its newest check found it (null without expect_every= /
+    expect_by=)."""
+    require_readable(user, session, dag_id)
+    return {"dag_id": dag_id, "expectation": _expectation_of(session, dag_id)}
+
+
+def _expectation_of(session, dag_id: str) -> dict | None:
+    return expectation_view(dag_id, metadata.expectation_records(session, {dag_id}).get(dag_id))
 
 
 def missed(dag_id: str, user: GetUserDep, session: SessionDep) -> dict:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ..deployments.provenance import describe
 from ..naming import AIRFLOW_DAG_TAG, BRANCH_TAG, PROJECT_TAG, branch_kind, tag_value
+from ..orchestration.expectations import companion_id
 from .metadata import DagRow, Edge
 
 
@@ -28,10 +29,12 @@ def projects_view(rows: list[DagRow]) -> dict:
 
 def branch_view(project: str, branch: str, rows: list[DagRow], edges: list[Edge], runs: dict[str, dict],
                 finishes: dict[str, dict], readable: set[str], causes: dict[str, str] | None = None,
-                edge_fates: dict[tuple[str, str], dict] | None = None, records: list[dict] = ()) -> dict:
+                edge_fates: dict[tuple[str, str], dict] | None = None, records: list[dict] = (),
+                expectations: dict[str, dict] | None = None) -> dict:
     """One project branch: its deployments, each with its place in the trigger graph, its last run (and
-    what started it) and its code version (from its deployment record), and its trigger edges with the
-    finishes waiting on them or missed."""
+    what started it), its code version (from its deployment record) and its expectation of its upstreams
+    (`expectations`: metadata.expectation_records), and its trigger edges with the finishes waiting on them or
+    missed."""
     versions = {record["dag_id"]: code_version(record) for record in records}
     members = {row.dag_id for row in rows}
     triggered_by: dict[str, list[str]] = {}
@@ -58,6 +61,7 @@ def branch_view(project: str, branch: str, rows: list[DagRow], edges: list[Edge]
                 **runs[row.dag_id], "started_by": (causes or {}).get(row.dag_id)},
             "last_finish": finish.get("last_finish"),
             "code": versions.get(row.dag_id),
+            "expectation": expectation_view(row.dag_id, (expectations or {}).get(row.dag_id)),
         })
     kind = branch_kind(branch)
     visible = [edge for edge in edges if edge.upstream in readable and edge.consumer in readable]
@@ -94,7 +98,9 @@ def graph_layout(view: dict, column: int = 260, row: int = 84) -> dict:
         per_column[depth[node]] = index + 1
         placed[node] = (20 + depth[node] * column, 20 + index * row)
     edges = [(u, n) for n in nodes for u in upstreams[n] if u in placed]
+    overdue = {n for n, d in deployments.items() if (d.get("expectation") or {}).get("overdue")}
     return {"nodes": placed, "edges": edges, "labels": {n: _label(n, view, deployments) for n in nodes},
+            "overdue": overdue,
             "width": 40 + (max(depth.values(), default=0) + 1) * column,
             "height": 40 + max(per_column.values(), default=1) * row}
 
@@ -110,6 +116,20 @@ def _label(dag_id: str, view: dict, deployments: dict) -> tuple[str, str, str]:
     where = dag_id.rsplit(".", 1)[0]
     project = f"{view['project']}."
     return flow, "branch " + (where[len(project):] if where.startswith(project) else where), "other-branch"
+
+
+def expectation_view(dag_id: str, record: dict | None) -> dict | None:
+    """A deployment's expectation of its upstreams (@trigger_on_finish(expect_every= | expect_by=)) as its newest
+    check found it: `state` overdue, on time or not checked yet; None for a deployment without one."""
+    if record is None:
+        return None
+    checked = bool(record)
+    overdue = record.get("overdue") if checked else None
+    return {"dag_id": companion_id(dag_id), "overdue": overdue,
+            "state": "not checked yet" if not checked else "overdue" if overdue else "on time",
+            "checked_at": record.get("checked_at"), "first_seen": record.get("first_seen"),
+            "upstreams": record.get("upstreams", []),
+            "errors": record.get("errors", [])}
 
 
 def code_version(record: dict) -> dict:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, or_, select
 
 from ..naming import branch_tags
+from ..orchestration import expectations
 from ..orchestration.assets import FAILURE_SCHEME, FINISH_SCHEME, GATE_SUFFIX, announced_dag_id
 from ..orchestration.gates import state_key
 
@@ -135,6 +136,29 @@ def finish_assets(session, dag_ids: set[str]) -> dict[str, dict]:
             for name, asset_id, timestamp, extra, source_run_id in rows}
 
 
+def expectation_records(session, dag_ids: set[str]) -> dict[str, dict]:
+    """For each of `dag_ids` with an expectation DAG (expect_every= / expect_by=): what its newest check found (its
+    XCom), or {} when it has not checked yet. Two queries, whatever the number of DAGs."""
+    from airflow.models.dag import DagModel
+    from airflow.models.xcom import XComModel
+    companions = {expectations.companion_id(dag_id): dag_id for dag_id in dag_ids}
+    if not companions:
+        return {}
+    live = session.scalars(select(DagModel.dag_id).where(DagModel.dag_id.in_(companions),
+                                                         DagModel.is_stale.is_(False))).all()
+    newest = (select(func.max(XComModel.dag_run_id)).where(XComModel.dag_id.in_(live),
+                                                            XComModel.key == expectations.EXPECT_KEY)
+              .group_by(XComModel.dag_id).scalar_subquery())
+    rows = session.execute(select(XComModel.dag_id, XComModel.value)
+                           .where(XComModel.dag_run_id.in_(newest), XComModel.key == expectations.EXPECT_KEY)).all()
+    found = {companions[dag_id]: {} for dag_id in live}
+    for row in rows:
+        record = XComModel.deserialize_value(row)
+        if isinstance(record, dict):
+            found[companions[row.dag_id]] = record
+    return found
+
+
 def request_parsing(session, bundle_name: str, relative_paths: list[str]) -> None:
     """Airflow's priority parsing requests: the dag-processor refreshes the bundle and parses these first."""
     from airflow.models.dagbag import DagPriorityParsingRequest
@@ -156,10 +180,10 @@ def delete_dags(session, dag_ids: list[str]) -> list[str]:
     must start nothing when it comes back, so every trace goes in the same transaction."""
     from airflow.api.common.delete_dag import delete_dag
     from airflow.exceptions import AirflowException, DagNotFound
-    _wait_until_stale(session, [one for dag_id in dag_ids for one in (dag_id, f"{dag_id}.{GATE_SUFFIX}")])
+    _wait_until_stale(session, [one for dag_id in dag_ids for one in _owned(dag_id)])
     running = []
     for dag_id in dag_ids:
-        for one in (dag_id, f"{dag_id}.{GATE_SUFFIX}"):
+        for one in _owned(dag_id):
             try:
                 delete_dag(one, session=session)
             except DagNotFound:
@@ -171,6 +195,11 @@ def delete_dags(session, dag_ids: list[str]) -> list[str]:
         _forget_waiting_finishes(session, dag_id)
     session.commit()
     return running
+
+
+def _owned(dag_id: str) -> tuple[str, ...]:
+    """The DAG and the DAGs that come and go with it: its wait-for-all gate and its expectation DAG."""
+    return dag_id, f"{dag_id}.{GATE_SUFFIX}", expectations.companion_id(dag_id)
 
 
 def _wait_until_stale(session, dag_ids: list[str], timeout: float = STALE_WAIT) -> None:
@@ -201,9 +230,12 @@ def _forget_partitions(session, dag_id: str) -> None:
 
 
 def _forget_waiting_finishes(session, consumer: str) -> None:
+    """A gate's waiting finishes, the DAG's deadline alerts and the times of its own last finishes."""
     from airflow.models.variable import Variable
     from sqlalchemy import delete
-    session.execute(delete(Variable).where(Variable.key == state_key(consumer)))
+    keys = [state_key(consumer), expectations.state_key(consumer),
+            *(expectations.last_finish_key(consumer, outcome) for outcome in expectations.LAST_FINISH_PREFIXES)]
+    session.execute(delete(Variable).where(Variable.key.in_(keys)))
 
 
 def _finish_producers():

@@ -19,6 +19,7 @@ from ..flows.decorators import step_settings
 from ..flows.graph import flow_graph
 from ..naming import Deployment
 from .cards import prepare_renderer
+from .exit_hooks import run_exit_hooks
 from .output import ProgressLog, foreach_yields, user_traceback
 from .resume import Resume
 from .store import ArtifactStore
@@ -72,7 +73,8 @@ class LocalRun:
         return self.max_workers > 1 and any(node.type in ("split", "foreach") for node in self.graph)
 
     def run(self) -> str:
-        """Run the flow to its end; returns the run id or raises StepFailed (KeyboardInterrupt on Ctrl-C)."""
+        """Run the flow to its end, then its @exit_hook functions; returns the run id or raises StepFailed
+        (KeyboardInterrupt on Ctrl-C)."""
         if self.resume is not None:
             self.log.line("Gathering required information to resume run (this may take a bit of time)...")
         self.log.line(f"Workflow starting (run-id {self.run_id}):")
@@ -80,6 +82,21 @@ class LocalRun:
             self.resume.clone_into(self.run_id, self.tags, self.log)
         prepare_renderer(self.flow_cls)
         self.pool = WorkerPool(self.max_workers if self.parallel else 1, self.log, self.flow_cls)
+        try:
+            self._run_tasks()
+        except KeyboardInterrupt:
+            run_exit_hooks(self.flow_cls, self.pathspec, successful=False)      # Metaflow's: whatever ended it
+            raise
+        if self.failed.is_set():
+            self.log.line("Workflow failed.")
+            run_exit_hooks(self.flow_cls, self.pathspec, successful=False)
+            raise self.failure
+        run_exit_hooks(self.flow_cls, self.pathspec, successful=True)
+        self.log.line(f"Done! Run {self.pathspec} finished successfully.")
+        return self.run_id
+
+    def _run_tasks(self) -> None:
+        """Every task of the run, in the workers, until the end step or a failure; then the workers stop."""
         previous = self._stop_workers_on_ctrl_c()
         try:
             with self.log.capture():
@@ -92,11 +109,6 @@ class LocalRun:
                 signal.signal(signal.SIGINT, previous)
             if self.pool is not None:
                 self.pool.stop()
-        if self.failed.is_set():
-            self.log.line("Workflow failed.")
-            raise self.failure
-        self.log.line(f"Done! Run {self.pathspec} finished successfully.")
-        return self.run_id
 
     def _stop_workers_on_ctrl_c(self):
         """On Ctrl-C end the workers at once (their tasks with them), then raise KeyboardInterrupt here."""

@@ -19,7 +19,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from ..orchestration.tasks import FAILURE_TASK
+from ..orchestration.tasks import PACKAGE_TASKS
 
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 USER_VARS = ("METAFLOW_USER", "SUDO_USER", "USERNAME", "USER")
@@ -339,10 +339,11 @@ class AirflowHarness:
                 return runs
 
     def task_instances(self, dag_id: str, run_id: str, every: bool = False) -> list[dict]:
-        """The run's task instances: its steps' (or its own tasks'), and with `every` the package's announcement
-        of a failed run too (the teardown every DAG has, skipped by the scheduler when nothing failed)."""
+        """The run's task instances: its steps' (or its own tasks'), and with `every` the package's own teardowns
+        too (the announcement of a failed run, which every DAG has, skipped by the scheduler when nothing failed, and
+        the exit hooks' task of a flow with @exit_hook)."""
         found = self.api("GET", f"dags/{dag_id}/dagRuns/{run_id}/taskInstances?limit=1000")["task_instances"]
-        return found if every else [ti for ti in found if ti["task_id"] != FAILURE_TASK]
+        return found if every else [ti for ti in found if ti["task_id"] not in PACKAGE_TASKS]
 
     def asset_events(self, name: str) -> list[dict]:
         assets = self.api("GET", f"assets?name_pattern={name}")["assets"]

@@ -1,0 +1,2 @@
+def page(run):
+    print('hook: page, by its import path', run.successful)

@@ -107,11 +107,32 @@ if __name__ == '__main__':
     AfterFailingFlow()
 '''
 
+ON_REPORT_FAILURE = '''
+from airflow_flow_triggers import FlowSpec, current, step, trigger_on_finish, project
+
+@trigger_on_finish(flow='failing_report', outcome='failed')
+@project(name='dagmix')
+class OnReportFailureFlow(FlowSpec):
+    @step
+    def start(self):
+        failed = current.trigger.run
+        print('failed run', failed.pathspec, failed.successful, [step.id for step in failed])
+        self.failed_run = failed.pathspec
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+if __name__ == '__main__':
+    OnReportFailureFlow()
+'''
+
 
 def ids(branch):
     return {name: f"{PROJECT}.{branch}.{name}" for name in (
         "FirstProjectFlow", "SecondProjectFlow", "daily_report", "publish_report", "ArchiveReportFlow",
-        "current_report", "both_report", "failing_report", "AfterFailingFlow")}
+        "current_report", "both_report", "failing_report", "AfterFailingFlow", "OnReportFailureFlow")}
 
 
 ALICE, NEW_MODEL = ids("user.alice"), ids("test.new_model")
@@ -137,11 +158,13 @@ def chain(airflow, tmp_path_factory):
     for name in CHAIN:
         (folder / name).write_text((DAGS / name).read_text().replace("variant_demo", PROJECT))
     for name, source in (("current_report.py", CURRENT_REPORT), ("both_report.py", BOTH_REPORT),
-                         ("failing_report.py", FAILING_REPORT), ("after_failing.py", AFTER_FAILING)):
+                         ("failing_report.py", FAILING_REPORT), ("after_failing.py", AFTER_FAILING),
+                         ("on_report_failure.py", ON_REPORT_FAILURE)):
         (folder / name).write_text(source)
     dags_folder = ("--dags-folder", str(airflow.dags))
     creates = [(name, ()) for name in (*CHAIN, "current_report.py", "both_report.py", "failing_report.py",
-                                       "after_failing.py")] + [(name, ("--branch", "new_model")) for name in CHAIN]
+                                       "after_failing.py", "on_report_failure.py")] + \
+        [(name, ("--branch", "new_model")) for name in CHAIN]
     with concurrent.futures.ThreadPoolExecutor(4) as pool:     # at once: each branch's lock orders its changes
         for done in [pool.submit(command, airflow, folder, name, "create", *dags_folder, branch=branch)
                      for name, branch in creates]:
@@ -252,14 +275,18 @@ def test_a_posted_finish_for_a_dag_is_refused(airflow, chain):
     assert "refused:" in why and "does not exist in the artifact store" in why and "by hand" not in why, why
 
 
-def test_a_failed_dag_run_emits_no_finish(airflow, chain):
+def test_a_failed_dag_run_emits_no_finish_but_starts_what_listens_to_its_failure(airflow, chain):
     run_id = airflow.post_run(ALICE["failing_report"])
     assert airflow.wait_for_run(ALICE["failing_report"], run_id)["state"] == "failed"
     states = {ti["task_id"]: ti["state"] for ti in airflow.task_instances(ALICE["failing_report"], run_id)}
     assert states == {"fine": "success", "breaks": "failed"}
+    [listener] = airflow.wait_for_runs(ALICE["OnReportFailureFlow"], 1)
     airflow.quiet()
     assert airflow.asset_events(ALICE["failing_report"]) == []
     assert airflow.runs(ALICE["AfterFailingFlow"]) == []
+    assert listener["state"] == "success" and len(airflow.runs(ALICE["OnReportFailureFlow"])) == 1
+    assert f"failed run failing_report/{run_id} False" in " ".join(
+        printed(airflow, ALICE["OnReportFailureFlow"], listener["dag_run_id"], "start"))
 
 
 def test_promote_a_dag_from_a_test_branch_to_prod(airflow, chain):

@@ -132,6 +132,30 @@ def test_started_missed_replayed_and_not_deployed(airflow, tmp_path):
     assert f"    -> WhyDown {replay_run} (success): started (replayed)" in printed.splitlines()
 
 
+def test_a_failure_missed_while_paused_is_replayed_as_a_failure(airflow, tmp_path):
+    up = write(tmp_path, "MissUp", UP.format(name="MissUp"))
+    down = write(tmp_path, "MissOnFailure", DOWN.format(name="MissOnFailure", parameters="",
+                                                        upstreams="flow='MissUp', outcome='failed'"))
+    for flow in (up, down):
+        cli(airflow, flow, "airflow", "create")
+    airflow.wait_for_dag("MissOnFailure")
+    airflow.api("PATCH", "dags/MissOnFailure", {"is_paused": True})
+    failed = finish(airflow, up, "MissUp", "--fail", "true", state="failed")
+    airflow.wait_until(lambda: airflow.asset_events("MissUp.failed"), 60, "the failure to be announced")
+    airflow.api("PATCH", "dags/MissOnFailure", {"is_paused": False})
+    airflow.quiet()
+    assert airflow.runs("MissOnFailure") == []
+    [missed] = airflow.request("GET", "/flow-triggers/api/dags/MissOnFailure/missed")["missed"]
+    assert (missed["run_id"], missed["outcome"]) == (failed, "failed")
+    replayed = cli(airflow, down, "airflow", "trigger", "--missed")
+    started = rf"^Started MissOnFailure run (\S+) for the missed failure of MissUp/{re.escape(failed)}$"
+    [replay_run] = re.findall(started, replayed, re.M)
+    assert airflow.wait_for_run("MissOnFailure", replay_run)["state"] == "success"
+    fate = fates(why(airflow, "MissUp", failed))["MissOnFailure"]
+    assert (fate["fate"], fate["run_id"], fate["replayed"]) == ("started", replay_run, True)
+    assert airflow.request("GET", "/flow-triggers/api/dags/MissOnFailure/missed")["missed"] == []
+
+
 def test_waiting_expired_refused_and_failed_before_any_step_code(airflow, tmp_path):
     a = write(tmp_path, "FateA", UP.format(name="FateA"))
     b = write(tmp_path, "FateB", UP.format(name="FateB"))

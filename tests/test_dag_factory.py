@@ -285,3 +285,32 @@ def test_schedule_chooses_as_metaflow_does():
             pass
     zoned = build_dag(schedule(hourly=True, timezone="Asia/Tokyo")(ZonedFlow))
     assert "CronTriggerTimetable(expression='0 * * * *', timezone='Asia/Tokyo'" in repr(zoned.timetable)
+
+
+TAKEN_NAME = '''
+from airflow_flow_triggers import FlowSpec, step
+
+
+class TakenNameFlow(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.flow_triggers_failure)
+
+    @step
+    def flow_triggers_failure(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+'''
+
+
+def test_a_step_named_as_a_task_of_the_package_is_refused_where_it_is_written(tmp_path):
+    from airflow_flow_triggers import build_dag
+    module, path = load(tmp_path, TAKEN_NAME, "taken_name_module")
+    with pytest.raises(FlowDefinitionError) as info:
+        build_dag(module.TakenNameFlow)
+    assert (info.value.file, info.value.line, info.value.message) == (
+        str(path), 11, "Step 'flow_triggers_failure' of flow TakenNameFlow has the name of a task the package adds to "
+                       "a flow's DAG: rename the step.")

@@ -1,6 +1,7 @@
 """Airflow's HA mode, as teams run production: two schedulers on PostgreSQL, with the LocalExecutor and on the
 Celery topology (airflow_flow_triggers/sandbox/topology.py). On each: a burst of finishes starts exactly one run
-per finish; an AND burst is matched first in, first out; a scheduler SIGKILLed mid-burst loses and doubles
+per finish; so does a burst of finishes and failures of either of two upstreams (any=True, outcome='any'); an
+AND burst is matched first in, first out; a scheduler SIGKILLed mid-burst loses and doubles
 nothing; a consumer with @airflow_dag(max_active_runs=1) still gets one run per finish, one after another.
 
 Duplicate runs with two schedulers and events lost with max_active_runs=1 are known Airflow bug classes
@@ -172,6 +173,46 @@ def test_max_active_runs_one_still_runs_once_per_finish_one_after_another(ha):
     spans = sorted((datetime.datetime.fromisoformat(run["start_date"]),
                     datetime.datetime.fromisoformat(run["end_date"])) for run in downs)
     assert all(end <= next_start for (_, end), (next_start, _) in zip(spans, spans[1:], strict=False)), spans
+
+
+FLAKY_UP = UP.replace("        self.rows = self.batch * 10\n",
+                      "        self.rows = self.batch * 10\n        assert self.batch % 2, 'even batches fail'\n")
+
+ANY_DOWN = '''
+from airflow_flow_triggers import FlowSpec, current, step, trigger_on_finish, build_dag
+
+@trigger_on_finish(flows=['{a}', '{b}'], any=True, outcome='any')
+class {name}(FlowSpec):
+    @step
+    def start(self):
+        self.upstream = current.trigger.run.pathspec
+        self.succeeded = current.trigger.run.successful
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+dag = build_dag({name})
+'''
+
+
+def test_a_burst_of_finishes_and_failures_of_either_upstream_starts_one_run_each(ha):
+    """any=True with outcome='any': both upstreams started at once, half of one's runs failing; each finish and
+    each failure starts exactly one run, with two schedulers."""
+    airflow = ha.airflow
+    deploy(airflow, ("HaFlaky", FLAKY_UP.format(name="HaFlaky")), ("HaSteady", UP.format(name="HaSteady")),
+           ("HaEither", ANY_DOWN.format(a="HaFlaky", b="HaSteady", name="HaEither")))
+    flaky, steady = burst(airflow, "HaFlaky", 4), burst(airflow, "HaSteady", 4)
+    airflow.wait_for_runs("HaFlaky", 4, timeout=600)
+    airflow.wait_for_runs("HaEither", 8, timeout=600)
+    airflow.quiet(timeout=600)
+    downs = airflow.runs("HaEither")
+    assert len(downs) == 8 and all(run["state"] == "success" for run in downs), downs
+    seen = sorted((data.upstream, data.succeeded) for data in
+                  (Run(f"HaEither/{run['dag_run_id']}", store=ha.store).data for run in downs))
+    assert seen == sorted([(f"HaFlaky/{run}", batch % 2 == 1) for batch, run in enumerate(flaky, start=1)] +
+                          [(f"HaSteady/{run}", True) for run in steady])
 
 
 @pytest.fixture(autouse=True)

@@ -134,16 +134,18 @@ def trigger(flow_cls, deployment: Deployment, args) -> int:
         print(f"No finish was missed by {deployment.project_flow_name}: nothing to replay.")
     for events in replays:
         run_id = api.trigger(deployment.project_flow_name, {**conf, CONF_TRIGGER: events} if events else conf)
-        started_by = f" for the missed finish of {events[0]['pathspec']}" if events else ""
+        what = "failure" if events and events[0]["outcome"] == "failed" else "finish"
+        started_by = f" for the missed {what} of {events[0]['pathspec']}" if events else ""
         print(f"Started {deployment.project_flow_name} run {run_id}{started_by}")
         print(f"  {api.ui_address(deployment.project_flow_name, run_id)}")
     return 0
 
 
 def replay(finish: dict) -> dict:
-    """The trigger event that replays a missed finish (the run's start task checks it against the store)."""
+    """The trigger event that replays a missed finish or failure (the run's start task checks it against the store,
+    and a failure against the run having failed)."""
     return {"name": finish["upstream"], "id": finish["run_id"], "type": "run", "pathspec": finish["pathspec"],
-            "timestamp": finish["finished_at"]}
+            "timestamp": finish["finished_at"], "outcome": finish.get("outcome", "succeeded")}
 
 
 def why(flow_cls, deployment: Deployment, args) -> int:

@@ -32,6 +32,7 @@ from .kubernetes import executor_settings, pod_mode, pod_step_task
 from .tasks import (
     EXIT_HOOKS_TASK,
     FAILURE_TASK,
+    PACKAGE_TASKS,
     SWITCH_REF,
     announce_failure,
     exit_hooks_callable,
@@ -103,6 +104,11 @@ def _build(flow_cls, deployment: Deployment, decospecs=()):
     except (ValueError, TypeError, AirflowException) as error:
         raise FlowDefinitionError(f"Airflow refused the DAG of flow {flow_cls.__name__}: {error}", graph.file,
                                   graph.line) from None
+    taken = [name for name in graph.order if name in PACKAGE_TASKS]
+    if taken:
+        node = graph[taken[0]]
+        raise FlowDefinitionError(f"Step '{taken[0]}' of flow {flow_cls.__name__} has the name of a task the package "
+                                  "adds to a flow's DAG: rename the step.", node.file, node.line)
     with dag:
         outputs = {}
         for node in graph:

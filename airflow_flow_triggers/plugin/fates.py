@@ -10,7 +10,7 @@ Each function is a fixed number of queries, whatever the number of runs or consu
 """
 from __future__ import annotations
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, or_, select
 
 from ..naming import split_flow_name
 from ..orchestration.assets import FAILURE_SCHEME, FINISH_SCHEME, GATE_SUFFIX
@@ -74,16 +74,16 @@ def finish_fates(session, upstream: str, run_id: str) -> dict:
 
 
 def missed_finishes(session, consumer: str, limit: int = 100) -> list[dict]:
-    """The newest finishes of `consumer`'s upstreams that Airflow queued for no run of it while it was paused,
-    newest first: what `airflow trigger --missed` replays (those from before it was deployed are no one's)."""
-    upstreams = _upstreams(session, consumer)
+    """The newest finishes (and, for a consumer of failures, failures) of `consumer`'s upstreams that Airflow
+    queued for no run of it while it was paused, newest first: what `airflow trigger --missed` replays (those
+    from before it was deployed are no one's)."""
     missed = []
-    for upstream in upstreams:
-        gate = dict(_consumers(session, upstream)).get(consumer)    # none for one upstream, or any=True's
-        for event in _recent_finish_events(session, upstream, limit):
+    for upstream, scheme in _upstreams(session, consumer):
+        gate = dict(_consumers(session, upstream, scheme)).get(consumer)    # none for one upstream, or any=True's
+        for event in _recent_finish_events(session, upstream, limit, scheme):
             fate = _fate(session, event, consumer, gate)
             if fate["fate"] == "missed" and fate["reason"] == "paused":
-                missed.append({"upstream": upstream, "run_id": event.source_run_id,
+                missed.append({"upstream": upstream, "run_id": event.source_run_id, "outcome": OUTCOME_SCHEMES[scheme],
                                "pathspec": (event.extra or {}).get("pathspec"), "finished_at": _iso(event.timestamp),
                                "why": fate["why"]})
     return sorted(missed, key=lambda m: m["finished_at"] or "", reverse=True)[:limit]
@@ -184,7 +184,6 @@ def _finish_events(session, upstream: str, run_id: str, scheme: str = FINISH_SCH
     """(the finish event, or with FAILURE_SCHEME the failure event, run `run_id` of `upstream` emitted or None,
     the events posted by hand naming it)."""
     from airflow.models.asset import AssetEvent, AssetModel
-    from sqlalchemy import or_
     rows = session.scalars(
         select(AssetEvent).join(AssetModel, AssetModel.id == AssetEvent.asset_id)
         .where(AssetModel.uri == f"{scheme}://{upstream}",
@@ -197,11 +196,11 @@ def _finish_events(session, upstream: str, run_id: str, scheme: str = FINISH_SCH
     return emitted, posted
 
 
-def _recent_finish_events(session, upstream: str, limit: int) -> list:
+def _recent_finish_events(session, upstream: str, limit: int, scheme: str = FINISH_SCHEME) -> list:
     from airflow.models.asset import AssetEvent, AssetModel
     return session.scalars(
         select(AssetEvent).join(AssetModel, AssetModel.id == AssetEvent.asset_id)
-        .where(AssetModel.uri == f"{FINISH_SCHEME}://{upstream}", AssetEvent.source_dag_id == upstream)
+        .where(AssetModel.uri == f"{scheme}://{upstream}", AssetEvent.source_dag_id == upstream)
         .order_by(AssetEvent.id.desc()).limit(limit)).all()
 
 
@@ -219,14 +218,15 @@ def _consumers(session, upstream: str, scheme: str = FINISH_SCHEME) -> list[tupl
     return sorted((dag_id.removesuffix(suffix), dag_id if dag_id.endswith(suffix) else None) for dag_id in dag_ids)
 
 
-def _upstreams(session, consumer: str) -> list[str]:
-    """The DAG ids whose finishes `consumer` (or its gate) is scheduled on."""
+def _upstreams(session, consumer: str) -> list[tuple[str, str]]:
+    """(upstream DAG id, scheme) of each finish (FINISH_SCHEME) or failure (FAILURE_SCHEME) asset that `consumer`
+    (or its gate) is scheduled on."""
     from airflow.models.asset import AssetModel, DagScheduleAssetReference
-    names = session.scalars(
-        select(AssetModel.name).join(DagScheduleAssetReference, DagScheduleAssetReference.asset_id == AssetModel.id)
-        .where(AssetModel.uri.like(f"{FINISH_SCHEME}://%"),
+    uris = session.scalars(
+        select(AssetModel.uri).join(DagScheduleAssetReference, DagScheduleAssetReference.asset_id == AssetModel.id)
+        .where(or_(*(AssetModel.uri.like(f"{scheme}://%") for scheme in OUTCOME_SCHEMES)),
                DagScheduleAssetReference.dag_id.in_([consumer, f"{consumer}.{GATE_SUFFIX}"]))).all()
-    return sorted(set(names))
+    return sorted({(uri.split("://", 1)[1], uri.split("://", 1)[0]) for uri in uris})
 
 
 def _partitions(session, event_id: int, target: str) -> list:

@@ -1,0 +1,6 @@
+import airflow_flow_triggers.cards as _c
+from airflow_flow_triggers.cards import *  # noqa
+
+
+def __getattr__(name):
+    return getattr(_c, name)

@@ -1,0 +1,1 @@
+from airflow_flow_triggers import current  # noqa: F401

@@ -1,0 +1,2 @@
+def is_stringish(x):
+    return isinstance(x, (str, bytes))

@@ -332,7 +332,7 @@ def test_logs_and_dump_of_an_airflow_run(airflow, tmp_path):
 
     start = command("logs", f"{run_id}/start")
     assert start.stdout == "out of start\nerr of start\n"
-    assert start.stderr.splitlines()[1:] == [f"Dumping logs of run_id={run_id} step=start task_id=0", "stdout",
+    assert start.stderr.splitlines()[1:] == [f"Dumping logs of run_id={run_id} step=start task_id=1", "stdout",
                                              "stderr"]
     assert command("--quiet", "logs", "--stdout", f"{run_id}/work").stdout == "working on a\nworking on b\n"
     done = len(pickle.dumps(["A", "B"], protocol=pickle.HIGHEST_PROTOCOL))

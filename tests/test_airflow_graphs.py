@@ -214,8 +214,8 @@ def test_nested_foreach_gives_the_same_grid_as_locally(airflow, tmp_path):
     assert sorted(ti["map_index"] for ti in tis if ti["task_id"] == "join_cols") == [0, 1, 2]
     assert {ti["state"] for ti in tis} == {"success"}
     grid = Run(f"{dag_id}/{run_id}", store=airflow.store()).data.grid
-    assert grid == [((0, 'a'), ['a0'], [(0, 0, '0-0')]),
-                    ((1, 'b'), ['b0', 'b1'], [(0, 0, '1-0'), (1, 1, '1-1')]),
-                    ((2, 'c'), ['c0', 'c1', 'c2'], [(0, 0, '2-0'), (1, 1, '2-1'), (2, 2, '2-2')])]
+    assert grid == [((0, 'a'), ['a0'], [(0, 0, '3-0-0')]),            # the inner step is the flow's step 3
+                    ((1, 'b'), ['b0', 'b1'], [(0, 0, '3-1-0'), (1, 1, '3-1-1')]),
+                    ((2, 'c'), ['c0', 'c1', 'c2'], [(0, 0, '3-2-0'), (1, 1, '3-2-1'), (2, 2, '3-2-2')])]
     assert local_run(tmp_path, "nested_flow.py", NESTED).data.grid == grid
     assert len(airflow.asset_events(dag_id)) == 1

@@ -217,7 +217,7 @@ def test_a_card_made_on_a_celery_worker_is_read_from_s3_by_the_client_and_the_ap
     [made] = get_cards(Task(f"CardOnWorkerFlow/{run_id}/start/1", store=s3_store(), _namespace_check=False))
     assert "made-on-a-worker" in made.html
     quoted = urllib.parse.quote(run_id, safe="")
-    request = urllib.request.Request(f"{airflow.url}/flow-triggers/cards/CardOnWorkerFlow/{quoted}/start/1/raw",
+    request = urllib.request.Request(f"{airflow.url}/flow-triggers/cards/CardOnWorkerFlow/{quoted}/start/0/raw",
                                      headers={"Authorization": f"Bearer {airflow.token()}"})
     with urllib.request.urlopen(request, timeout=30) as response:          # the api-server reads it from S3
         assert "made-on-a-worker" in response.read().decode()

@@ -353,7 +353,13 @@ class AirflowHarness:
         return self.api("GET", f"assets/events?asset_id={asset['id']}&order_by=timestamp&limit=100")["asset_events"]
 
     def assets(self) -> list[dict]:
-        return self.api("GET", "assets?limit=1000")["assets"]
+        """Every asset, page by page (the REST API gives at most `[api] maximum_page_limit`, 100, at a time)."""
+        found: list[dict] = []
+        while True:
+            page = self.api("GET", f"assets?limit=100&offset={len(found)}")
+            found += page["assets"]
+            if not page["assets"] or len(found) >= page["total_entries"]:
+                return found
 
     def import_errors(self) -> list[dict]:
         return self.api("GET", "importErrors")["import_errors"]

@@ -172,12 +172,21 @@ def branch_expectations(airflow) -> dict[str, dict | None]:
     return {d["dag_id"]: d["expectation"] for d in view["deployments"]}
 
 
+def shown(airflow, consumers) -> set[str]:
+    """The states the branch API shows for `consumers` (of each one's newest check that has ended)."""
+    expected = branch_expectations(airflow)
+    return {(expected[consumer] or {}).get("state") for consumer in consumers}
+
+
 def test_overdue_once_through_the_notifier_then_cleared_by_the_upstreams_finish(deadline):
     airflow = deadline
     consumers = (f"{ALICE}.Score", f"{ALICE}.late_report")
     # nothing of alice's Ingest finishes: both consumers go overdue, each alerted once
     airflow.wait_until(lambda: {c for s, c in states(alerts(airflow)) if s == "overdue"} == set(consumers),
                        EVERY + 60, "both consumers to be alerted overdue")
+    # the API shows a check once it has ended: the one that alerted may still be running, its notifier called
+    airflow.wait_until(lambda: shown(airflow, consumers) == {"overdue"}, 2 * CHECK + 30,
+                       "the branch API to show both consumers overdue")
     expected = branch_expectations(airflow)
     assert expected[f"{ALICE}.Ingest"] is None
     for consumer in consumers:
@@ -210,6 +219,8 @@ def test_overdue_once_through_the_notifier_then_cleared_by_the_upstreams_finish(
     assert airflow.wait_for_run(f"{ALICE}.Ingest", ingest)["state"] == "success"
     airflow.wait_until(lambda: {c for s, c in states(alerts(airflow)) if s == "cleared"} == set(consumers),
                        4 * CHECK + 30, "both alerts to clear")
+    airflow.wait_until(lambda: shown(airflow, consumers) == {"on time"}, 2 * CHECK + 30,
+                       "the branch API to show both consumers on time")
     expected = branch_expectations(airflow)
     for consumer in consumers:
         [upstream] = expected[consumer]["upstreams"]

@@ -103,6 +103,8 @@ class AirflowHarness:
     # -- lifecycle ------------------------------------------------------------------------
 
     def start(self, timeout: float = 180) -> AirflowHarness:
+        if self.env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("sqlite"):
+            self._wait_longer_for_sqlite_locks()
         self.cli("db", "migrate", timeout=300)
         for component in self.COMPONENTS:
             self.start_component(component)
@@ -110,6 +112,17 @@ class AirflowHarness:
         return self
 
     COMPONENTS = ("api-server", "scheduler", "dag-processor")
+
+    def _wait_longer_for_sqlite_locks(self, seconds: int = 20) -> None:
+        """SQLite takes one writer at a time and makes the others wait 5 s, then fail ("database is locked", an
+        HTTP 500 for a run posted while tasks write). Each component waits `seconds` instead, under the REST calls'
+        own 30 s: Airflow's `[database] sql_alchemy_connect_args` import the connect arguments from a module in
+        `$AIRFLOW_HOME/config`, which Airflow puts on sys.path before it connects."""
+        config = self.home / "config"
+        config.mkdir(parents=True, exist_ok=True)
+        (config / "flow_triggers_sqlite.py").write_text(f"CONNECT_ARGS = {{'timeout': {seconds}}}\n")
+        self.env.update({"AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": "flow_triggers_sqlite.CONNECT_ARGS",
+                         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC": "flow_triggers_sqlite.CONNECT_ARGS"})
 
     def start_component(self, component: str, command: list[str] | None = None, env: dict | None = None) -> None:
         """Start one Airflow component (`airflow <command>`, default: its name) in a process group of
@@ -234,7 +247,7 @@ class AirflowHarness:
                                          data=json.dumps({"username": username,
                                                           "password": passwords[username]}).encode(),
                                          headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=30) as response:
             return json.loads(response.read())["access_token"]
 
     def store(self):

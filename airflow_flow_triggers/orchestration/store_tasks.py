@@ -23,8 +23,7 @@ def store_task_id(store: ArtifactStore, project_flow_name: str, run_id: str, ste
     """The store's task id of task instance `step`[`map_index`] of the run; None when the store cannot say yet
     (the run's record or its upstream tasks' are not there)."""
     if map_index == NOT_MAPPED:
-        graph = _run_graph(store.run_path(project_flow_name, run_id))
-        return task_id_for(step_number(graph, step)) if step in graph else None
+        return unmapped_task_id(run_graph(store, project_flow_name, run_id), step)
     branches = mapped_task_ids(store, project_flow_name, run_id, step)
     return branches[map_index] if 0 <= map_index < len(branches) else None
 
@@ -32,7 +31,7 @@ def store_task_id(store: ArtifactStore, project_flow_name: str, run_id: str, ste
 def mapped_task_ids(store: ArtifactStore, project_flow_name: str, run_id: str, step: str) -> list[str]:
     """The task ids of the mapped step `step` of the run, in map index order ([] while the store cannot say)."""
     run_path = store.run_path(project_flow_name, run_id)
-    graph = _run_graph(run_path)
+    graph = run_graph(store, project_flow_name, run_id)
     parent = next((name for name, node in graph.items() if step in node.get("next", ())), None)
     if parent is None or step not in graph or not (run_path / parent).exists():
         return []
@@ -42,9 +41,14 @@ def mapped_task_ids(store: ArtifactStore, project_flow_name: str, run_id: str, s
                   key=task_order)
 
 
-def _run_graph(run_path) -> dict:
+def unmapped_task_id(graph: dict, step: str) -> str | None:
+    """The task id of `step`, outside any foreach, in a run of `graph` (run_graph); None for a step it lacks."""
+    return task_id_for(step_number(graph, step)) if step in graph else None
+
+
+def run_graph(store: ArtifactStore, project_flow_name: str, run_id: str) -> dict:
     """The run's graph as its record keeps it ({} before its first task wrote the record)."""
-    return (read_json(run_path / RUN_RECORD) or {}).get("graph") or {}
+    return (read_json(store.run_path(project_flow_name, run_id) / RUN_RECORD) or {}).get("graph") or {}
 
 
 def _branches(records: list[dict | None], parent_type: str, number: int, depth: int) -> set[str]:

@@ -24,7 +24,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
 from ..errors import ArtifactError
-from ..orchestration.store_tasks import NOT_MAPPED, mapped_task_ids, store_task_id
+from ..orchestration.store_tasks import NOT_MAPPED, mapped_task_ids, run_graph, store_task_id, unmapped_task_id
 from ..runtime.card_files import CardFile, card_version, read_card_html, task_cards
 from ..runtime.store import ArtifactStore
 from . import metadata
@@ -115,13 +115,15 @@ def listing(task: TaskCards, here: str) -> dict:
 def run_cards(session, here: str, runs: dict[str, str]) -> dict[str, list[dict]]:
     """For the branch page: {dag_id: [{"task_id", "map_index", "type", "id", "url"}]}, the cards of the task
     instances of each DAG's run in `runs` ({dag_id: run_id}), of its first LOOKED_AT_PER_RUN task instances."""
-    store, found, mapped = ArtifactStore(), {}, {}
+    store, found, mapped, graphs = ArtifactStore(), {}, {}, {}
     for dag_id, task_id, map_index, state in metadata.run_task_instances(session, runs):
         looked_at = found.setdefault(dag_id, {})
         if len(looked_at) >= LOOKED_AT_PER_RUN:
             continue
-        if map_index == NOT_MAPPED:
-            store_id = _resolved(store_task_id, store, dag_id, runs[dag_id], task_id, map_index)
+        if map_index == NOT_MAPPED:             # the run's record read once for all its unmapped tasks
+            if dag_id not in graphs:
+                graphs[dag_id] = _resolved(run_graph, store, dag_id, runs[dag_id])
+            store_id = unmapped_task_id(graphs[dag_id], task_id)
         else:
             if (dag_id, task_id) not in mapped:
                 mapped[dag_id, task_id] = _resolved(mapped_task_ids, store, dag_id, runs[dag_id], task_id)

@@ -7,9 +7,10 @@ hooks after it. Used by local runs (runner.py) and by a deployed flow's last Air
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
+
+from .output import killed_by
 
 SCRIPT = "airflow_flow_triggers.runtime.exit_hook_script"
 
@@ -65,9 +66,6 @@ def _why_failed(status: int, errors: str) -> str:
     """What ended a hook's process: the signal that killed it, else the last line of its traceback (the exception,
     or the one sentence saying it could not be loaded), else its exit status."""
     if status < 0:
-        try:
-            return f"its process was killed by {signal.Signals(-status).name}"
-        except ValueError:
-            return f"its process was killed by signal {-status}"
+        return f"its process was killed by {killed_by(status)}"
     lines = [line.strip() for line in errors.splitlines() if line.strip() and not line.startswith((" ", "\t"))]
     return lines[-1] if lines else f"its process exited with status {status}"

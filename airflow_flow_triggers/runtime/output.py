@@ -16,6 +16,7 @@ import codecs
 import contextlib
 import datetime
 import io
+import signal
 import sys
 import threading
 import traceback
@@ -222,3 +223,11 @@ def failure_report(error: BaseException) -> str:
 def foreach_yields(count: int) -> str:
     """The line that says how many branches a foreach opened (Metaflow's own words)."""
     return f"Foreach yields {count} child steps."
+
+
+def killed_by(exitcode: int) -> str:
+    """The signal that ended a process whose exit code is `exitcode` (negative): 'SIGKILL', or 'signal 42'."""
+    try:
+        return signal.Signals(-exitcode).name
+    except ValueError:
+        return f"signal {-exitcode}"

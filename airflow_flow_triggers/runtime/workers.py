@@ -31,7 +31,7 @@ from ..flows.configure import ensure_configured
 from ..flows.decorators import step_settings
 from ..flows.decospecs import attach_decorators
 from .logs import append_stderr
-from .output import ProgressLog, user_traceback
+from .output import ProgressLog, killed_by, user_traceback
 from .output import _lock as _output_lock
 from .task import TaskRef, prepare_task
 
@@ -76,7 +76,7 @@ class WorkerDied(Exception):
     @property
     def how(self) -> str:
         if self.exitcode is not None and self.exitcode < 0:
-            return f"was killed by {signal.Signals(-self.exitcode).name}"
+            return f"was killed by {killed_by(self.exitcode)}"
         return f"exited with status {self.exitcode}"
 
     @property

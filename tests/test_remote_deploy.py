@@ -441,3 +441,54 @@ def test_a_project_dag_deploys_as_the_airflow_user(team, laptop):
     why = ok(dag_client("why", "daily_report.py", user="bob"))
     assert why.startswith(f"teamdags.user.bob.daily_report {report['dag_run_id']} (success)")
     assert f"started by the finish of teamdags.user.bob.FirstProjectFlow {first}, branch user.bob" in why
+
+
+WATCHFUL = '''
+from pathlib import Path
+
+from airflow_flow_triggers import FlowSpec, exit_hook, project, step, trigger_on_finish
+
+OUT = Path({out!r})
+
+
+def done(run):
+    (OUT / f'hooked-{{run.id}}').write_text(f'{{run.pathspec}} {{run.successful}}')
+
+
+@exit_hook(on_success=[done])
+@trigger_on_finish(flow='FirstProjectFlow', expect_every='1h')
+@project(name='teamhooks')
+class WatchfulFlow(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == '__main__':
+    WatchfulFlow()
+'''
+
+
+def test_exit_hooks_and_deadlines_deploy_through_the_api(team, laptop, tmp_path):
+    """A flow with @exit_hook and expect_every= deployed by bob from his laptop (real users, no dags folder): its
+    expectation DAG comes with it, `why` reads its deadline through the API, and its hook runs on the server."""
+    folder = laptop / "hooked"
+    folder.mkdir()
+    (folder / "firstproject.py").write_text((REPO / "dags" / "firstproject.py").read_text().replace("variant_demo",
+                                                                                                     "teamhooks"))
+    (folder / "watchful.py").write_text(WATCHFUL.format(out=str(tmp_path)))
+    for name in ("firstproject.py", "watchful.py"):
+        ok(client(team, laptop, folder / name, "airflow", "create", user="bob", local_user="alice"))
+    dag_id = "teamhooks.user.bob.WatchfulFlow"
+    assert team.wait_for_dag(f"{dag_id}.expect", timeout=60)["owners"] == ["bob"]
+    why = ok(client(team, laptop, folder / "watchful.py", "airflow", "why", user="bob", local_user="alice"))
+    assert why.splitlines()[0] == f"{dag_id}: no run yet"
+    run_id = team.post_run(dag_id)
+    assert team.wait_for_run(dag_id, run_id)["state"] == "success"
+    team.wait_until(lambda: (tmp_path / f"hooked-{run_id}").exists(), 60, "the exit hook to run")
+    assert (tmp_path / f"hooked-{run_id}").read_text() == f"WatchfulFlow/{run_id} True"
+    assert list((laptop / "dags").iterdir()) == []
